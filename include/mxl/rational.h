@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/**
+ * @file rational.h
+ * Exact rates: grain rates (frames or fields per second) and audio sample rates.
+ */
+#pragma once
+
+#ifdef __cplusplus
+#    include <cstdint>
+extern "C"
+{
+#else
+#    include <stdint.h>
+#endif
+
+    /** A rate as numerator / denominator, e.g. {30000, 1001} for 29.97 Hz. A rate with a zero
+     *  numerator or denominator is invalid. */
+    typedef struct mxlRational_t
+    {
+        int64_t numerator;
+        int64_t denominator;
+    } mxlRational;
+
+#ifdef __cplusplus
+}
+#endif

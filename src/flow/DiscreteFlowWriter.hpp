@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <cstdint>
+
+#include <mxl/mxl.h>
+#include "flow/FlowWriter.hpp"
+
+namespace mxl
+{
+    /// Writes grains in place. At most one grain is open at a time; partial commits publish slices
+    /// progressively.
+    class DiscreteFlowWriter final : public FlowWriter
+    {
+    public:
+        using FlowWriter::FlowWriter;
+
+        mxlStatus grainInfo(std::uint64_t index, mxlGrainInfo* out) const noexcept;
+        mxlStatus openGrain(std::uint64_t index, mxlGrainInfo* out, std::uint8_t** payload) noexcept;
+        mxlStatus cancelGrain() noexcept;
+        mxlStatus commitGrain(mxlGrainInfo const& grain) noexcept;
+
+        /// Publishes slices that are already in the slot (the bridge's mirror: the bytes arrived by
+        /// RDMA). Claims the slot if it holds another index. Same rules as commitGrain otherwise.
+        mxlStatus commitArrived(std::uint64_t index, std::uint16_t validSlices, std::uint32_t flags) noexcept;
+
+        [[nodiscard]] bool grainOpen() const noexcept
+        {
+            return _openIndex != undefined;
+        }
+
+    private:
+        static constexpr std::uint64_t undefined = UINT64_MAX;
+
+        void claimSlot(std::uint64_t index) noexcept;
+        mxlStatus publish(std::uint64_t index, std::uint16_t validSlices, std::uint32_t flags) noexcept;
+
+        std::uint64_t _openIndex{undefined};
+    };
+}
