@@ -26,7 +26,7 @@ namespace mxl
             {
                 return json::parse(text);
             }
-            catch (json::parse_error const& e)
+            catch (json::exception const& e)
             {
                 return fail(MXL_ERR_UNKNOWN, fmt::format("{} is not valid JSON: {}", what, e.what()));
             }

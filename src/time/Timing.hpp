@@ -17,6 +17,13 @@ namespace mxl
         return r.numerator > 0 && r.denominator > 0;
     }
 
+    /// A result beyond 64 bits (e.g. the timestamp of an index centuries away) has no value: it must
+    /// not wrap around into a plausible-looking one.
+    [[nodiscard]] constexpr std::uint64_t narrowOrUndefined(uint128 value) noexcept
+    {
+        return value >= undefinedIndex ? undefinedIndex : static_cast<std::uint64_t>(value);
+    }
+
     /// index = round(ts * num / (1e9 * den)), exact in 128 bits.
     [[nodiscard]] constexpr std::uint64_t timestampToIndex(mxlRational const& rate, std::uint64_t ts) noexcept
     {
@@ -26,7 +33,7 @@ namespace mxl
         }
         auto const num = static_cast<uint128>(ts) * static_cast<std::uint64_t>(rate.numerator);
         auto const den = static_cast<uint128>(1'000'000'000ULL) * static_cast<std::uint64_t>(rate.denominator);
-        return static_cast<std::uint64_t>((num + den / 2) / den);
+        return narrowOrUndefined((num + den / 2) / den);
     }
 
     /// ts = round(index * den * 1e9 / num), exact in 128 bits.
@@ -38,7 +45,7 @@ namespace mxl
         }
         auto const num = static_cast<uint128>(index) * static_cast<std::uint64_t>(rate.denominator) * 1'000'000'000ULL;
         auto const den = static_cast<uint128>(static_cast<std::uint64_t>(rate.numerator));
-        return static_cast<std::uint64_t>((num + den / 2) / den);
+        return narrowOrUndefined((num + den / 2) / den);
     }
 
     /// Whole items (grains or samples) in durationNs at rate, rounded down.

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs what is missing (Debian 12), builds everything with warnings as errors, runs every test.
+# Usage: ./ci/test.sh            (build directory: build/ci)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source ci/packages.sh
+mxl_install_packages
+
+build=build/ci
+cmake -S . -B "$build" -DMXL_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake --build "$build" -j "$(nproc)"
+ctest --test-dir "$build" --output-on-failure -j 2 --timeout 300

@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: Apache-2.0
+// mxl-bench: measures what mxl-fabric costs next to raw baselines measured in the same run.
+#include <cstdio>
+#include <exception>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+#include <fmt/format.h>
+
+#include "mxl-bench/LocalBench.hpp"
+
+namespace po = boost::program_options;
+
+namespace
+{
+    constexpr int exitOk = 0;
+    constexpr int exitUsage = 2;
+    constexpr int exitFailed = 1;
+
+    void parseFrame(std::string const& text, std::uint32_t& width, std::uint32_t& height)
+    {
+        unsigned w = 0, h = 0;
+        char x = 0;
+        if (std::sscanf(text.c_str(), "%u%c%u", &w, &x, &h) != 3 || x != 'x' || w == 0 || h == 0)
+        {
+            throw po::error{fmt::format("--video expects WIDTHxHEIGHT, got '{}'", text)};
+        }
+        width = w;
+        height = h;
+    }
+
+    void parseRate(std::string const& text, std::int64_t& num, std::int64_t& den)
+    {
+        long long n = 0, d = 1;
+        int const fields = std::sscanf(text.c_str(), "%lld/%lld", &n, &d);
+        if (fields < 1 || n <= 0 || d <= 0)
+        {
+            throw po::error{fmt::format("--rate expects N or N/D with positive integers, got '{}'", text)};
+        }
+        num = n;
+        den = d;
+    }
+
+    int runLocal(std::vector<std::string> const& args)
+    {
+        mxl::bench::LocalOptions options;
+        std::string video = "1920x1080";
+        std::string rate = "60";
+        bool json = false;
+        po::options_description desc{"mxl-bench local: commit-to-readable latency and write throughput between two processes"};
+        desc.add_options()("help,h", "show this help")
+            ("domain", po::value(&options.domain), "domain directory (default: a temporary one under /dev/shm)")
+            ("format", po::value(&options.mediaType)->default_value("v210"), "v210 or v210a")
+            ("video", po::value(&video)->default_value(video), "frame size WIDTHxHEIGHT")
+            ("rate", po::value(&rate)->default_value(rate), "grain rate N or N/D")
+            ("slices", po::value(&options.batches)->default_value(options.batches), "commits per grain (slice batches)")
+            ("duration", po::value(&options.durationS)->default_value(options.durationS), "seconds of the paced latency phase")
+            ("grains", po::value(&options.throughputGrains)->default_value(options.throughputGrains), "grains in the unpaced throughput phase")
+            ("json", po::bool_switch(&json), "print one JSON object");
+        po::variables_map vm;
+        po::store(po::command_line_parser(args).options(desc).run(), vm);
+        if (vm.count("help"))
+        {
+            std::cout << desc << "\n";
+            return exitOk;
+        }
+        po::notify(vm);
+        if (options.mediaType != "v210" && options.mediaType != "v210a")
+        {
+            throw po::error{fmt::format("--format must be v210 or v210a, got '{}'", options.mediaType)};
+        }
+        parseFrame(video, options.width, options.height);
+        parseRate(rate, options.rateNumerator, options.rateDenominator);
+        if (options.durationS <= 0 || options.durationS > 3600)
+        {
+            throw po::error{"--duration must be between 0 and 3600 seconds"};
+        }
+
+        auto const result = mxl::bench::runLocal(options);
+        if (json)
+        {
+            std::cout << result.dump() << "\n";
+        }
+        else
+        {
+            std::cout << result.dump(2) << "\n";
+        }
+        return result.at("reader_exit").get<int>() == 0 ? exitOk : exitFailed;
+    }
+
+    void usage()
+    {
+        std::cout << "usage: mxl-bench <command> [options]\n\n"
+                     "commands:\n"
+                     "  local    latency and throughput between two processes on this host\n"
+                     "  fabric   replication between two processes over a libfabric provider (not supported yet in this build)\n\n"
+                     "mxl-bench <command> --help shows the options of a command.\n";
+    }
+}
+
+int main(int argc, char** argv)
+{
+    if (argc < 2 || std::string{argv[1]} == "--help" || std::string{argv[1]} == "-h")
+    {
+        usage();
+        return argc < 2 ? exitUsage : exitOk;
+    }
+    std::string const command = argv[1];
+    std::vector<std::string> const args(argv + 2, argv + argc);
+    try
+    {
+        if (command == "local")
+        {
+            return runLocal(args);
+        }
+        if (command == "fabric")
+        {
+            std::cerr << "mxl-bench: 'fabric' is not supported in this build yet (it arrives with libmxl-fabric)\n";
+            return exitUsage;
+        }
+        std::cerr << "mxl-bench: unknown command '" << command << "'\n";
+        usage();
+        return exitUsage;
+    }
+    catch (po::error const& e)
+    {
+        std::cerr << "mxl-bench " << command << ": " << e.what() << "\n";
+        return exitUsage;
+    }
+    catch (std::exception const& e)
+    {
+        std::cerr << "mxl-bench " << command << ": " << e.what() << "\n";
+        return exitFailed;
+    }
+}
