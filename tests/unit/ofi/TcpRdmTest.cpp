@@ -15,7 +15,7 @@ namespace mxl::ofi::test
         struct RdmPeer
         {
             RdmPeer()
-                : info{require(Info::query(Hints{}.provider(Provider::Tcp).endpointType(FI_EP_RDM).source(kLoopback, "0")), "rdm fi_getinfo")}
+                : info{require(Info::query(Hints{}.provider(Provider::Tcp).endpointType(FI_EP_RDM).source(kLoopback, "0")), "fi_getinfo")}
                 , fabric{require(Fabric::open(info), "rdm fabric")}
                 , domain{require(Domain::open(fabric, info), "rdm domain")}
                 , cq{require(CompletionQueue::open(domain, 256), "rdm completion queue")}
@@ -29,6 +29,7 @@ namespace mxl::ofi::test
             CompletionQueue cq;
             AddressVector av;
             Endpoint endpoint;
+            Inbox inbox;
         };
     }
 
@@ -46,11 +47,23 @@ namespace mxl::ofi::test
         ASSERT_TRUE(where);
         ASSERT_FALSE(sender.endpoint.requiresRxCqData());
 
-        ASSERT_TRUE(sender.endpoint.writeWithData(source, sourceRegion.desc(), *where, 77, nullptr, peer).posted());
+        auto const both = std::vector{Watched{nullptr, &sender.cq, &sender.inbox}, Watched{nullptr, &receiver.cq, &receiver.inbox}};
+        auto const& sent = sender.inbox.completions;
+        auto const& received = receiver.inbox.completions;
 
-        auto sent = Completions{};
-        auto received = Completions{};
-        ASSERT_TRUE(pumpUntil({{&sender.cq, &sent}, {&receiver.cq, &received}}, [&] { return sent.total() == 1 && received.total() == 1; }));
+        // ofi_rxm connects on first use and answers FI_EAGAIN until the connection is up.
+        while (true)
+        {
+            auto const result = sender.endpoint.writeWithData(source, sourceRegion.desc(), *where, 77, nullptr, peer);
+            if (result.posted())
+            {
+                break;
+            }
+            ASSERT_TRUE(result.again()) << fi_strerror(result.error());
+            pumpUntil(both, [] { return false; }, 10ms);
+        }
+
+        ASSERT_TRUE(pumpUntil(both, [&] { return sent.total() == 1 && received.total() == 1; }));
         ASSERT_TRUE(sent.errors.empty()) << sent.errors.front().providerMessage.data();
         ASSERT_TRUE(received.errors.empty());
         EXPECT_NE(received.entries[0].flags & FI_REMOTE_CQ_DATA, 0u);

@@ -23,9 +23,9 @@ namespace mxl::ofi::test
             }
         }
 
-        std::size_t countRemoteData(Completions const& completions)
+        bool untouched(std::span<std::byte const> bytes)
         {
-            return static_cast<std::size_t>(std::ranges::count_if(completions.entries, [](auto const& e) { return (e.flags & FI_REMOTE_CQ_DATA) != 0; }));
+            return std::ranges::all_of(bytes, [](auto b) { return b == kFill; });
         }
     }
 
@@ -47,24 +47,25 @@ namespace mxl::ofi::test
 
         ASSERT_TRUE(sender.endpoint.writeWithData(source, sourceRegion.desc(), *where, kData, &context).posted());
 
-        auto sent = Completions{};
-        auto received = Completions{};
-        ASSERT_TRUE(pumpUntil({{&sender.cq, &sent}, {&receiver.cq, &received}}, [&] { return sent.total() == 1 && received.total() == 1; }));
+        auto const& sent = sender.inbox.completions;
+        auto const& received = receiver.inbox.completions;
+        ASSERT_TRUE(connection.pumpUntil([&] { return sent.total() == 1 && received.total() == 1; }));
         ASSERT_TRUE(sent.errors.empty()) << sent.errors.front().providerMessage.data();
         ASSERT_TRUE(received.errors.empty()) << received.errors.front().providerMessage.data();
         EXPECT_EQ(sent.entries[0].op_context, &context);
         EXPECT_NE(sent.entries[0].flags & FI_WRITE, 0u);
 
         auto const& arrival = received.entries[0];
+        auto const mask = cqDataMask(receiver.endpoint->cqDataSize());
+        EXPECT_EQ(receiver.endpoint->cqDataSize(), 8u) << "tcp carries 64 bits of remote CQ data";
         EXPECT_NE(arrival.flags & FI_REMOTE_CQ_DATA, 0u);
         EXPECT_NE(arrival.flags & FI_REMOTE_WRITE, 0u);
-        EXPECT_EQ(receiver.endpoint->cqDataSize(), 8u) << "tcp carries 64 bits of remote CQ data";
-        EXPECT_EQ(arrival.data & cqDataMask(receiver.endpoint->cqDataSize()), kData & cqDataMask(receiver.endpoint->cqDataSize()));
+        EXPECT_EQ(arrival.data & mask, kData & mask);
         EXPECT_EQ(arrival.data, kData);
 
         EXPECT_EQ(std::memcmp(target.data() + kOffset, source.data(), source.size()), 0);
-        EXPECT_TRUE(std::all_of(target.begin(), target.begin() + kOffset, [](auto b) { return b == kFill; }));
-        EXPECT_TRUE(std::all_of(target.begin() + kOffset + source.size(), target.end(), [](auto b) { return b == kFill; }));
+        EXPECT_TRUE(untouched(std::span{target}.first(kOffset)));
+        EXPECT_TRUE(untouched(std::span{target}.subspan(kOffset + source.size())));
     }
 
     TEST(OfiTcpLoopback, ManyWritesInFlightAllCompleteByteExact)
@@ -80,13 +81,13 @@ namespace mxl::ofi::test
         auto const targetRegion = require(MemoryRegion::create(receiver.domain, target, FI_REMOTE_WRITE | FI_RECV), "target region");
         auto const sourceRegion = require(MemoryRegion::create(sender.domain, source, FI_WRITE), "source region");
         postReceivesForCqData(*receiver.endpoint, kWrites);
+        auto const& sent = sender.inbox.completions;
+        auto const& received = receiver.inbox.completions;
 
-        auto sent = Completions{};
-        auto received = Completions{};
         auto busy = 0;
         for (std::size_t i = 0; i < kWrites; ++i)
         {
-            // Scattered, distinct offsets: ordering must not matter for where bytes land.
+            // Scattered, distinct offsets: where bytes land must not depend on completion order.
             auto const offset = ((i * 37) % kWrites) * kWriteSize;
             auto const where = targetRegion.remoteRegion().target(offset, kWriteSize);
             ASSERT_TRUE(where);
@@ -101,12 +102,11 @@ namespace mxl::ofi::test
                 ASSERT_TRUE(result.again()) << fi_strerror(result.error());
                 ++busy;
                 auto const before = sent.total();
-                ASSERT_TRUE(pumpUntil({{&sender.cq, &sent}, {&receiver.cq, &received}}, [&] { return sent.total() > before; }));
+                ASSERT_TRUE(connection.pumpUntil([&] { return sent.total() > before; }));
             }
         }
 
-        ASSERT_TRUE(pumpUntil({{&sender.cq, &sent}, {&receiver.cq, &received}},
-            [&] { return sent.total() == kWrites && countRemoteData(received) == kWrites; }));
+        ASSERT_TRUE(connection.pumpUntil([&] { return sent.total() == kWrites && received.count(FI_REMOTE_CQ_DATA) == kWrites; }));
         EXPECT_TRUE(sent.errors.empty());
         EXPECT_TRUE(received.errors.empty());
         auto data = std::set<std::uint64_t>{};
@@ -118,4 +118,88 @@ namespace mxl::ofi::test
         EXPECT_EQ(*data.rbegin(), kWrites - 1);
         EXPECT_TRUE(target == source) << "the region differs from the source after " << busy << " FI_EAGAIN retries";
     }
+
+    // What tcp in libfabric 1.17 does with a write the target refuses (wrong key, or a range outside
+    // the region): the target drops the connection and places nothing. Both sides see FI_SHUTDOWN;
+    // the target's CQ reports nothing. With the default (transmit-complete) semantics the refused
+    // write itself completes successfully on the sender, since it left the socket; only later
+    // operations fail (FI_ENOTCONN). Under FI_DELIVERY_COMPLETE the refused write fails on the
+    // sender's CQ with FI_ECANCELED.
+    class OfiTcpRefusedWrite : public ::testing::TestWithParam<bool>
+    {
+    protected:
+        static constexpr auto kRegionSize = std::size_t{1} << 16;
+        static constexpr auto kWriteSize = std::size_t{4096};
+
+        /// Posts one write to `target`, then one valid write, and waits for both sides to shut down.
+        void writeAndObserve(RmaTarget where)
+        {
+            ASSERT_TRUE(connection.client.endpoint.writeWithData(source, sourceRegion.desc(), where, 42, &refusedContext).posted());
+            ASSERT_TRUE(connection.pumpUntil([&] { return sent.total() >= 1; }));
+            auto const valid = targetRegion.remoteRegion().target(0, kWriteSize);
+            auto const next = connection.client.endpoint.writeWithData(source, sourceRegion.desc(), *valid, 43, &nextContext);
+            ASSERT_TRUE(next.posted() || next.error() != 0);
+            ASSERT_TRUE(connection.pumpUntil([&] {
+                return connection.server.inbox.find(CmEventKind::Shutdown, connection.server.endpoint->fid()) != nullptr &&
+                       connection.client.inbox.find(CmEventKind::Shutdown, connection.client.endpoint.fid()) != nullptr &&
+                       (!next.posted() || sent.total() == 2);
+            }));
+        }
+
+        void expectRefused()
+        {
+            EXPECT_TRUE(untouched(target)) << "a refused write changed the target region";
+            EXPECT_EQ(connection.server.inbox.completions.count(FI_REMOTE_CQ_DATA), 0u);
+            EXPECT_TRUE(connection.server.inbox.completions.errors.empty());
+            auto const refused = std::ranges::find_if(sent.errors, [&](auto const& e) { return e.context == &refusedContext; });
+            if (GetParam())
+            {
+                ASSERT_NE(refused, sent.errors.end()) << "under FI_DELIVERY_COMPLETE the refused write must fail on the sender";
+                EXPECT_EQ(refused->error, FI_ECANCELED) << fi_strerror(refused->error);
+            }
+            else
+            {
+                EXPECT_EQ(refused, sent.errors.end()) << "tcp 1.17 completes a refused write successfully under transmit-complete";
+            }
+            auto const next = std::ranges::find_if(sent.errors, [&](auto const& e) { return e.context == &nextContext; });
+            if (next != sent.errors.end())
+            {
+                EXPECT_EQ(next->error, FI_ENOTCONN) << fi_strerror(next->error);
+            }
+            EXPECT_EQ(std::ranges::count_if(sent.entries, [&](auto const& e) { return e.op_context == &nextContext; }), 0)
+                << "a write after the refused one succeeded on a broken connection";
+        }
+
+        Connection connection{GetParam()};
+        std::vector<std::byte> target = std::vector<std::byte>(kRegionSize, kFill);
+        std::vector<std::byte> const source = pattern(kWriteSize, 3);
+        MemoryRegion const targetRegion = require(MemoryRegion::create(connection.server.domain, target, FI_REMOTE_WRITE), "target region");
+        MemoryRegion const sourceRegion = require(MemoryRegion::create(connection.client.domain, source, FI_WRITE), "source region");
+        Completions const& sent = connection.client.inbox.completions;
+        int refusedContext = 0;
+        int nextContext = 0;
+    };
+
+    TEST_P(OfiTcpRefusedWrite, WriteWithWrongKeyNeverLandsAndIsReported)
+    {
+        auto where = *targetRegion.remoteRegion().target(0, kWriteSize);
+        where.key += 1;
+
+        writeAndObserve(where);
+
+        expectRefused();
+    }
+
+    TEST_P(OfiTcpRefusedWrite, WriteBeyondTheRegionNeverLandsAndIsReported)
+    {
+        auto const region = targetRegion.remoteRegion();
+        ASSERT_FALSE(region.target(region.length - 100, kWriteSize)) << "RemoteRegion must refuse a range it does not contain";
+
+        writeAndObserve(RmaTarget{region.address + region.length - 100, region.key});
+
+        expectRefused();
+    }
+
+    INSTANTIATE_TEST_SUITE_P(CompletionSemantics, OfiTcpRefusedWrite, ::testing::Bool(),
+        [](auto const& param) { return param.param ? "DeliveryComplete" : "TransmitComplete"; });
 }

@@ -24,9 +24,9 @@ namespace mxl::ofi::test
         ASSERT_TRUE(receiver.endpoint->recv(inbox, inboxRegion.desc(), &receiveContext).posted());
         ASSERT_TRUE(sender.endpoint.send(message, messageRegion.desc(), &sendContext).posted());
 
-        auto sent = Completions{};
-        auto received = Completions{};
-        ASSERT_TRUE(pumpUntil({{&sender.cq, &sent}, {&receiver.cq, &received}}, [&] { return sent.total() == 1 && received.total() == 1; }));
+        auto const& sent = sender.inbox.completions;
+        auto const& received = receiver.inbox.completions;
+        ASSERT_TRUE(connection.pumpUntil([&] { return sent.total() == 1 && received.total() == 1; }));
         ASSERT_TRUE(sent.errors.empty());
         ASSERT_TRUE(received.errors.empty());
         EXPECT_EQ(sent.entries[0].op_context, &sendContext);

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "TestSupport.hpp"
 
+#include <algorithm>
 #include <array>
-#include <vector>
 
 #include <poll.h>
 
@@ -24,29 +24,6 @@ namespace mxl::ofi::test
     Hints tcpConnectHints(std::uint16_t port)
     {
         return Hints{}.provider(Provider::Tcp).destination(kLoopback, std::to_string(port));
-    }
-
-    void waitAny(std::vector<EventQueue const*> const& events, std::vector<CompletionQueue const*> const& completions,
-        std::chrono::milliseconds timeout)
-    {
-        auto fds = std::vector<pollfd>{};
-        for (auto const* eq : events)
-        {
-            if (!eq->tryWait())
-            {
-                return;
-            }
-            fds.push_back(pollfd{eq->waitFd(), POLLIN, 0});
-        }
-        for (auto const* cq : completions)
-        {
-            if (!cq->tryWait())
-            {
-                return;
-            }
-            fds.push_back(pollfd{cq->waitFd(), POLLIN, 0});
-        }
-        ::poll(fds.data(), fds.size(), static_cast<int>(timeout.count()));
     }
 
     void Completions::drain(CompletionQueue& cq)
@@ -77,6 +54,64 @@ namespace mxl::ofi::test
         }
     }
 
+    std::size_t Completions::count(std::uint64_t flag) const noexcept
+    {
+        return static_cast<std::size_t>(std::ranges::count_if(entries, [flag](auto const& entry) { return (entry.flags & flag) == flag; }));
+    }
+
+    CmEvent* Inbox::find(CmEventKind kind, fid_t fid) noexcept
+    {
+        auto const found = std::ranges::find_if(events, [&](auto const& event) { return event.kind == kind && event.fid == fid; });
+        return found == events.end() ? nullptr : &*found;
+    }
+
+    bool pumpUntil(std::vector<Watched> const& watched, std::function<bool()> const& done, std::chrono::milliseconds timeout)
+    {
+        auto const deadline = std::chrono::steady_clock::now() + timeout;
+        while (true)
+        {
+            for (auto const& side : watched)
+            {
+                if (side.events != nullptr)
+                {
+                    while (auto event = require(side.events->read(), "reading an event queue"))
+                    {
+                        side.inbox->events.push_back(std::move(*event));
+                    }
+                }
+                if (side.cq != nullptr)
+                {
+                    side.inbox->completions.drain(*side.cq);
+                }
+            }
+            auto const now = std::chrono::steady_clock::now();
+            if (done() || now >= deadline)
+            {
+                return done();
+            }
+
+            auto fds = std::vector<pollfd>{};
+            auto mayBlock = true;
+            for (auto const& side : watched)
+            {
+                if (side.events != nullptr)
+                {
+                    mayBlock = mayBlock && side.events->tryWait();
+                    fds.push_back(pollfd{side.events->waitFd(), POLLIN, 0});
+                }
+                if (side.cq != nullptr)
+                {
+                    mayBlock = mayBlock && side.cq->tryWait();
+                    fds.push_back(pollfd{side.cq->waitFd(), POLLIN, 0});
+                }
+            }
+            if (mayBlock)
+            {
+                ::poll(fds.data(), fds.size(), static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count()));
+            }
+        }
+    }
+
     Server::Server(Hints const& hints)
         : info{require(Info::query(hints), "server fi_getinfo")}
         , fabric{require(Fabric::open(info), "server fabric")}
@@ -86,8 +121,24 @@ namespace mxl::ofi::test
         , listener{require(PassiveEndpoint::listen(fabric, info, events), "listen")}
     {}
 
+    void Server::accept()
+    {
+        auto* connectionRequest = inbox.find(CmEventKind::ConnectionRequest, listener.fid());
+        if (connectionRequest == nullptr)
+        {
+            throw std::runtime_error("no connection request to accept");
+        }
+        request = std::move(connectionRequest->info);
+        endpoint.emplace(require(Endpoint::open(domain, *request, EndpointQueues{cq, cq, &events}), "server endpoint"));
+        require(endpoint->accept(), "accept");
+    }
+
     Client::Client(std::uint16_t port)
-        : info{require(Info::query(tcpConnectHints(port)), "client fi_getinfo")}
+        : Client{tcpConnectHints(port)}
+    {}
+
+    Client::Client(Hints const& hints)
+        : info{require(Info::query(hints), "client fi_getinfo")}
         , fabric{require(Fabric::open(info), "client fabric")}
         , domain{require(Domain::open(fabric, info), "client domain")}
         , events{require(EventQueue::open(fabric), "client event queue")}
@@ -95,73 +146,33 @@ namespace mxl::ofi::test
         , endpoint{require(Endpoint::open(domain, info, EndpointQueues{cq, cq, &events}), "client endpoint")}
     {}
 
-    CmEvent awaitEvent(EventQueue& events, CmEventKind kind, fid_t fid, std::chrono::milliseconds timeout)
+    Connection::Connection(bool deliveryComplete)
+        : server{tcpListenHints().deliveryComplete(deliveryComplete)}
+        , client{tcpConnectHints(require(server.listener.port(), "listening port")).deliveryComplete(deliveryComplete)}
     {
-        auto const deadline = std::chrono::steady_clock::now() + timeout;
-        while (true)
+        require(client.endpoint.connect(), "connect");
+        auto const failed = [this] {
+            return server.inbox.find(CmEventKind::Error, server.listener.fid()) != nullptr ||
+                   client.inbox.find(CmEventKind::Error, client.endpoint.fid()) != nullptr;
+        };
+        if (!pumpUntil([&] { return failed() || server.inbox.find(CmEventKind::ConnectionRequest, server.listener.fid()); }) || failed())
         {
-            auto const remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-            auto event = require(events.wait(std::max(remaining, 0ms)), "waiting for a connection event");
-            if (event.kind == CmEventKind::Error)
-            {
-                throw std::runtime_error("connection error event: " + event.message);
-            }
-            if (event.kind == kind && event.fid == fid)
-            {
-                return event;
-            }
+            throw std::runtime_error("no connection request reached the server");
+        }
+        server.accept();
+        if (!pumpUntil([&] {
+                return failed() || (server.inbox.find(CmEventKind::Connected, server.endpoint->fid()) &&
+                                       client.inbox.find(CmEventKind::Connected, client.endpoint.fid()));
+            }) ||
+            failed())
+        {
+            throw std::runtime_error("the connection was not established on both sides");
         }
     }
 
-    Connection::Connection()
-        : server{}
-        , client{require(server.listener.port(), "listening port")}
+    bool Connection::pumpUntil(std::function<bool()> const& done, std::chrono::milliseconds timeout)
     {
-        require(client.endpoint.connect(), "connect");
-
-        // One thread drives both sides, so wait on both event queues: each side's connection
-        // handshake progresses only while its queue is read.
-        auto const deadline = std::chrono::steady_clock::now() + kTimeout;
-        auto clientConnected = false;
-        auto serverConnected = false;
-        while (!(clientConnected && serverConnected))
-        {
-            auto const remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-            if (remaining.count() <= 0)
-            {
-                throw std::runtime_error("connection not established within the timeout");
-            }
-            waitAny({&server.events, &client.events}, {}, remaining);
-            while (auto event = require(server.events.read(), "server event"))
-            {
-                if (event->kind == CmEventKind::Error)
-                {
-                    throw std::runtime_error("server connection error: " + event->message);
-                }
-                if (event->kind == CmEventKind::ConnectionRequest)
-                {
-                    server.request = std::move(event->info);
-                    server.endpoint.emplace(
-                        require(Endpoint::open(server.domain, *server.request, EndpointQueues{server.cq, server.cq, &server.events}), "server endpoint"));
-                    require(server.endpoint->accept(), "accept");
-                }
-                else if (event->kind == CmEventKind::Connected && server.endpoint && event->fid == server.endpoint->fid())
-                {
-                    serverConnected = true;
-                }
-            }
-            while (auto event = require(client.events.read(), "client event"))
-            {
-                if (event->kind == CmEventKind::Error)
-                {
-                    throw std::runtime_error("client connection error: " + event->message);
-                }
-                if (event->kind == CmEventKind::Connected && event->fid == client.endpoint.fid())
-                {
-                    clientConnected = true;
-                }
-            }
-        }
+        return test::pumpUntil({server.watched(), client.watched()}, done, timeout);
     }
 
     std::vector<std::byte> pattern(std::size_t size, std::uint8_t seed)
@@ -169,7 +180,7 @@ namespace mxl::ofi::test
         auto bytes = std::vector<std::byte>(size);
         for (std::size_t i = 0; i < size; ++i)
         {
-            bytes[i] = static_cast<std::byte>((i * 131 + seed * 7 + (i >> 12)) & 0xFF);
+            bytes[i] = static_cast<std::byte>((i * 131 + seed * 7u + (i >> 12)) & 0xFF);
         }
         return bytes;
     }

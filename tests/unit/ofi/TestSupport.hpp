@@ -2,13 +2,11 @@
 #pragma once
 
 // A connected pair of tcp endpoints on 127.0.0.1, each side with its own fabric, domain and
-// queues as two hosts would have, and the means to wait on them without spinning.
+// queues as two hosts would have, and the means to drive both from one thread without spinning.
 
 #include <chrono>
 #include <cstdint>
-#include <initializer_list>
-#include <utility>
-#include <memory>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -30,7 +28,7 @@ namespace mxl::ofi::test
     inline constexpr auto kLoopback = "127.0.0.1";
     inline constexpr auto kTimeout = std::chrono::milliseconds{5000};
 
-    /// Test set-up steps throw, so that GoogleTest reports the step and libfabric's reason.
+    /// Set-up steps throw, so that GoogleTest reports the step and libfabric's reason.
     template<typename T>
     T require(Expected<T> result, std::string_view what)
     {
@@ -43,14 +41,9 @@ namespace mxl::ofi::test
 
     void require(Expected<void> result, std::string_view what);
 
-    /// Hints for a tcp connected endpoint, listening on (source) or reaching (destination) loopback.
+    /// Hints for a tcp connected endpoint listening on, or connecting to, loopback.
     [[nodiscard]] Hints tcpListenHints();
     [[nodiscard]] Hints tcpConnectHints(std::uint16_t port);
-
-    /// Returns once any of the queues may have entries or the timeout passed. It returns at once
-    /// when a queue already holds entries (fi_trywait), so loops around it never spin idle.
-    void waitAny(std::vector<EventQueue const*> const& events, std::vector<CompletionQueue const*> const& completions,
-        std::chrono::milliseconds timeout);
 
     /// Everything read from one CQ so far.
     struct Completions
@@ -61,38 +54,39 @@ namespace mxl::ofi::test
         /// Reads all that is available now.
         void drain(CompletionQueue& cq);
         [[nodiscard]] std::size_t total() const noexcept { return entries.size() + errors.size(); }
+        [[nodiscard]] std::size_t count(std::uint64_t flag) const noexcept;
     };
 
-    /// Drains every CQ until `done()` holds or the timeout passes; returns done().
-    template<typename Done>
-    bool pumpUntil(std::initializer_list<std::pair<CompletionQueue*, Completions*>> queues, Done done, std::chrono::milliseconds timeout = kTimeout)
+    /// Everything one side has read from its queues so far.
+    struct Inbox
     {
-        auto const deadline = std::chrono::steady_clock::now() + timeout;
-        while (true)
-        {
-            for (auto [cq, out] : queues)
-            {
-                out->drain(*cq);
-            }
-            auto const remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-            if (done() || remaining.count() <= 0)
-            {
-                return done();
-            }
-            // The provider makes progress on each side only while its queue is read.
-            auto cqs = std::vector<CompletionQueue const*>{};
-            for (auto [cq, out] : queues)
-            {
-                cqs.push_back(cq);
-            }
-            waitAny({}, cqs, remaining);
-        }
-    }
+        std::vector<CmEvent> events;
+        Completions completions;
+
+        /// The first event of `kind` about `fid`, or nullptr.
+        [[nodiscard]] CmEvent* find(CmEventKind kind, fid_t fid) noexcept;
+    };
+
+    /// The queues of one side (either may be null) and where what they deliver goes.
+    struct Watched
+    {
+        EventQueue* events{nullptr};
+        CompletionQueue* cq{nullptr};
+        Inbox* inbox{nullptr};
+    };
+
+    /// Reads every watched queue until done() holds or the timeout passes, blocking on the wait
+    /// fds in between; returns done(). All sides are read because tcp progresses a side (its
+    /// handshakes, its socket) only while that side's queues are read.
+    bool pumpUntil(std::vector<Watched> const& watched, std::function<bool()> const& done, std::chrono::milliseconds timeout = kTimeout);
 
     /// The accepting side: listens on an ephemeral loopback port.
     struct Server
     {
         explicit Server(Hints const& hints = tcpListenHints());
+        [[nodiscard]] Watched watched() noexcept { return {&events, &cq, &inbox}; }
+        /// Opens the endpoint for the pending connection request and accepts it.
+        void accept();
 
         Info info;
         Fabric fabric;
@@ -100,6 +94,7 @@ namespace mxl::ofi::test
         EventQueue events;
         CompletionQueue cq;
         PassiveEndpoint listener;
+        Inbox inbox;
         std::optional<Info> request;
         std::optional<Endpoint> endpoint;
     };
@@ -108,6 +103,8 @@ namespace mxl::ofi::test
     struct Client
     {
         explicit Client(std::uint16_t port);
+        explicit Client(Hints const& hints);
+        [[nodiscard]] Watched watched() noexcept { return {&events, &cq, &inbox}; }
 
         Info info;
         Fabric fabric;
@@ -115,15 +112,15 @@ namespace mxl::ofi::test
         EventQueue events;
         CompletionQueue cq;
         Endpoint endpoint;
+        Inbox inbox;
     };
-
-    /// Waits on one EQ for an event of `kind` about `fid`; throws on an error event or timeout.
-    CmEvent awaitEvent(EventQueue& events, CmEventKind kind, fid_t fid, std::chrono::milliseconds timeout = kTimeout);
 
     /// A server and a client connected to it, both having seen FI_CONNECTED.
     struct Connection
     {
-        Connection();
+        /// deliveryComplete: both sides' writes complete only once placed (Hints::deliveryComplete).
+        explicit Connection(bool deliveryComplete = false);
+        bool pumpUntil(std::function<bool()> const& done, std::chrono::milliseconds timeout = kTimeout);
 
         Server server;
         Client client;
