@@ -77,9 +77,16 @@ namespace mxl::ofi
         return *this;
     }
 
+    Hints& Hints::messageOrder(std::uint64_t order) noexcept
+    {
+        _messageOrder = order;
+        return *this;
+    }
+
     Expected<Info> Info::query(Hints const& hints)
     {
         auto const freeInfo = [](fi_info* info) { fi_freeinfo(info); };
+
         auto raw = std::unique_ptr<fi_info, decltype(freeInfo)>{fi_allocinfo(), freeInfo};
         if (!raw)
         {
@@ -90,6 +97,7 @@ namespace mxl::ofi
         raw->ep_attr->type = hints.endpointType();
         raw->domain_attr->mr_mode = static_cast<int>(hints.mrModes());
         raw->domain_attr->cq_data_size = hints.cqDataSize();
+        raw->tx_attr->msg_order = hints.messageOrder();
         raw->tx_attr->size = hints.transmitSize();
         raw->rx_attr->size = hints.receiveSize();
         if (hints.deliveryComplete())
@@ -226,6 +234,11 @@ namespace mxl::ofi
     std::size_t Info::rmaIovLimit() const noexcept
     {
         return _info->tx_attr->rma_iov_limit;
+    }
+
+    std::uint64_t Info::messageOrder() const noexcept
+    {
+        return _info->tx_attr->msg_order;
     }
 
     std::uint64_t Info::transmitOpFlags() const noexcept

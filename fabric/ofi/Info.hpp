@@ -52,6 +52,9 @@ namespace mxl::ofi
         /// Completes writes only once their bytes are placed at the target (FI_DELIVERY_COMPLETE),
         /// so that a write the target refuses fails on the sender's CQ rather than completing.
         Hints& deliveryComplete(bool enabled = true) noexcept;
+        /// Asks for message ordering (FI_ORDER_* bits), e.g. FI_ORDER_WAW so that a peer sees our
+        /// writes placed in the order we posted them.
+        Hints& messageOrder(std::uint64_t order) noexcept;
 
         [[nodiscard]] std::string const& providerName() const noexcept { return _provider; }
         [[nodiscard]] fi_ep_type endpointType() const noexcept { return _endpointType; }
@@ -64,6 +67,7 @@ namespace mxl::ofi
         [[nodiscard]] std::size_t cqDataSize() const noexcept { return _cqDataSize; }
         [[nodiscard]] std::uint64_t mrModes() const noexcept { return _mrModes; }
         [[nodiscard]] bool deliveryComplete() const noexcept { return _deliveryComplete; }
+        [[nodiscard]] std::uint64_t messageOrder() const noexcept { return _messageOrder; }
 
     private:
         std::string _provider;
@@ -77,6 +81,7 @@ namespace mxl::ofi
         std::size_t _cqDataSize{4};
         std::uint64_t _mrModes{kSupportedMrModes};
         bool _deliveryComplete{false};
+        std::uint64_t _messageOrder{0};
     };
 
     /// Owns an fi_info list (from fi_getinfo or a connection request). Accessors describe the
@@ -113,6 +118,8 @@ namespace mxl::ofi
         [[nodiscard]] std::size_t rmaIovLimit() const noexcept;
         /// The default completion semantics of transmit operations (FI_DELIVERY_COMPLETE, ...).
         [[nodiscard]] std::uint64_t transmitOpFlags() const noexcept;
+        /// The ordering the provider guarantees for our transmissions (FI_ORDER_* bits).
+        [[nodiscard]] std::uint64_t messageOrder() const noexcept;
         /// True when remote CQ data from an RMA write consumes a posted receive buffer: the
         /// receiver must keep receives posted or such writes stall or fail.
         [[nodiscard]] bool requiresRxCqData() const noexcept;

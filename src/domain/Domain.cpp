@@ -78,6 +78,12 @@ namespace mxl
             return text.str();
         }
 
+        bool sameRing(mxlFlowConfigInfo const& a, mxlFlowConfigInfo const& b) noexcept
+        {
+            return mxlIsDiscreteDataFormat(a.common.format) ? a.discrete.grainCount == b.discrete.grainCount
+                                                            : a.continuous.bufferLength == b.continuous.bufferLength;
+        }
+
         std::string describe(mxlFlowConfigInfo const& c)
         {
             if (mxlIsDiscreteDataFormat(c.common.format))
@@ -175,7 +181,7 @@ namespace mxl
         return createWriterWithConfig(*def, *config);
     }
 
-    Expected<CreatedWriter> Domain::createWriterWithConfig(FlowDefinition const& def, mxlFlowConfigInfo const& config)
+    Expected<CreatedWriter> Domain::createWriterWithConfig(FlowDefinition const& def, mxlFlowConfigInfo const& config, Ring ring)
     {
         if (!writable())
         {
@@ -205,8 +211,12 @@ namespace mxl
             }
 
             auto existing = Flow::open(dir, FlowAccess::ReadOnly);
+            // The header does not store the sample word size (readers derive it from the file size), so
+            // sameGeometry cannot see a float32 flow reopened as float64: compare it here.
             auto const compatible = existing && sameGeometry((*existing)->info().config, config) &&
-                                    (!(*existing)->discrete() || (*existing)->grainSize() == def.grainSize);
+                                    ((*existing)->discrete() ? (*existing)->grainSize() == def.grainSize
+                                                             : (*existing)->sampleWordSize() == def.sampleWordSize) &&
+                                    (ring == Ring::Adopt || sameRing((*existing)->info().config, config));
             if (!compatible)
             {
                 if (!existing && existing.error().status == MXL_ERR_FLOW_NOT_FOUND)

@@ -47,10 +47,16 @@ namespace mxl
         /// geometry. A stale flow (no live writer) of another geometry is replaced.
         Expected<CreatedWriter> createWriter(std::string_view flowDef, char const* optionsJson);
 
-        /// As createWriter, with the header configuration given (ring length included) instead of
-        /// derived from this domain's history: what a mirror of a remote flow needs. An existing
-        /// flow must match the ring length too.
-        Expected<CreatedWriter> createWriterWithConfig(FlowDefinition const& def, mxlFlowConfigInfo const& config);
+        enum class Ring
+        {
+            Adopt, ///< An existing flow's ring length is kept (writers of one flow may differ in history).
+            Exact, ///< An existing flow must have exactly the ring length of config.
+        };
+
+        /// As createWriter, with the header configuration given instead of derived from this
+        /// domain's history. Mirrors of remote flows use Ring::Exact: the ring length is part of
+        /// the timing model and must be the source's.
+        Expected<CreatedWriter> createWriterWithConfig(FlowDefinition const& def, mxlFlowConfigInfo const& config, Ring ring = Ring::Adopt);
 
         /// Releases a writer; the last writer of a flow removes it.
         void releaseWriter(std::unique_ptr<FlowWriter> writer);

@@ -34,6 +34,15 @@ namespace mxl
         std::atomic_ref<std::uint64_t>{header->index}.store(index, std::memory_order_release);
     }
 
+    void DiscreteFlowWriter::claim(std::uint64_t index) noexcept
+    {
+        auto* header = flow().grainHeader(static_cast<std::uint32_t>(index % flow().grainCount()));
+        if (std::atomic_ref<std::uint64_t>{header->index}.load(std::memory_order_relaxed) != index)
+        {
+            claimSlot(index);
+        }
+    }
+
     mxlStatus DiscreteFlowWriter::openGrain(std::uint64_t index, mxlGrainInfo* out, std::uint8_t** payload) noexcept
     {
         if (out == nullptr || payload == nullptr || index == undefined)
@@ -78,11 +87,7 @@ namespace mxl
         {
             return MXL_ERR_INVALID_ARG;
         }
-        auto* header = flow().grainHeader(static_cast<std::uint32_t>(index % flow().grainCount()));
-        if (std::atomic_ref<std::uint64_t>{header->index}.load(std::memory_order_relaxed) != index)
-        {
-            claimSlot(index);
-        }
+        claim(index);
         _openIndex = index;
         return publish(index, validSlices, flags);
     }

@@ -24,6 +24,11 @@ namespace mxl
         /// RDMA). Claims the slot if it holds another index. Same rules as commitGrain otherwise.
         mxlStatus commitArrived(std::uint64_t index, std::uint16_t validSlices, std::uint32_t flags) noexcept;
 
+        /// Makes the slot of index hold index with no valid slices, unless it already does: a mirror
+        /// calls this for the grain it expects next, so that readers stop reading the slot's old
+        /// grain before new bytes land in it.
+        void claim(std::uint64_t index) noexcept;
+
         [[nodiscard]] bool grainOpen() const noexcept
         {
             return _openIndex != undefined;

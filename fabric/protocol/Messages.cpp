@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "protocol/Messages.hpp"
+
+#include <fmt/format.h>
+
+#include "flow/FlowLayout.hpp"
+#include "protocol/CommitRecord.hpp"
+#include "protocol/Wire.hpp"
+
+namespace mxl::fabric
+{
+    namespace
+    {
+        constexpr std::size_t maxNameLength = 255;
+        constexpr std::uint32_t maxRegions = maxGrainCount;
+
+        Unexpected malformed(char const* message, std::string_view what)
+        {
+            return fail(MXL_ERR_INVALID_ARG, fmt::format("malformed {}: {}", message, what));
+        }
+
+        std::vector<std::byte> frame(MessageType type, WireWriter& body)
+        {
+            WireWriter out;
+            out.put(messageMagic);
+            out.put(protocolVersion);
+            out.put(static_cast<std::uint16_t>(type));
+            out.put(static_cast<std::uint32_t>(body.data().size()));
+            out.bytes(body.data());
+            return std::move(out.data());
+        }
+
+        /// Checks the frame and returns a reader over the body.
+        Expected<WireReader> unframe(std::span<std::byte const> message, MessageType expected, char const* name)
+        {
+            auto type = peekMessageType(message);
+            if (!type)
+            {
+                return type.take_error();
+            }
+            if (*type != expected)
+            {
+                return malformed(name, fmt::format("message type {} where {} was expected", static_cast<int>(*type), static_cast<int>(expected)));
+            }
+            return WireReader{message.subspan(messageHeaderSize)};
+        }
+
+        void putRegion(WireWriter& w, ofi::RemoteRegion const& r)
+        {
+            w.put(r.address);
+            w.put(r.length);
+            w.put(r.key);
+        }
+
+        bool getRegion(WireReader& r, ofi::RemoteRegion& out) noexcept
+        {
+            return r.get(out.address) && r.get(out.length) && r.get(out.key);
+        }
+    }
+
+    Expected<MessageType> peekMessageType(std::span<std::byte const> message)
+    {
+        WireReader r{message};
+        std::uint32_t magic = 0;
+        std::uint16_t version = 0;
+        std::uint16_t type = 0;
+        std::uint32_t length = 0;
+        if (!r.get(magic) || !r.get(version) || !r.get(type) || !r.get(length))
+        {
+            return malformed("message", fmt::format("{} bytes is shorter than the {}-byte header", message.size(), messageHeaderSize));
+        }
+        if (magic != messageMagic)
+        {
+            return malformed("message", "bad magic (not an mxl-fabric message)");
+        }
+        if (version != protocolVersion)
+        {
+            return fail(MXL_ERR_UNSUPPORTED_OPERATION,
+                fmt::format("peer speaks protocol version {}; this build speaks version {}", version, protocolVersion));
+        }
+        if (length != r.remaining())
+        {
+            return malformed("message", fmt::format("body length field says {} bytes, {} present", length, r.remaining()));
+        }
+        if (type != static_cast<std::uint16_t>(MessageType::FlowOffer) && type != static_cast<std::uint16_t>(MessageType::RegionGrant))
+        {
+            return malformed("message", fmt::format("unknown message type {}", type));
+        }
+        return static_cast<MessageType>(type);
+    }
+
+    std::vector<std::byte> encode(FlowOffer const& offer)
+    {
+        WireWriter w;
+        w.bytes(std::as_bytes(std::span{offer.flowId}));
+        w.put(offer.config);
+        w.put(offer.grainSize);
+        w.put(offer.totalSlices);
+        w.put(offer.sampleWordSize);
+        w.string32(offer.flowDef);
+        return frame(MessageType::FlowOffer, w);
+    }
+
+    Expected<FlowOffer> decodeFlowOffer(std::span<std::byte const> message)
+    {
+        auto reader = unframe(message, MessageType::FlowOffer, "flow offer");
+        if (!reader)
+        {
+            return reader.take_error();
+        }
+        auto& r = *reader;
+        FlowOffer offer;
+        std::span<std::byte const> id;
+        if (!r.bytes(offer.flowId.size(), id) || !r.get(offer.config) || !r.get(offer.grainSize) || !r.get(offer.totalSlices) ||
+            !r.get(offer.sampleWordSize) || !r.string<std::uint32_t>(offer.flowDef, maxFlowDefinitionSize))
+        {
+            return malformed("flow offer", "truncated or over-long field");
+        }
+        if (r.remaining() != 0)
+        {
+            return malformed("flow offer", fmt::format("{} trailing bytes", r.remaining()));
+        }
+        std::memcpy(offer.flowId.data(), id.data(), offer.flowId.size());
+        if (std::memcmp(offer.flowId.data(), offer.config.common.id, offer.flowId.size()) != 0)
+        {
+            return malformed("flow offer", "flow id differs from the configuration's id");
+        }
+        auto const& c = offer.config;
+        if (!mxlIsSupportedDataFormat(c.common.format))
+        {
+            return malformed("flow offer", fmt::format("unsupported data format {}", c.common.format));
+        }
+        if (c.common.grainRate.numerator <= 0 || c.common.grainRate.denominator <= 0)
+        {
+            return malformed("flow offer", "invalid grain rate");
+        }
+        if (mxlIsDiscreteDataFormat(c.common.format))
+        {
+            std::uint64_t sliceBytes = 0;
+            for (auto const s : c.discrete.sliceSizes)
+            {
+                sliceBytes += s;
+            }
+            if (c.discrete.grainCount == 0 || c.discrete.grainCount > maxGrainCount || offer.totalSlices == 0 ||
+                sliceBytes * offer.totalSlices != offer.grainSize)
+            {
+                return malformed("flow offer", fmt::format("inconsistent grain geometry ({} grains, {} slices of {} bytes, grain size {})",
+                                                   c.discrete.grainCount, offer.totalSlices, sliceBytes, offer.grainSize));
+            }
+        }
+        else if (c.continuous.channelCount == 0 || c.continuous.channelCount > maxChannelCount || c.continuous.bufferLength < 2 ||
+                 c.continuous.bufferLength > (1U << 30) || (offer.sampleWordSize != 4 && offer.sampleWordSize != 8))
+        {
+            return malformed("flow offer", "inconsistent channel geometry");
+        }
+        return offer;
+    }
+
+    std::vector<std::byte> encode(RegionGrant const& grant)
+    {
+        WireWriter w;
+        w.bytes(std::as_bytes(std::span{grant.flowId}));
+        w.put(grant.epoch);
+        w.string16(grant.provider);
+        w.put(static_cast<std::uint8_t>(grant.transfer));
+        w.string16(grant.node);
+        w.string16(grant.service);
+        putRegion(w, grant.commitRing);
+        w.put(grant.commitEntries);
+        w.put(static_cast<std::uint32_t>(grant.regions.size()));
+        for (auto const& region : grant.regions)
+        {
+            putRegion(w, region);
+        }
+        return frame(MessageType::RegionGrant, w);
+    }
+
+    Expected<RegionGrant> decodeRegionGrant(std::span<std::byte const> message)
+    {
+        auto reader = unframe(message, MessageType::RegionGrant, "region grant");
+        if (!reader)
+        {
+            return reader.take_error();
+        }
+        auto& r = *reader;
+        RegionGrant grant;
+        std::span<std::byte const> id;
+        std::uint8_t transfer = 0;
+        std::uint32_t count = 0;
+        if (!r.bytes(grant.flowId.size(), id) || !r.get(grant.epoch) || !r.string<std::uint16_t>(grant.provider, maxNameLength) ||
+            !r.get(transfer) || !r.string<std::uint16_t>(grant.node, maxNameLength) || !r.string<std::uint16_t>(grant.service, maxNameLength) ||
+            !getRegion(r, grant.commitRing) || !r.get(grant.commitEntries) || !r.get(count))
+        {
+            return malformed("region grant", "truncated or over-long field");
+        }
+        std::memcpy(grant.flowId.data(), id.data(), grant.flowId.size());
+        if (grant.epoch == 0)
+        {
+            return malformed("region grant", "epoch 0");
+        }
+        if (transfer != static_cast<std::uint8_t>(Transfer::Rma) && transfer != static_cast<std::uint8_t>(Transfer::SendReceive))
+        {
+            return malformed("region grant", fmt::format("unknown transfer mode {}", transfer));
+        }
+        grant.transfer = static_cast<Transfer>(transfer);
+        if (count > maxRegions)
+        {
+            return malformed("region grant", fmt::format("{} regions (at most {})", count, maxRegions));
+        }
+        if (r.remaining() != static_cast<std::size_t>(count) * 24)
+        {
+            return malformed("region grant", fmt::format("{} regions announced, {} bytes follow", count, r.remaining()));
+        }
+        grant.regions.resize(count);
+        for (auto& region : grant.regions)
+        {
+            if (!getRegion(r, region))
+            {
+                return malformed("region grant", "truncated region");
+            }
+        }
+        if (grant.transfer == Transfer::Rma)
+        {
+            if (grant.commitEntries == 0 || grant.commitEntries > 65536 ||
+                grant.commitRing.length != static_cast<std::uint64_t>(grant.commitEntries) * sizeof(CommitRecord))
+            {
+                return malformed("region grant", "commit ring size does not match its entry count");
+            }
+            if (grant.regions.empty())
+            {
+                return malformed("region grant", "no regions granted");
+            }
+        }
+        return grant;
+    }
+}

@@ -1,0 +1,389 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "replication/Receiver.hpp"
+
+#include <array>
+#include <cstring>
+#include <random>
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
+#include <fmt/format.h>
+
+#include "common/Logging.hpp"
+#include "flow/ContinuousFlowWriter.hpp"
+#include "flow/DiscreteFlowWriter.hpp"
+#include "replication/FabricHints.hpp"
+
+namespace mxl::fabric
+{
+    namespace
+    {
+        std::uint64_t randomEpoch()
+        {
+            std::uint64_t epoch = 0;
+            while (epoch == 0)
+            {
+                if (::getrandom(&epoch, sizeof epoch, 0) != sizeof epoch)
+                {
+                    epoch = std::random_device{}();
+                }
+            }
+            return epoch;
+        }
+
+        template<typename T>
+        Expected<void> assign(std::optional<T>& slot, Expected<T> result)
+        {
+            if (!result)
+            {
+                return result.take_error();
+            }
+            slot.emplace(std::move(result).value());
+            return {};
+        }
+    }
+
+    Receiver::Receiver(Domain& domain, Options options)
+        : _domain{domain}
+        , _options{std::move(options)}
+    {}
+
+    Receiver::~Receiver()
+    {
+        stop();
+        _endpoint.reset();
+        _regionMrs.clear();
+        _commitRingMr.reset();
+        if (_mirror)
+        {
+            _domain.releaseWriter(std::move(_mirror));
+        }
+    }
+
+    Expected<std::unique_ptr<Receiver>> Receiver::create(Domain& domain, FlowOffer const& offer, Options const& options)
+    {
+        if (options.transfer != Transfer::Rma)
+        {
+            return fail(MXL_ERR_UNSUPPORTED_OPERATION, "the send/receive transfer is not supported yet; use RMA");
+        }
+        std::unique_ptr<Receiver> receiver{new Receiver{domain, options}};
+        if (auto r = receiver->setUp(offer); !r)
+        {
+            return r.take_error();
+        }
+        return receiver;
+    }
+
+    Expected<void> Receiver::setUp(FlowOffer const& offer)
+    {
+        auto def = parseFlowDefinition(offer.flowDef);
+        if (!def)
+        {
+            return def.take_error();
+        }
+        if (def->id != offer.flowId || def->format != static_cast<mxlDataFormat>(offer.config.common.format) ||
+            (def->discrete() && (def->grainSize != offer.grainSize || def->totalSlices != offer.totalSlices)))
+        {
+            return fail(MXL_ERR_INVALID_ARG, "flow offer: the flow definition does not match the offered geometry");
+        }
+        _definition = std::move(*def);
+        auto mirror = _domain.createWriterWithConfig(_definition, offer.config, Domain::Ring::Exact);
+        if (!mirror)
+        {
+            return mirror.take_error();
+        }
+        _mirror = std::move(mirror->writer);
+        if (_mirror->discrete())
+        {
+            _discrete = static_cast<DiscreteFlowWriter*>(_mirror.get());
+            _totalSlices = _mirror->flow().totalSlices();
+        }
+        else
+        {
+            _continuous = static_cast<ContinuousFlowWriter*>(_mirror.get());
+        }
+        _epoch = randomEpoch();
+
+        auto hints = sinkHints(_options.provider, _options.node, _options.service);
+        if (auto r = assign(_info, ofi::Info::query(hints)); !r)
+        {
+            return r;
+        }
+        if (auto r = assign(_fabric, ofi::Fabric::open(*_info)); !r)
+        {
+            return r;
+        }
+        if (auto r = assign(_events, ofi::EventQueue::open(*_fabric)); !r)
+        {
+            return r;
+        }
+        if (auto r = assign(_listener, ofi::PassiveEndpoint::listen(*_fabric, *_info, *_events)); !r)
+        {
+            return r;
+        }
+        if (auto r = assign(_fabricDomain, ofi::Domain::open(*_fabric, *_info)); !r)
+        {
+            return r;
+        }
+        if (auto r = assign(_cq, ofi::CompletionQueue::open(*_fabricDomain, completionQueueSize)); !r)
+        {
+            return r;
+        }
+        if (auto r = registerMemory(); !r)
+        {
+            return r;
+        }
+        auto port = _listener->port();
+        if (!port)
+        {
+            return port.take_error();
+        }
+
+        _grant.flowId = _definition.id;
+        _grant.epoch = _epoch;
+        _grant.provider = std::string{_info->providerName()};
+        _grant.transfer = Transfer::Rma;
+        _grant.node = _options.node;
+        _grant.service = std::to_string(*port);
+        _grant.commitRing = _commitRingMr->remoteRegion();
+        _grant.commitEntries = commitRingEntries;
+        for (auto const& mr : _regionMrs)
+        {
+            _grant.regions.push_back(mr.remoteRegion());
+        }
+
+        _wake = Fd{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
+        log().info("flow {}: mirror ready, listening on {}:{} ({})", formatUuid(_definition.id), _grant.node, _grant.service, _grant.provider);
+        return {};
+    }
+
+    Expected<void> Receiver::registerMemory()
+    {
+        auto& flow = _mirror->flow();
+        // Only payloads are granted: headers stay under this process's control.
+        if (flow.discrete())
+        {
+            _regionMrs.reserve(flow.grainCount());
+            for (std::uint32_t slot = 0; slot < flow.grainCount(); ++slot)
+            {
+                auto const payload = std::as_bytes(std::span{flow.grainPayload(slot), flow.grainSize()});
+                auto mr = ofi::MemoryRegion::create(*_fabricDomain, payload, FI_REMOTE_WRITE);
+                if (!mr)
+                {
+                    return mr.take_error();
+                }
+                _regionMrs.push_back(std::move(*mr));
+            }
+        }
+        else
+        {
+            auto const& channels = flow.channelsMapping();
+            auto mr = ofi::MemoryRegion::create(*_fabricDomain, std::as_bytes(std::span{channels.data(), channels.size()}), FI_REMOTE_WRITE);
+            if (!mr)
+            {
+                return mr.take_error();
+            }
+            _regionMrs.push_back(std::move(*mr));
+        }
+        _commitRing = std::make_unique<CommitRecord[]>(commitRingEntries);
+        std::memset(_commitRing.get(), 0, commitRingEntries * sizeof(CommitRecord));
+        auto ring = ofi::MemoryRegion::create(*_fabricDomain,
+            std::as_bytes(std::span{_commitRing.get(), commitRingEntries}), FI_REMOTE_WRITE);
+        if (!ring)
+        {
+            return ring.take_error();
+        }
+        _commitRingMr.emplace(std::move(*ring));
+        return {};
+    }
+
+    void Receiver::start()
+    {
+        if (_thread.joinable())
+        {
+            return;
+        }
+        _stopping.store(false);
+        _thread = std::thread{[this] { run(); }};
+    }
+
+    void Receiver::stop()
+    {
+        if (!_thread.joinable())
+        {
+            return;
+        }
+        _stopping.store(true);
+        std::uint64_t one = 1;
+        [[maybe_unused]] auto const n = ::write(_wake.get(), &one, sizeof one);
+        _thread.join();
+    }
+
+    void Receiver::run()
+    {
+        while (!_stopping.load(std::memory_order_acquire))
+        {
+            handleEvents();
+            handleCompletions();
+            // Block only when neither queue has anything pending (fi_trywait), on all three fds.
+            if (!_cq->tryWait() || !_events->tryWait())
+            {
+                continue;
+            }
+            std::array<pollfd, 3> fds{{{_cq->waitFd(), POLLIN, 0}, {_events->waitFd(), POLLIN, 0}, {_wake.get(), POLLIN, 0}}};
+            ::poll(fds.data(), fds.size(), 200);
+        }
+    }
+
+    void Receiver::handleEvents()
+    {
+        for (;;)
+        {
+            auto event = _events->read();
+            if (!event)
+            {
+                _counters.error(event.error().message);
+                return;
+            }
+            if (!event->has_value())
+            {
+                return;
+            }
+            auto& e = **event;
+            switch (e.kind)
+            {
+                case ofi::CmEventKind::ConnectionRequest:
+                    if (_endpoint)
+                    {
+                        // One source per mirror: a second connection would interleave commits.
+                        log().warn("flow {}: refused a second connection while a source is connected", formatUuid(_definition.id));
+                        (void)_listener->reject(*e.info);
+                        break;
+                    }
+                    if (auto ep = ofi::Endpoint::open(*_fabricDomain, *e.info, ofi::EndpointQueues{*_cq, *_cq, &*_events, nullptr}); !ep)
+                    {
+                        _counters.error(ep.error().message);
+                        (void)_listener->reject(*e.info);
+                    }
+                    else
+                    {
+                        _endpoint.emplace(std::move(*ep));
+                        if (auto accepted = _endpoint->accept(); !accepted)
+                        {
+                            _counters.error(accepted.error().message);
+                            _endpoint.reset();
+                        }
+                    }
+                    break;
+                case ofi::CmEventKind::Connected:
+                    _connected.store(true, std::memory_order_release);
+                    log().info("flow {}: source connected", formatUuid(_definition.id));
+                    break;
+                case ofi::CmEventKind::Shutdown:
+                    _connected.store(false, std::memory_order_release);
+                    _endpoint.reset();
+                    log().info("flow {}: source disconnected", formatUuid(_definition.id));
+                    break;
+                case ofi::CmEventKind::Error:
+                    _counters.error(e.message);
+                    break;
+                case ofi::CmEventKind::Other: break;
+            }
+        }
+    }
+
+    void Receiver::handleCompletions()
+    {
+        std::array<fi_cq_data_entry, 64> entries;
+        for (;;)
+        {
+            auto const n = _cq->read(entries);
+            if (n == ofi::kCompletionErrorAvailable)
+            {
+                ofi::CompletionError error;
+                if (_cq->readError(error))
+                {
+                    _counters.error(fmt::format("completion error: {}", error.providerMessage.data()));
+                }
+                continue;
+            }
+            if (n <= 0)
+            {
+                return;
+            }
+            for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i)
+            {
+                if ((entries[i].flags & FI_REMOTE_CQ_DATA) != 0)
+                {
+                    onCommit(static_cast<std::uint32_t>(entries[i].data));
+                }
+            }
+        }
+    }
+
+    void Receiver::onCommit(std::uint32_t sequence)
+    {
+        // The record was written by the peer: copy it once and validate the copy.
+        CommitRecord record;
+        std::memcpy(&record, &_commitRing[sequence % commitRingEntries], sizeof record);
+        if (record.sequence != sequence)
+        {
+            _counters.refusedSequence.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+        if (record.epoch != _epoch)
+        {
+            _counters.refusedEpoch.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+        applyCommit(record);
+    }
+
+    void Receiver::applyCommit(CommitRecord const& record)
+    {
+        if (record.kind == CommitKind::Grain && _discrete != nullptr)
+        {
+            if (record.index == UINT64_MAX || record.validSlices > _totalSlices)
+            {
+                _counters.refusedRange.fetch_add(1, std::memory_order_relaxed);
+                return;
+            }
+            auto const* header = _discrete->flow().grainHeader(static_cast<std::uint32_t>(record.index % _discrete->flow().grainCount()));
+            auto const before = header->index == record.index ? header->validSlices : std::uint16_t{0};
+            if (_discrete->commitArrived(record.index, record.validSlices, record.grainFlags & MXL_GRAIN_FLAG_INVALID) != MXL_STATUS_OK)
+            {
+                _counters.refusedRange.fetch_add(1, std::memory_order_relaxed);
+                return;
+            }
+            _counters.commits.fetch_add(1, std::memory_order_relaxed);
+            auto const added = static_cast<std::uint64_t>(record.validSlices - before);
+            _counters.slices.fetch_add(added, std::memory_order_relaxed);
+            _counters.bytes.fetch_add(added * (_discrete->flow().grainSize() / _totalSlices), std::memory_order_relaxed);
+            if (record.validSlices == _totalSlices || (record.grainFlags & MXL_GRAIN_FLAG_INVALID) != 0)
+            {
+                _counters.grains.fetch_add(1, std::memory_order_relaxed);
+                // The source writes the next grain next: readers must stop taking its slot for the
+                // grain it held before the bytes land.
+                _discrete->claim(record.index + 1);
+            }
+            return;
+        }
+        if (record.kind == CommitKind::Samples && _continuous != nullptr)
+        {
+            if (record.count == 0 || record.count > _continuous->maxWriteLength() || record.index < record.count || record.index == UINT64_MAX)
+            {
+                _counters.refusedRange.fetch_add(1, std::memory_order_relaxed);
+                return;
+            }
+            _continuous->commitArrived(record.index);
+            _counters.commits.fetch_add(1, std::memory_order_relaxed);
+            _counters.slices.fetch_add(record.count, std::memory_order_relaxed);
+            _counters.bytes.fetch_add(static_cast<std::uint64_t>(record.count) * _continuous->flow().sampleWordSize() *
+                                          _continuous->flow().channelCount(),
+                std::memory_order_relaxed);
+            return;
+        }
+        _counters.refusedRange.fetch_add(1, std::memory_order_relaxed);
+    }
+}

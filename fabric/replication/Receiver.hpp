@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/Expected.hpp"
+#include "common/Fd.hpp"
+#include "domain/Domain.hpp"
+#include "flow/FlowDefinition.hpp"
+#include "ofi/CompletionQueue.hpp"
+#include "ofi/Domain.hpp"
+#include "ofi/Endpoint.hpp"
+#include "ofi/EventQueue.hpp"
+#include "ofi/Fabric.hpp"
+#include "ofi/Info.hpp"
+#include "ofi/MemoryRegion.hpp"
+#include "ofi/PassiveEndpoint.hpp"
+#include "protocol/CommitRecord.hpp"
+#include "protocol/Messages.hpp"
+#include "replication/Counters.hpp"
+
+namespace mxl
+{
+    class ContinuousFlowWriter;
+    class DiscreteFlowWriter;
+}
+
+namespace mxl::fabric
+{
+    /// The sink side of one replicated flow: a mirror flow in the local domain whose grain
+    /// payloads (or channels) are registered for remote writes by one source, and a thread that
+    /// validates each commit record and publishes it to local readers through the ordinary futex.
+    class Receiver
+    {
+    public:
+        struct Options
+        {
+            std::string provider{"tcp"};
+            std::string node{"127.0.0.1"}; ///< Address to listen on for the source's connection.
+            std::string service{"0"};      ///< Port; "0" picks a free one (see grant().service).
+            Transfer transfer{Transfer::Rma};
+        };
+
+        /// Creates (or adopts) the mirror of the offered flow with exactly the source's geometry and
+        /// ring length, registers its memory and starts listening. Errors: CONFLICT (a local flow
+        /// of that id differs), NO_FABRIC (provider unavailable), INVALID_ARG (bad offer).
+        static Expected<std::unique_ptr<Receiver>> create(Domain& domain, FlowOffer const& offer, Options const& options);
+
+        ~Receiver();
+        Receiver(Receiver const&) = delete;
+        Receiver& operator=(Receiver const&) = delete;
+
+        /// What the source needs: send it over an authenticated channel. Contains keys: never log.
+        [[nodiscard]] RegionGrant const& grant() const noexcept
+        {
+            return _grant;
+        }
+
+        void start();
+        void stop();
+
+        [[nodiscard]] CounterSnapshot counters() const
+        {
+            return _counters.snapshot();
+        }
+
+        [[nodiscard]] bool connected() const noexcept
+        {
+            return _connected.load(std::memory_order_acquire);
+        }
+
+    private:
+        Receiver(Domain& domain, Options options);
+
+        Expected<void> setUp(FlowOffer const& offer);
+        Expected<void> registerMemory();
+        void run();
+        void handleEvents();
+        void handleCompletions();
+        void onCommit(std::uint32_t sequence);
+        void applyCommit(CommitRecord const& record);
+
+        Domain& _domain;
+        Options _options;
+        FlowDefinition _definition;
+        std::unique_ptr<FlowWriter> _mirror;
+        DiscreteFlowWriter* _discrete{nullptr};
+        ContinuousFlowWriter* _continuous{nullptr};
+        std::uint16_t _totalSlices{0};
+        std::uint64_t _epoch{0};
+
+        // libfabric objects, declared in the order they must be created (destroyed in reverse).
+        std::optional<ofi::Info> _info;
+        std::optional<ofi::Fabric> _fabric;
+        std::optional<ofi::EventQueue> _events;
+        std::optional<ofi::PassiveEndpoint> _listener;
+        std::optional<ofi::Domain> _fabricDomain;
+        std::optional<ofi::CompletionQueue> _cq;
+        std::unique_ptr<CommitRecord[]> _commitRing;
+        std::optional<ofi::MemoryRegion> _commitRingMr;
+        std::vector<ofi::MemoryRegion> _regionMrs;
+        std::optional<ofi::Endpoint> _endpoint;
+
+        RegionGrant _grant;
+        Counters _counters;
+        std::atomic<bool> _connected{false};
+        std::atomic<bool> _stopping{false};
+        Fd _wake;
+        std::thread _thread;
+    };
+}

@@ -1,0 +1,544 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "replication/Sender.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include <poll.h>
+#include <fmt/format.h>
+
+#include "common/Logging.hpp"
+#include "replication/FabricHints.hpp"
+#include "sync/Futex.hpp"
+
+namespace mxl::fabric
+{
+    namespace
+    {
+        /// Largest single write: big enough to move a grain in a few operations, small enough that
+        /// a commit of the next grain does not queue behind a huge transfer.
+        constexpr std::size_t maxWriteChunk = 8 * 1024 * 1024;
+
+        /// Records are taken from a local ring that is never reused while a record is queued or in
+        /// flight.
+        constexpr std::size_t localRecordEntries = 4096 + transmitDepth;
+
+        /// How long the thread sleeps on the flow's futex when idle before it looks at the session
+        /// (a peer that went away is only noticed while the queues are read).
+        constexpr std::uint64_t idleWaitNs = 50'000'000ULL;
+
+        template<typename T>
+        Expected<void> assign(std::optional<T>& slot, Expected<T> result)
+        {
+            if (!result)
+            {
+                return result.take_error();
+            }
+            slot.emplace(std::move(result).value());
+            return {};
+        }
+    }
+
+    Sender::Sender(RegionGrant grant, Options options)
+        : _grant{std::move(grant)}
+        , _options{options}
+    {}
+
+    Sender::~Sender()
+    {
+        stop();
+        _endpoint.reset();
+        _recordsMr.reset();
+        _sourceMrs.clear();
+    }
+
+    Expected<std::unique_ptr<Sender>> Sender::create(Domain& domain, Uuid const& flowId, RegionGrant const& grant, Options const& options)
+    {
+        std::unique_ptr<Sender> sender{new Sender{grant, options}};
+        if (auto r = sender->setUp(domain, flowId); !r)
+        {
+            return r.take_error();
+        }
+        return sender;
+    }
+
+    Expected<void> Sender::setUp(Domain& domain, Uuid const& flowId)
+    {
+        if (_grant.flowId != flowId)
+        {
+            return fail(MXL_ERR_INVALID_ARG, fmt::format("the region grant is for flow {}, not {}", formatUuid(_grant.flowId), formatUuid(flowId)));
+        }
+        auto source = Flow::open(domain.flowDir(flowId), FlowAccess::ReadOnly);
+        if (!source)
+        {
+            return source.take_error();
+        }
+        _source = std::move(*source);
+        if (auto r = checkGrant(); !r)
+        {
+            return r;
+        }
+        if (_source->discrete())
+        {
+            _layout.emplace(_source->info().config.discrete.sliceSizes, _source->totalSlices());
+            _slots.resize(_source->grainCount());
+        }
+        if (auto r = connect(); !r)
+        {
+            return r;
+        }
+        _maxWrite = std::min(_info->maxMessageSize(), maxWriteChunk);
+        return registerMemory();
+    }
+
+    Expected<void> Sender::checkGrant() const
+    {
+        if (_grant.transfer != Transfer::Rma)
+        {
+            return fail(MXL_ERR_UNSUPPORTED_OPERATION, "the send/receive transfer is not supported yet");
+        }
+        if (_grant.commitEntries == 0 || _grant.commitRing.length < static_cast<std::uint64_t>(_grant.commitEntries) * sizeof(CommitRecord))
+        {
+            return fail(MXL_ERR_INVALID_ARG, "region grant: commit ring smaller than its entries");
+        }
+        if (_source->discrete())
+        {
+            if (_grant.regions.size() != _source->grainCount())
+            {
+                return fail(MXL_ERR_INVALID_ARG, fmt::format("region grant: {} regions for a ring of {} grains", _grant.regions.size(), _source->grainCount()));
+            }
+            for (auto const& region : _grant.regions)
+            {
+                if (region.length != _source->grainSize())
+                {
+                    return fail(MXL_ERR_INVALID_ARG,
+                        fmt::format("region grant: a grain region of {} bytes for grains of {} bytes", region.length, _source->grainSize()));
+                }
+            }
+            return {};
+        }
+        auto const bytes = _source->channelsMapping().size();
+        if (_grant.regions.size() != 1 || _grant.regions[0].length != bytes)
+        {
+            return fail(MXL_ERR_INVALID_ARG, fmt::format("region grant: the channel region does not match the flow's {} bytes", bytes));
+        }
+        return {};
+    }
+
+    Expected<void> Sender::connect()
+    {
+        auto hints = sourceHints(_grant.provider, _grant.node, _grant.service);
+        if (auto r = assign(_info, ofi::Info::query(hints)); !r)
+        {
+            return r;
+        }
+        if ((_info->messageOrder() & FI_ORDER_WAW) == 0)
+        {
+            // Without write-after-write ordering a record could be placed before the bytes it
+            // publishes; this build does not fence by completion yet.
+            return fail(MXL_ERR_UNSUPPORTED_OPERATION,
+                fmt::format("provider {} does not order writes (FI_ORDER_WAW); not supported yet", _info->providerName()));
+        }
+        if (auto r = assign(_fabric, ofi::Fabric::open(*_info)); !r)
+        {
+            return r;
+        }
+        if (auto r = assign(_events, ofi::EventQueue::open(*_fabric)); !r)
+        {
+            return r;
+        }
+        if (auto r = assign(_fabricDomain, ofi::Domain::open(*_fabric, *_info)); !r)
+        {
+            return r;
+        }
+        if (auto r = assign(_cq, ofi::CompletionQueue::open(*_fabricDomain, completionQueueSize)); !r)
+        {
+            return r;
+        }
+        if (auto r = assign(_endpoint, ofi::Endpoint::open(*_fabricDomain, *_info, ofi::EndpointQueues{*_cq, *_cq, &*_events, nullptr})); !r)
+        {
+            return r;
+        }
+        if (auto r = _endpoint->connect(); !r)
+        {
+            return r;
+        }
+        auto const deadline = std::chrono::steady_clock::now() + _options.connectTimeout;
+        while (std::chrono::steady_clock::now() < deadline)
+        {
+            auto const remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            auto event = _events->wait(std::min(remaining, std::chrono::milliseconds{20}));
+            std::array<fi_cq_data_entry, 8> entries;
+            (void)_cq->read(entries);
+            if (!event)
+            {
+                if (event.error().status == MXL_ERR_TIMEOUT || event.error().status == MXL_ERR_INTERRUPTED)
+                {
+                    continue;
+                }
+                return event.take_error();
+            }
+            switch (event->kind)
+            {
+                case ofi::CmEventKind::Connected: return {};
+                case ofi::CmEventKind::Error:
+                    return fail(MXL_ERR_NOT_READY, fmt::format("connecting to {}:{} failed: {}", _grant.node, _grant.service, event->message));
+                case ofi::CmEventKind::Shutdown:
+                    return fail(MXL_ERR_NOT_READY, fmt::format("{}:{} closed the connection", _grant.node, _grant.service));
+                default: break;
+            }
+        }
+        return fail(MXL_ERR_TIMEOUT, fmt::format("no connection to {}:{} within {} ms", _grant.node, _grant.service, _options.connectTimeout.count()));
+    }
+
+    Expected<void> Sender::registerMemory()
+    {
+        // The flow's own read-only mapping is registered as the source of the writes: no copy.
+        if (_source->discrete())
+        {
+            _sourceMrs.reserve(_source->grainCount());
+            for (std::uint32_t slot = 0; slot < _source->grainCount(); ++slot)
+            {
+                auto const payload = std::as_bytes(std::span{_source->grainPayload(slot), _source->grainSize()});
+                auto mr = ofi::MemoryRegion::create(*_fabricDomain, payload, FI_WRITE);
+                if (!mr)
+                {
+                    return mr.take_error();
+                }
+                _sourceMrs.push_back(std::move(*mr));
+            }
+        }
+        else
+        {
+            auto const& channels = _source->channelsMapping();
+            auto mr = ofi::MemoryRegion::create(*_fabricDomain, std::as_bytes(std::span{channels.data(), channels.size()}), FI_WRITE);
+            if (!mr)
+            {
+                return mr.take_error();
+            }
+            _sourceMrs.push_back(std::move(*mr));
+        }
+        _records = std::make_unique<CommitRecord[]>(localRecordEntries);
+        auto records = ofi::MemoryRegion::create(*_fabricDomain, std::as_bytes(std::span{_records.get(), localRecordEntries}), FI_WRITE);
+        if (!records)
+        {
+            return records.take_error();
+        }
+        _recordsMr.emplace(std::move(*records));
+        return {};
+    }
+
+    void Sender::start()
+    {
+        if (_thread.joinable())
+        {
+            return;
+        }
+        _stopping.store(false);
+        _thread = std::thread{[this] { run(); }};
+    }
+
+    void Sender::stop()
+    {
+        _stopping.store(true, std::memory_order_release);
+        if (_thread.joinable())
+        {
+            // The thread sleeps on the flow's futex for at most idleWaitNs.
+            _thread.join();
+        }
+    }
+
+    void Sender::abort(std::string message)
+    {
+        log().warn("flow {}: replication to {}:{} stopped: {}", formatUuid(_grant.flowId), _grant.node, _grant.service, message);
+        _counters.error(std::move(message));
+        _failed.store(true, std::memory_order_release);
+    }
+
+    void Sender::run()
+    {
+        std::atomic_ref<std::uint32_t const> counter{*_source->syncCounter()};
+        while (!_stopping.load(std::memory_order_acquire) && !failed())
+        {
+            auto const seen = counter.load(std::memory_order_acquire);
+            scan();
+            postPending();
+            drainCompletions();
+            drainEvents();
+            if (_inFlight > 0 || _pendingHead != _pendingTail)
+            {
+                // Work is moving: drive the provider (tcp progresses only while its queues are read)
+                // and look at the flow again at least every millisecond.
+                if (_cq->tryWait())
+                {
+                    pollfd fd{_cq->waitFd(), POLLIN, 0};
+                    ::poll(&fd, 1, 1);
+                }
+                continue;
+            }
+            futexWait(_source->syncCounter(), seen, idleWaitNs);
+        }
+    }
+
+    void Sender::scan()
+    {
+        if (!_started && std::atomic_ref<std::uint64_t const>{_source->info().runtime.lastWriteTime}.load(std::memory_order_acquire) == 0)
+        {
+            // Nothing was ever committed: the head of a new flow means nothing yet.
+            return;
+        }
+        auto const head = _source->headIndex().load(std::memory_order_acquire);
+        if (_source->discrete())
+        {
+            scanGrains(head);
+        }
+        else
+        {
+            scanSamples(head);
+        }
+    }
+
+    void Sender::scanGrains(std::uint64_t head)
+    {
+        auto const grainCount = _source->grainCount();
+        if (!_started || head + grainCount < _next)
+        {
+            // First look, or the writer rewound past the whole ring: follow from the head.
+            _next = head;
+            _started = true;
+        }
+        // Stay within half the ring: older grains are about to be overwritten at the source, and
+        // a sender that fell behind catches up by skipping rather than by falling further behind.
+        std::uint64_t const window = std::max<std::uint32_t>(1, grainCount / 2);
+        auto const low = head + 1 >= window ? head + 1 - window : 0;
+        if (_next < low)
+        {
+            _counters.skippedGrains.fetch_add(low - _next, std::memory_order_relaxed);
+            _next = low;
+        }
+        auto const total = _source->totalSlices();
+        for (auto i = _next; i <= head; ++i)
+        {
+            auto const slot = static_cast<std::uint32_t>(i % grainCount);
+            auto& state = _slots[slot];
+            if (state.index != i)
+            {
+                state = SlotState{i, 0, false};
+            }
+            if (state.done)
+            {
+                continue;
+            }
+            auto const* header = _source->grainHeader(slot);
+            auto const held = std::atomic_ref<std::uint64_t const>{header->index}.load(std::memory_order_acquire);
+            if (held != i)
+            {
+                if (held > i)
+                {
+                    _counters.skippedGrains.fetch_add(1, std::memory_order_relaxed);
+                    state.done = true;
+                    continue;
+                }
+                break;
+            }
+            auto const valid = std::atomic_ref<std::uint16_t const>{header->validSlices}.load(std::memory_order_acquire);
+            auto const flags = std::atomic_ref<std::uint32_t const>{header->flags}.load(std::memory_order_relaxed);
+            auto const invalid = (flags & MXL_GRAIN_FLAG_INVALID) != 0;
+            if (valid > state.sent || (invalid && valid == state.sent))
+            {
+                auto const to = std::min(valid, total);
+                if (!sendSlices(i, slot, state.sent, to, flags))
+                {
+                    break;
+                }
+                state.sent = to;
+            }
+            state.done = state.sent == total || invalid;
+        }
+        while (_next <= head && _slots[_next % grainCount].index == _next && _slots[_next % grainCount].done)
+        {
+            ++_next;
+        }
+        _counters.lagGrains.store(head >= _next ? head - _next + 1 : 0, std::memory_order_relaxed);
+    }
+
+    bool Sender::sendSlices(std::uint64_t index, std::uint32_t slot, std::uint16_t from, std::uint16_t to, std::uint32_t flags)
+    {
+        std::array<ByteRange, MXL_MAX_PLANES_PER_GRAIN> ranges;
+        auto const count = _layout->ranges(from, to, ranges);
+        std::size_t ops = 1;
+        for (std::size_t p = 0; p < count; ++p)
+        {
+            ops += (ranges[p].length + _maxWrite - 1) / _maxWrite;
+        }
+        if (pendingRoom() < ops)
+        {
+            return false;
+        }
+        auto const* base = _source->grainPayload(slot);
+        auto const& region = _grant.regions[slot];
+        for (std::size_t p = 0; p < count; ++p)
+        {
+            for (std::size_t done = 0; done < ranges[p].length; done += _maxWrite)
+            {
+                auto const offset = ranges[p].offset + done;
+                auto const length = std::min(_maxWrite, ranges[p].length - done);
+                // checkGrant made every region exactly a grain long, so the target always exists.
+                queueWrite(std::as_bytes(std::span{base + offset, length}), _sourceMrs[slot].desc(), *region.target(offset, length));
+            }
+        }
+        // A slot reclaimed by the writer meanwhile holds another grain now: its bytes may be torn,
+        // so they are not published.
+        if (std::atomic_ref<std::uint64_t const>{_source->grainHeader(slot)->index}.load(std::memory_order_acquire) != index)
+        {
+            _counters.skippedGrains.fetch_add(1, std::memory_order_relaxed);
+            return true;
+        }
+        queueRecord(CommitRecord{_grant.epoch, index, 0, flags & MXL_GRAIN_FLAG_INVALID, to, CommitKind::Grain, static_cast<std::uint32_t>(to - from)});
+        _counters.slices.fetch_add(to - from, std::memory_order_relaxed);
+        _counters.bytes.fetch_add(_layout->bytes(from, to), std::memory_order_relaxed);
+        if (to == _layout->totalSlices() || (flags & MXL_GRAIN_FLAG_INVALID) != 0)
+        {
+            _counters.grains.fetch_add(1, std::memory_order_relaxed);
+        }
+        return true;
+    }
+
+    void Sender::scanSamples(std::uint64_t head)
+    {
+        if (!_started || head < _samplesSent)
+        {
+            _samplesSent = head;
+            _started = true;
+            return;
+        }
+        if (head == _samplesSent)
+        {
+            return;
+        }
+        auto const length = _source->bufferLength();
+        auto const word = _source->sampleWordSize();
+        auto const channels = _source->channelCount();
+        std::uint64_t const maxBatch = length / 2;
+        auto count = head - _samplesSent;
+        if (count > maxBatch)
+        {
+            _counters.skippedGrains.fetch_add(count - maxBatch, std::memory_order_relaxed);
+            _samplesSent = head - maxBatch;
+            count = maxBatch;
+        }
+        if (pendingRoom() < static_cast<std::size_t>(channels) * 2 + 1)
+        {
+            return;
+        }
+        auto const start = _samplesSent % length;
+        auto const first = std::min<std::uint64_t>(count, length - start);
+        auto const stride = static_cast<std::size_t>(length) * word;
+        auto const& region = _grant.regions[0];
+        auto* desc = _sourceMrs[0].desc();
+        for (std::uint32_t c = 0; c < channels; ++c)
+        {
+            auto const channelBase = c * stride;
+            auto const firstOffset = channelBase + start * word;
+            queueWrite(std::as_bytes(std::span{_source->channels() + firstOffset, first * word}), desc, *region.target(firstOffset, first * word));
+            if (count > first)
+            {
+                // The range wraps: its second fragment starts at the beginning of the channel.
+                auto const rest = (count - first) * word;
+                queueWrite(std::as_bytes(std::span{_source->channels() + channelBase, rest}), desc, *region.target(channelBase, rest));
+            }
+        }
+        queueRecord(CommitRecord{_grant.epoch, head, 0, 0, 0, CommitKind::Samples, static_cast<std::uint32_t>(count)});
+        _counters.slices.fetch_add(count, std::memory_order_relaxed);
+        _counters.bytes.fetch_add(count * word * channels, std::memory_order_relaxed);
+        _samplesSent = head;
+    }
+
+    void Sender::queueWrite(std::span<std::byte const> source, void* desc, ofi::RmaTarget target)
+    {
+        _pending[_pendingTail % pendingCapacity] = PendingOp{source, desc, target, false, 0};
+        ++_pendingTail;
+    }
+
+    void Sender::queueRecord(CommitRecord const& record)
+    {
+        auto const sequence = _sequence++;
+        auto& local = _records[sequence % localRecordEntries];
+        local = record;
+        local.sequence = sequence;
+        auto const target = _grant.commitRing.target(static_cast<std::uint64_t>(sequence % _grant.commitEntries) * sizeof(CommitRecord),
+            sizeof(CommitRecord));
+        _pending[_pendingTail % pendingCapacity] =
+            PendingOp{std::as_bytes(std::span{&local, 1}), _recordsMr->desc(), *target, true, sequence};
+        ++_pendingTail;
+        _counters.commits.fetch_add(1, std::memory_order_relaxed);
+    }
+
+    void Sender::postPending()
+    {
+        while (_pendingHead != _pendingTail && _inFlight < transmitDepth)
+        {
+            auto const& op = _pending[_pendingHead % pendingCapacity];
+            auto const result = op.record ? _endpoint->writeWithData(op.source, op.desc, op.target, op.sequence, nullptr)
+                                          : _endpoint->write(op.source, op.desc, op.target, nullptr);
+            if (result.again())
+            {
+                // The provider's queue is full: the op stays queued and is retried after completions.
+                return;
+            }
+            if (!result.posted())
+            {
+                abort(fmt::format("posting a write failed: {}", fi_strerror(result.error())));
+                return;
+            }
+            ++_pendingHead;
+            ++_inFlight;
+        }
+    }
+
+    void Sender::drainCompletions()
+    {
+        std::array<fi_cq_data_entry, 64> entries;
+        for (;;)
+        {
+            auto const n = _cq->read(entries);
+            if (n == ofi::kCompletionErrorAvailable)
+            {
+                ofi::CompletionError error;
+                if (_cq->readError(error))
+                {
+                    _inFlight = _inFlight > 0 ? _inFlight - 1 : 0;
+                    abort(fmt::format("a write failed: {}", error.providerMessage.data()));
+                }
+                continue;
+            }
+            if (n <= 0)
+            {
+                return;
+            }
+            _inFlight -= std::min(_inFlight, static_cast<std::size_t>(n));
+        }
+    }
+
+    void Sender::drainEvents()
+    {
+        for (;;)
+        {
+            auto event = _events->read();
+            if (!event || !event->has_value())
+            {
+                return;
+            }
+            if ((*event)->kind == ofi::CmEventKind::Shutdown)
+            {
+                abort("the sink closed the connection");
+                return;
+            }
+            if ((*event)->kind == ofi::CmEventKind::Error)
+            {
+                abort((*event)->message);
+                return;
+            }
+        }
+    }
+}
