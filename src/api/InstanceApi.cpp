@@ -137,8 +137,10 @@ extern "C" MXL_EXPORT mxlStatus mxlIsTmpFs(char const* in_path, bool* out_isTmpF
     struct statfs fs{};
     if (::statfs(in_path, &fs) != 0)
     {
-        log().error("mxlIsTmpFs: {}: {}", in_path, std::strerror(errno));
-        return errno == ENOENT ? MXL_ERR_FLOW_NOT_FOUND : MXL_ERR_INVALID_ARG;
+        // Saved first: logging (creating the logger on first use) may change errno.
+        int const err = errno;
+        log().error("mxlIsTmpFs: {}: {}", in_path, std::strerror(err));
+        return err == ENOENT ? MXL_ERR_FLOW_NOT_FOUND : MXL_ERR_INVALID_ARG;
     }
     *out_isTmpFs = fs.f_type == TMPFS_MAGIC;
     return MXL_STATUS_OK;

@@ -13,7 +13,7 @@ extern "C" MXL_EXPORT mxlStatus mxlCreateFlowSynchronizationGroup(mxlInstance in
         {
             return MXL_ERR_INVALID_ARG;
         }
-        auto group = std::make_unique<SyncGroup>();
+        auto group = std::make_unique<SyncGroup>(handleValue(in_instance));
         auto const handle = groupTable().insert(group.get());
         if (handle == 0)
         {
@@ -58,6 +58,19 @@ extern "C" MXL_EXPORT mxlStatus mxlFlowSynchronizationGroupAddPartialGrainReader
         auto* r = toReader(reader);
         if (r == nullptr)
         {
+            return MXL_ERR_INVALID_FLOW_READER;
+        }
+        // A reader of another instance would stay in the group after its release (only the group's
+        // instance removes released readers from its groups) and be used after it was freed.
+        auto* owner = toInstance(fromValue<mxlInstance>(g->owner()));
+        if (owner == nullptr)
+        {
+            return MXL_ERR_INVALID_ARG;
+        }
+        std::lock_guard lock{owner->mutex};
+        if (!owner->readers.contains(handleValue(reader)))
+        {
+            log().error("mxlFlowSynchronizationGroupAddReader: the reader belongs to another instance than the group");
             return MXL_ERR_INVALID_FLOW_READER;
         }
         g->add(r, in_minValidSlices);

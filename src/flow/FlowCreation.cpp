@@ -318,7 +318,11 @@ namespace mxl
             return systemError(flowDir, "cannot remove flow", err);
         }
         // Readers blocked on this flow wake up, find it unlinked and report FLOW_INVALID.
-        if (Fd fd{::open((*tempPath / "data").c_str(), O_RDWR | O_CLOEXEC)}; fd.valid())
+        // Only a `data` file long enough for the sync counter is mapped: touching a page beyond the end
+        // of a truncated file (a corrupt stale flow) would kill this process with SIGBUS.
+        struct stat st{};
+        if (Fd fd{::open((*tempPath / "data").c_str(), O_RDWR | O_CLOEXEC)};
+            fd.valid() && ::fstat(fd.get(), &st) == 0 && static_cast<std::size_t>(st.st_size) >= sizeof(FlowData))
         {
             if (void* base = ::mmap(nullptr, sizeof(FlowData), PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0); base != MAP_FAILED)
             {

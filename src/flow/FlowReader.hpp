@@ -36,14 +36,20 @@ namespace mxl
 
     protected:
         /// Evaluates attempt() until it stops answering TOO_EARLY or timeoutNs passes, sleeping on the
-        /// flow's futex in between. A flow that was removed meanwhile gives FLOW_INVALID.
+        /// flow's futex in between. A flow that was removed gives FLOW_INVALID instead of TOO_EARLY,
+        /// with or without a timeout.
         template<typename Attempt>
         mxlStatus waitFor(std::uint64_t timeoutNs, Attempt&& attempt) const noexcept
         {
             auto status = attempt();
-            if (status != MXL_ERR_OUT_OF_RANGE_TOO_EARLY || timeoutNs == 0)
+            if (status != MXL_ERR_OUT_OF_RANGE_TOO_EARLY)
             {
                 return status;
+            }
+            if (timeoutNs == 0)
+            {
+                // A removed flow never becomes ready: "not yet" would have the caller poll forever.
+                return _flow->removed() ? MXL_ERR_FLOW_INVALID : status;
             }
             auto const deadline = monotonicNow() + timeoutNs;
             std::atomic_ref<std::uint32_t> counter{*_flow->syncCounter()};

@@ -14,6 +14,17 @@ namespace mxl
     class SyncGroup
     {
     public:
+        /// owner: an opaque tag of whoever created the group (the C API's instance handle). Only that
+        /// owner learns when a member reader is released, so only its readers may join.
+        explicit SyncGroup(std::uintptr_t owner) noexcept
+            : _owner{owner}
+        {}
+
+        [[nodiscard]] std::uintptr_t owner() const noexcept
+        {
+            return _owner;
+        }
+
         /// Adds reader, or updates its slice requirement if present.
         void add(FlowReader* reader, std::uint16_t minValidSlices);
 
@@ -35,6 +46,7 @@ namespace mxl
             std::uint16_t minValidSlices;
         };
 
+        std::uintptr_t _owner;
         std::vector<Member> _members;
     };
 }
