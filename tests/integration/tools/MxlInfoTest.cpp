@@ -1,0 +1,441 @@
+// SPDX-License-Identifier: Apache-2.0
+// mxl-info run as a user runs it, against flows this test creates through the C API.
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <poll.h>
+#include <pty.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <mxl/flow.h>
+#include <mxl/time.h>
+#include "ToolProcess.hpp"
+#include "ToolTestSupport.hpp"
+#include "support/ChildProcess.hpp"
+
+namespace mxl::test
+{
+    namespace
+    {
+        constexpr mxlRational videoRate{60000, 1001};
+        constexpr mxlRational audioRate{48000, 1};
+
+        /// A domain with three flows in two groups, each with something committed.
+        class MxlInfoTest : public ::testing::Test
+        {
+        protected:
+            void SetUp() override
+            {
+                ASSERT_NE(instance.get(), nullptr);
+                ASSERT_EQ(create(labelledFlowDef(videoId, "v210", "Camera 1", "studio-a:video"), video), MXL_STATUS_OK);
+                ASSERT_EQ(create(labelledFlowDef(audioId, "audio", "Camera 1 audio", "studio-a:audio", 0, 0, 48000, 1, 2), audio),
+                    MXL_STATUS_OK);
+                ASSERT_EQ(create(labelledFlowDef(ancId, "smpte291", "Timecode", "studio-b:anc"), anc), MXL_STATUS_OK);
+
+                videoIndex = mxlGetCurrentIndex(&videoRate);
+                commitGrain(video, videoIndex);
+                commitGrain(anc, videoIndex);
+                audioIndex = mxlGetCurrentIndex(&audioRate);
+                mxlMutableWrappedMultiBufferSlice slices{};
+                ASSERT_EQ(mxlFlowWriterOpenSamples(audio, audioIndex, 480, &slices), MXL_STATUS_OK);
+                ASSERT_EQ(mxlFlowWriterCommitSamples(audio), MXL_STATUS_OK);
+            }
+
+            mxlStatus create(std::string const& def, mxlFlowWriter& writer)
+            {
+                mxlFlowConfigInfo config{};
+                bool created = false;
+                return mxlCreateFlowWriter(instance.get(), def.c_str(), nullptr, &writer, &config, &created);
+            }
+
+            static void commitGrain(mxlFlowWriter writer, std::uint64_t index)
+            {
+                mxlGrainInfo info{};
+                std::uint8_t* payload = nullptr;
+                ASSERT_EQ(mxlFlowWriterOpenGrain(writer, index, &info, &payload), MXL_STATUS_OK);
+                info.validSlices = info.totalSlices;
+                ASSERT_EQ(mxlFlowWriterCommitGrain(writer, &info), MXL_STATUS_OK);
+            }
+
+            ToolResult info(std::vector<std::string> args) const
+            {
+                args.insert(args.begin(), {"--domain", domain.str()});
+                return runTool(mxlInfo, args);
+            }
+
+            TestDomain domain;
+            Instance instance{domain.str()};
+            std::string const videoId = newFlowId();
+            std::string const audioId = newFlowId();
+            std::string const ancId = newFlowId();
+            mxlFlowWriter video{nullptr};
+            mxlFlowWriter audio{nullptr};
+            mxlFlowWriter anc{nullptr};
+            std::uint64_t videoIndex{0};
+            std::uint64_t audioIndex{0};
+        };
+
+        std::vector<std::string> lines(std::string const& text)
+        {
+            std::vector<std::string> out;
+            std::istringstream in{text};
+            for (std::string line; std::getline(in, line);)
+            {
+                out.push_back(line);
+            }
+            return out;
+        }
+
+        std::string lineWith(std::string const& text, std::string const& needle)
+        {
+            for (auto const& line : lines(text))
+            {
+                if (line.find(needle) != std::string::npos)
+                {
+                    return line;
+                }
+            }
+            return {};
+        }
+
+        nlohmann::json const& flowById(nlohmann::json const& list, std::string const& id)
+        {
+            for (auto const& f : list.at("flows"))
+            {
+                if (f.at("id") == id)
+                {
+                    return f;
+                }
+            }
+            throw std::runtime_error{"flow " + id + " not in the JSON listing"};
+        }
+    }
+
+    TEST_F(MxlInfoTest, ListsFlowsGroupedWithTheirFields)
+    {
+        auto const r = info({});
+        ASSERT_EQ(r.exitCode, 0) << r.err;
+
+        auto const videoLine = lineWith(r.out, videoId);
+        EXPECT_NE(videoLine.find("Camera 1"), std::string::npos) << videoLine;
+        EXPECT_NE(videoLine.find("video/v210"), std::string::npos) << videoLine;
+        EXPECT_NE(videoLine.find("1920x1080"), std::string::npos) << videoLine;
+        EXPECT_NE(videoLine.find("59.94"), std::string::npos) << videoLine;
+        EXPECT_NE(videoLine.find(std::to_string(videoIndex)), std::string::npos) << videoLine;
+        EXPECT_NE(videoLine.find("grains"), std::string::npos) << videoLine;
+        EXPECT_NE(videoLine.find("active"), std::string::npos) << videoLine;
+
+        auto const audioLine = lineWith(r.out, audioId);
+        EXPECT_NE(audioLine.find("audio/float32"), std::string::npos) << audioLine;
+        EXPECT_NE(audioLine.find("2 ch"), std::string::npos) << audioLine;
+        EXPECT_NE(audioLine.find("48000"), std::string::npos) << audioLine;
+        EXPECT_NE(audioLine.find("samples"), std::string::npos) << audioLine;
+
+        auto const ancLine = lineWith(r.out, ancId);
+        EXPECT_NE(ancLine.find("video/smpte291"), std::string::npos) << ancLine;
+        EXPECT_NE(ancLine.find("Timecode"), std::string::npos) << ancLine;
+
+        // Grouped: studio-a's header, its two flows, then studio-b's header and its flow.
+        auto const text = r.out;
+        auto const a = text.find("[studio-a]");
+        auto const b = text.find("[studio-b]");
+        ASSERT_NE(a, std::string::npos) << text;
+        ASSERT_NE(b, std::string::npos) << text;
+        EXPECT_LT(a, text.find(videoId));
+        EXPECT_LT(a, text.find(audioId));
+        EXPECT_LT(text.find(videoId), b);
+        EXPECT_LT(text.find(audioId), b);
+        EXPECT_LT(b, text.find(ancId));
+
+        // The replication column says "-" until a bridge publishes its status.
+        auto const header = lineWith(text, "REPL");
+        ASSERT_FALSE(header.empty()) << text;
+        EXPECT_EQ(videoLine.back(), '-') << videoLine;
+    }
+
+    TEST_F(MxlInfoTest, JsonMatchesTheFlows)
+    {
+        auto const r = info({"--json"});
+        ASSERT_EQ(r.exitCode, 0) << r.err;
+        auto const j = nlohmann::json::parse(r.out);
+        EXPECT_EQ(j.at("domain"), domain.str());
+        ASSERT_EQ(j.at("flows").size(), 3U);
+
+        auto const& v = flowById(j, videoId);
+        EXPECT_EQ(v.at("label"), "Camera 1");
+        EXPECT_EQ(v.at("group"), "studio-a");
+        EXPECT_EQ(v.at("role"), "video");
+        EXPECT_EQ(v.at("media_type"), "video/v210");
+        EXPECT_EQ(v.at("format"), "video");
+        EXPECT_EQ(v.at("width"), 1920);
+        EXPECT_EQ(v.at("height"), 1080);
+        EXPECT_EQ(v.at("rate").at("numerator"), 60000);
+        EXPECT_EQ(v.at("rate").at("denominator"), 1001);
+        EXPECT_EQ(v.at("head_index"), videoIndex);
+        EXPECT_EQ(v.at("writer_active"), true);
+        EXPECT_TRUE(v.at("replication").is_null());
+        auto const lag = v.at("latency").at("grains").get<std::int64_t>();
+        EXPECT_GE(lag, 0);
+        EXPECT_LE(lag, 600) << "the grain was committed moments ago";
+        EXPECT_NEAR(v.at("latency").at("ms").get<double>(), static_cast<double>(lag) * 1001.0 / 60.0, 1e-6);
+
+        auto const& a = flowById(j, audioId);
+        EXPECT_EQ(a.at("media_type"), "audio/float32");
+        EXPECT_EQ(a.at("channels"), 2);
+        EXPECT_EQ(a.at("head_index"), audioIndex);
+        EXPECT_GE(a.at("latency").at("samples").get<std::int64_t>(), 0);
+
+        auto const& d = flowById(j, ancId);
+        EXPECT_EQ(d.at("group"), "studio-b");
+        EXPECT_EQ(d.at("format"), "data");
+        EXPECT_EQ(d.at("head_index"), videoIndex);
+    }
+
+    TEST_F(MxlInfoTest, FlowShowsDefinitionConfigAndGrainSlots)
+    {
+        auto const r = info({"--flow", videoId});
+        ASSERT_EQ(r.exitCode, 0) << r.err;
+        EXPECT_NE(r.out.find("flow " + videoId), std::string::npos);
+        EXPECT_NE(r.out.find("flow_def.json"), std::string::npos);
+        EXPECT_NE(r.out.find("\"frame_width\": 1920"), std::string::npos) << r.out;
+        EXPECT_NE(r.out.find("\"label\": \"Camera 1\""), std::string::npos) << r.out;
+        EXPECT_NE(lineWith(r.out, "grain count").find(" 11"), std::string::npos) << r.out; // floor(200 ms x 59.94)
+        EXPECT_NE(lineWith(r.out, "slice sizes").find("5120 0 0 0"), std::string::npos) << r.out;
+        EXPECT_NE(lineWith(r.out, "head index").find(std::to_string(videoIndex)), std::string::npos) << r.out;
+        EXPECT_NE(lineWith(r.out, "last write").find("TAI"), std::string::npos) << r.out;
+        auto const slot = lineWith(r.out, " " + std::to_string(videoIndex) + " ");
+        EXPECT_NE(slot.find("1080/1080"), std::string::npos) << r.out;
+
+        auto const json = info({"--flow", videoId, "--json"});
+        ASSERT_EQ(json.exitCode, 0) << json.err;
+        auto const j = nlohmann::json::parse(json.out);
+        EXPECT_EQ(j.at("flow_def").at("label"), "Camera 1");
+        EXPECT_EQ(j.at("flow_def").at("frame_height"), 1080);
+        EXPECT_EQ(j.at("config").at("grain_count"), 11);
+        EXPECT_EQ(j.at("config").at("slice_sizes").at(0), 5120);
+        EXPECT_EQ(j.at("runtime").at("head_index"), videoIndex);
+        ASSERT_EQ(j.at("grains").size(), 11U);
+        auto const& g = j.at("grains").at(videoIndex % 11);
+        EXPECT_EQ(g.at("index"), videoIndex);
+        EXPECT_EQ(g.at("valid_slices"), 1080);
+        EXPECT_EQ(g.at("total_slices"), 1080);
+        EXPECT_EQ(g.at("flags"), 0);
+
+        auto const audioJson = info({"--flow", audioId, "--json"});
+        ASSERT_EQ(audioJson.exitCode, 0) << audioJson.err;
+        auto const aj = nlohmann::json::parse(audioJson.out);
+        EXPECT_EQ(aj.at("config").at("channel_count"), 2);
+        EXPECT_EQ(aj.at("config").at("buffer_length"), 19456);
+        EXPECT_EQ(aj.at("config").at("sample_word_size"), 4);
+    }
+
+    TEST_F(MxlInfoTest, WatchFitsIn80ColumnsAndQuitsOnQ)
+    {
+        auto args = std::vector<std::string>{"--domain", domain.str(), "--watch", "--interval", "100"};
+        auto v = argv(mxlInfo, args);
+        winsize size{};
+        size.ws_row = 24;
+        size.ws_col = 80;
+        int master = -1;
+        auto const pid = ::forkpty(&master, nullptr, nullptr, &size);
+        ASSERT_GE(pid, 0);
+        if (pid == 0)
+        {
+            ::execv(mxlInfo.c_str(), v.data());
+            ::_exit(127);
+        }
+
+        std::string screen;
+        auto readFor = [&](std::chrono::milliseconds duration) {
+            auto const deadline = std::chrono::steady_clock::now() + duration;
+            while (std::chrono::steady_clock::now() < deadline)
+            {
+                pollfd p{master, POLLIN, 0};
+                if (::poll(&p, 1, 20) > 0)
+                {
+                    char chunk[4096];
+                    auto const n = ::read(master, chunk, sizeof chunk);
+                    if (n <= 0)
+                    {
+                        return false; // the tool exited and closed the terminal
+                    }
+                    screen.append(chunk, static_cast<std::size_t>(n));
+                }
+            }
+            return true;
+        };
+        readFor(std::chrono::milliseconds{700});
+        ASSERT_EQ(::write(master, "q", 1), 1);
+        readFor(std::chrono::seconds{3});
+
+        int status = 0;
+        bool exited = eventually([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, std::chrono::seconds{3});
+        if (!exited)
+        {
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, &status, 0);
+        }
+        ::close(master);
+        ASSERT_TRUE(exited) << "mxl-info --watch did not quit on 'q'";
+        ASSERT_TRUE(WIFEXITED(status));
+        EXPECT_EQ(WEXITSTATUS(status), 0);
+
+        // Alternate screen entered and left, cursor shown again.
+        EXPECT_NE(screen.find("\x1b[?1049l"), std::string::npos);
+        EXPECT_NE(screen.find("\x1b[?25h"), std::string::npos);
+
+        // What the view drew (the library may warn on the terminal before): cursor positioning
+        // starts a new screen line, other escapes take no room.
+        auto const drawn = screen.find("\x1b[?1049h");
+        ASSERT_NE(drawn, std::string::npos);
+        auto text = screen.substr(drawn);
+        text = std::regex_replace(text, std::regex{"\x1b\\[[0-9;?]*[HJ]"}, "\n");
+        text = std::regex_replace(text, std::regex{"\x1b\\[[0-9;?]*[A-Za-z]"}, "");
+        std::size_t refreshes = 0;
+        for (auto line : lines(text))
+        {
+            if (!line.empty() && line.back() == '\r')
+            {
+                line.pop_back();
+            }
+            EXPECT_LE(line.size(), 80U) << "'" << line << "'";
+            refreshes += line.starts_with("mxl-info ") ? 1 : 0;
+        }
+        EXPECT_GE(refreshes, 2U) << "the view refreshes every 100 ms";
+        EXPECT_NE(text.find("Camera 1"), std::string::npos) << text;
+        EXPECT_NE(text.find("Camera 1 a"), std::string::npos) << text;
+        EXPECT_NE(text.find("[studio-a]"), std::string::npos) << text;
+        EXPECT_NE(text.find("Timecode"), std::string::npos) << text;
+        EXPECT_NE(text.find(videoId.substr(0, 8)), std::string::npos) << text;
+    }
+
+    TEST(MxlInfoGcTest, GcRemovesAStaleFlowAndReportsIt)
+    {
+        TestDomain domain;
+        Instance instance{domain.str()};
+        auto const liveId = newFlowId();
+        mxlFlowWriter live = nullptr;
+        mxlFlowConfigInfo config{};
+        bool created = false;
+        auto const liveDef = labelledFlowDef(liveId, "v210", "live", "gc:video", 64, 36);
+        ASSERT_EQ(mxlCreateFlowWriter(instance.get(), liveDef.c_str(), nullptr, &live, &config, &created), MXL_STATUS_OK);
+
+        // A writer that dies without releasing its flow.
+        auto const staleId = newFlowId();
+        ChildProcess child{[&] {
+            auto* inst = mxlCreateInstance(domain.str().c_str(), nullptr);
+            auto const def = labelledFlowDef(staleId, "v210", "crashed", "gc:video", 64, 36);
+            mxlFlowWriter w = nullptr;
+            mxlFlowConfigInfo c{};
+            bool made = false;
+            if (inst == nullptr || mxlCreateFlowWriter(inst, def.c_str(), nullptr, &w, &c, &made) != MXL_STATUS_OK)
+            {
+                return 1;
+            }
+            ::raise(SIGKILL);
+            return 0;
+        }};
+        EXPECT_FALSE(child.wait().has_value());
+        ASSERT_EQ(child.termSignal(), SIGKILL);
+        ASSERT_TRUE(flowExists(domain.path(), staleId));
+
+        // Looking never removes anything: the stale flow is listed with no writer.
+        auto const listing = runTool(mxlInfo, {"--domain", domain.str(), "--json"});
+        ASSERT_EQ(listing.exitCode, 0) << listing.err;
+        auto const j = nlohmann::json::parse(listing.out);
+        ASSERT_EQ(j.at("flows").size(), 2U);
+        EXPECT_EQ(flowById(j, staleId).at("writer_active"), false);
+        EXPECT_EQ(flowById(j, liveId).at("writer_active"), true);
+        ASSERT_TRUE(flowExists(domain.path(), staleId));
+
+        auto const gc = runTool(mxlInfo, {"--domain", domain.str(), "--gc"});
+        ASSERT_EQ(gc.exitCode, 0) << gc.err;
+        EXPECT_NE(gc.out.find("removed stale flow " + staleId), std::string::npos) << gc.out;
+        EXPECT_EQ(gc.out.find(liveId), std::string::npos) << gc.out;
+        EXPECT_NE(gc.out.find("1 stale flow removed"), std::string::npos) << gc.out;
+        EXPECT_FALSE(flowExists(domain.path(), staleId));
+        EXPECT_TRUE(flowExists(domain.path(), liveId));
+
+        auto const again = runTool(mxlInfo, {"--domain", domain.str(), "--gc", "--json"});
+        ASSERT_EQ(again.exitCode, 0) << again.err;
+        EXPECT_TRUE(nlohmann::json::parse(again.out).at("removed").empty());
+        EXPECT_EQ(mxlReleaseFlowWriter(instance.get(), live), MXL_STATUS_OK);
+    }
+
+    TEST(MxlInfoArgumentsTest, BadArgumentsExitWithUsageErrorNamingTheOption)
+    {
+        TestDomain domain;
+        struct Case
+        {
+            std::vector<std::string> args;
+            std::string mentions;
+        };
+        std::vector<Case> const cases{
+            {{}, "--domain"},
+            {{"--domain", domain.str(), "--flow", "not-a-uuid"}, "--flow"},
+            {{"--domain", domain.str(), "--watch", "--interval", "0"}, "--interval"},
+            {{"--domain", domain.str(), "--interval", "100"}, "--interval"},
+            {{"--domain", domain.str(), "--snapshot", newFlowId()}, "--output"},
+            {{"--domain", domain.str(), "--output", "x.png"}, "--snapshot"},
+            {{"--domain", domain.str(), "--watch", "--json"}, "--json"},
+            {{"--domain", domain.str(), "--gc", "--watch"}, "--gc"},
+            {{"--domain", domain.str(), "--no-such-option"}, "no-such-option"},
+        };
+        for (auto const& c : cases)
+        {
+            auto const r = runTool(mxlInfo, c.args);
+            EXPECT_EQ(r.exitCode, 2) << c.mentions << ": " << r.err;
+            EXPECT_NE(r.err.find(c.mentions), std::string::npos) << r.err;
+        }
+        auto const help = runTool(mxlInfo, {"--help"});
+        EXPECT_EQ(help.exitCode, 0);
+        EXPECT_NE(help.out.find("--snapshot"), std::string::npos);
+    }
+
+    TEST(MxlInfoArgumentsTest, MissingDomainAndUnknownFlowFailWithAMessage)
+    {
+        TestDomain domain;
+        auto const missing = domain.str() + "/nowhere";
+        auto const r = runTool(mxlInfo, {"--domain", missing});
+        EXPECT_EQ(r.exitCode, 1);
+        EXPECT_NE(r.err.find(missing), std::string::npos) << r.err;
+
+        auto const unknown = newFlowId();
+        auto const f = runTool(mxlInfo, {"--domain", domain.str(), "--flow", unknown});
+        EXPECT_EQ(f.exitCode, 1);
+        EXPECT_NE(f.err.find("no flow " + unknown), std::string::npos) << f.err;
+
+        auto const s = runTool(mxlInfo, {"--domain", domain.str(), "--snapshot", unknown, "--output", domain.str() + "/x.png"});
+        EXPECT_EQ(s.exitCode, 1);
+        EXPECT_NE(s.err.find("no flow " + unknown), std::string::npos) << s.err;
+    }
+
+    TEST_F(MxlInfoTest, SnapshotRefusesFlowsWithoutAPicture)
+    {
+        auto const png = domain.str() + "/snap.png";
+        auto const a = info({"--snapshot", audioId, "--output", png});
+        EXPECT_EQ(a.exitCode, 1);
+        EXPECT_NE(a.err.find("audio/float32"), std::string::npos) << a.err;
+
+        auto const d = info({"--snapshot", ancId, "--output", png});
+        EXPECT_EQ(d.exitCode, 1);
+        EXPECT_NE(d.err.find("video/smpte291"), std::string::npos) << d.err;
+
+        // A video flow nothing was committed to.
+        auto const emptyId = newFlowId();
+        mxlFlowWriter empty = nullptr;
+        ASSERT_EQ(create(labelledFlowDef(emptyId, "v210", "empty", "studio-a:video", 64, 36), empty), MXL_STATUS_OK);
+        auto const e = info({"--snapshot", emptyId, "--output", png});
+        EXPECT_EQ(e.exitCode, 1);
+        EXPECT_NE(e.err.find("no complete grain"), std::string::npos) << e.err;
+        EXPECT_FALSE(std::filesystem::exists(png));
+    }
+}

@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: Apache-2.0
+// mxl-info: lists, inspects and watches the flows of a domain without disturbing them; collects
+// stale flows and snapshots video grains on request.
+#include <chrono>
+#include <exception>
+#include <filesystem>
+#include <iostream>
+#include <optional>
+#include <string>
+
+#include <boost/program_options.hpp>
+#include <fmt/format.h>
+
+#include <mxl/time.h>
+#include "common/Cli.hpp"
+#include "mxl-info/FlowStatus.hpp"
+#include "mxl-info/GarbageCollection.hpp"
+#include "mxl-info/Snapshot.hpp"
+#include "mxl-info/Views.hpp"
+#include "mxl-info/Watch.hpp"
+
+namespace po = boost::program_options;
+using namespace mxl::tools;
+
+namespace
+{
+    enum class Action
+    {
+        List,
+        Flow,
+        Watch,
+        Gc,
+        Snapshot,
+    };
+
+    struct Options
+    {
+        Action action{Action::List};
+        std::string domain;
+        std::optional<std::string> flowId;
+        std::string snapshotId;
+        std::string output;
+        bool json{false};
+        unsigned intervalMs{500};
+    };
+
+    std::optional<Options> parse(int argc, char** argv)
+    {
+        Options o;
+        std::string flow;
+        bool watch = false;
+        bool gc = false;
+        po::options_description desc{"mxl-info: lists, inspects and watches the flows of an MXL domain\n\n"
+                                     "usage: mxl-info --domain DIR [--flow ID] [--json | --watch [--interval MS]]\n"
+                                     "       mxl-info --domain DIR --gc\n"
+                                     "       mxl-info --domain DIR --snapshot ID --output FILE.png\n\noptions"};
+        desc.add_options()("help,h", "show this help")
+            ("domain", po::value(&o.domain), "domain directory (required)")
+            ("flow", po::value(&flow), "show everything about one flow (its id)")
+            ("json", po::bool_switch(&o.json), "print the same data as one JSON object")
+            ("watch", po::bool_switch(&watch), "live view refreshed in place; q or Ctrl-C quits")
+            ("interval", po::value(&o.intervalMs)->default_value(o.intervalMs), "--watch refresh interval in milliseconds (10..60000)")
+            ("gc", po::bool_switch(&gc), "remove stale flows (no live writer) and print their ids")
+            ("snapshot", po::value(&o.snapshotId), "write the latest complete grain of a v210/v210a flow (its id) as a PNG")
+            ("output", po::value(&o.output), "PNG file for --snapshot");
+        po::variables_map vm;
+        po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
+        if (vm.count("help"))
+        {
+            std::cout << desc << "\n";
+            return std::nullopt;
+        }
+        po::notify(vm);
+        if (o.domain.empty())
+        {
+            throw po::error{"--domain is required"};
+        }
+        auto const actions = int{watch} + int{gc} + int{vm.count("snapshot") > 0};
+        if (actions > 1)
+        {
+            throw po::error{"--watch, --gc and --snapshot exclude each other"};
+        }
+        if (vm.count("flow"))
+        {
+            o.flowId = parseFlowId("--flow", flow);
+        }
+        if (vm.count("snapshot"))
+        {
+            o.action = Action::Snapshot;
+            o.snapshotId = parseFlowId("--snapshot", o.snapshotId);
+            if (o.output.empty())
+            {
+                throw po::error{"--snapshot needs --output FILE.png"};
+            }
+            if (o.flowId)
+            {
+                throw po::error{"--snapshot takes the flow id itself; drop --flow"};
+            }
+        }
+        else if (!o.output.empty())
+        {
+            throw po::error{"--output is only used with --snapshot"};
+        }
+        if (!vm["interval"].defaulted() && !watch)
+        {
+            throw po::error{"--interval is only used with --watch"};
+        }
+        if (o.intervalMs < 10 || o.intervalMs > 60'000)
+        {
+            throw po::error{fmt::format("--interval must be 10..60000 milliseconds, got {}", o.intervalMs)};
+        }
+        if (watch)
+        {
+            if (o.json)
+            {
+                throw po::error{"--watch draws on a terminal; it cannot be combined with --json"};
+            }
+            o.action = Action::Watch;
+        }
+        else if (gc)
+        {
+            if (o.flowId)
+            {
+                throw po::error{"--gc works on the whole domain; drop --flow"};
+            }
+            o.action = Action::Gc;
+        }
+        else if (o.action != Action::Snapshot && o.flowId)
+        {
+            o.action = Action::Flow;
+        }
+        return o;
+    }
+
+    void printLines(std::vector<std::string> const& lines)
+    {
+        for (auto const& line : lines)
+        {
+            std::cout << line << "\n";
+        }
+    }
+
+    int run(Options const& o)
+    {
+        std::error_code ec;
+        if (!std::filesystem::is_directory(o.domain, ec))
+        {
+            std::cerr << "mxl-info: domain " << o.domain << " is not an existing directory\n";
+            return exitFailed;
+        }
+        // The library warns once per process when CLOCK_TAI is unset: let that happen now, before
+        // --watch takes over the screen.
+        (void)mxlGetTime();
+
+        mxl::info::DomainInspector inspector{o.domain};
+        switch (o.action)
+        {
+            case Action::List:
+            {
+                auto const flows = inspector.scan();
+                if (o.json)
+                {
+                    std::cout << mxl::info::domainJson(o.domain, flows).dump(2) << "\n";
+                }
+                else
+                {
+                    printLines(mxl::info::domainTable(o.domain, flows));
+                }
+                return exitOk;
+            }
+            case Action::Flow:
+            {
+                auto const flow = inspector.inspect(*o.flowId);
+                if (!flow)
+                {
+                    std::cerr << "mxl-info: no flow " << *o.flowId << " in " << o.domain << "\n";
+                    return exitFailed;
+                }
+                if (o.json)
+                {
+                    std::cout << mxl::info::flowJson(*flow, true).dump(2) << "\n";
+                }
+                else
+                {
+                    printLines(mxl::info::flowDetails(*flow));
+                }
+                return exitOk;
+            }
+            case Action::Watch:
+            {
+                if (o.flowId && !inspector.inspect(*o.flowId))
+                {
+                    std::cerr << "mxl-info: no flow " << *o.flowId << " in " << o.domain << "\n";
+                    return exitFailed;
+                }
+                return mxl::info::watch(inspector, {std::chrono::milliseconds{o.intervalMs}, o.flowId});
+            }
+            case Action::Gc:
+            {
+                auto removed = mxl::info::collectStaleFlows(o.domain);
+                if (!removed)
+                {
+                    std::cerr << "mxl-info: garbage collection failed: " << removed.error().message << "\n";
+                    return exitFailed;
+                }
+                if (o.json)
+                {
+                    std::cout << nlohmann::json{{"domain", o.domain}, {"removed", *removed}}.dump(2) << "\n";
+                }
+                else
+                {
+                    for (auto const& id : *removed)
+                    {
+                        std::cout << "removed stale flow " << id << "\n";
+                    }
+                    std::cout << removed->size() << " stale flow" << (removed->size() == 1 ? "" : "s") << " removed\n";
+                }
+                return exitOk;
+            }
+            case Action::Snapshot:
+            {
+                auto const snapshot = mxl::info::writeSnapshot(o.domain, o.snapshotId, o.output);
+                if (!snapshot)
+                {
+                    std::cerr << "mxl-info: snapshot failed: " << snapshot.error().message << "\n";
+                    return exitFailed;
+                }
+                if (o.json)
+                {
+                    std::cout << nlohmann::json{{"file", o.output}, {"flow", o.snapshotId}, {"grain_index", snapshot->grainIndex},
+                                     {"width", snapshot->width}, {"height", snapshot->height}}
+                                     .dump(2)
+                              << "\n";
+                }
+                else
+                {
+                    std::cout << fmt::format("wrote {} ({}x{}, grain {} of flow {})\n", o.output, snapshot->width, snapshot->height,
+                        snapshot->grainIndex, o.snapshotId);
+                }
+                return exitOk;
+            }
+        }
+        return exitFailed;
+    }
+}
+
+int main(int argc, char** argv)
+{
+    try
+    {
+        auto const options = parse(argc, argv);
+        if (!options)
+        {
+            return exitOk;
+        }
+        return run(*options);
+    }
+    catch (po::error const& e)
+    {
+        std::cerr << "mxl-info: " << e.what() << "\n(mxl-info --help lists the options)\n";
+        return exitUsage;
+    }
+    catch (std::exception const& e)
+    {
+        std::cerr << "mxl-info: " << e.what() << "\n";
+        return exitFailed;
+    }
+}
