@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "replication/Receiver.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <random>
@@ -82,7 +83,13 @@ namespace mxl::fabric
         {
             return def.take_error();
         }
-        if (def->id != offer.flowId || def->format != static_cast<mxlDataFormat>(offer.config.common.format) ||
+        // The mirror's header is the offered configuration: it must say what the definition says.
+        auto const& config = offer.config;
+        auto const sameMedia = config.common.grainRate.numerator == def->rate.numerator &&
+                               config.common.grainRate.denominator == def->rate.denominator &&
+                               (def->discrete() ? std::equal(def->sliceSizes.begin(), def->sliceSizes.end(), config.discrete.sliceSizes)
+                                                : config.continuous.channelCount == def->channelCount && offer.sampleWordSize == def->sampleWordSize);
+        if (def->id != offer.flowId || def->format != static_cast<mxlDataFormat>(config.common.format) || !sameMedia ||
             (def->discrete() && (def->grainSize != offer.grainSize || def->totalSlices != offer.totalSlices)))
         {
             return fail(MXL_ERR_INVALID_ARG, "flow offer: the flow definition does not match the offered geometry");

@@ -19,9 +19,9 @@ namespace mxl::fabric
         /// a commit of the next grain does not queue behind a huge transfer.
         constexpr std::size_t maxWriteChunk = 8 * 1024 * 1024;
 
-        /// Records are taken from a local ring that is never reused while a record is queued or in
-        /// flight.
-        constexpr std::size_t localRecordEntries = 4096 + transmitDepth;
+        /// Records are written from a local ring; a slot is never reused while its write is in flight
+        /// (at most transmitDepth operations are).
+        constexpr std::size_t localRecordEntries = 2 * transmitDepth;
 
         /// How long the thread sleeps on the flow's futex when idle before it looks at the session
         /// (a peer that went away is only noticed while the queues are read).
@@ -88,6 +88,9 @@ namespace mxl::fabric
             return r;
         }
         _maxWrite = std::min(_info->maxMessageSize(), maxWriteChunk);
+        // At most half a ring of bytes in flight: older grains are about to be overwritten anyway.
+        _byteBudget = _source->discrete() ? static_cast<std::size_t>(std::max<std::uint32_t>(1, _source->grainCount() / 2)) * _source->grainSize()
+                                          : _source->channelsMapping().size() / 2;
         return registerMemory();
     }
 
@@ -265,7 +268,7 @@ namespace mxl::fabric
             postPending();
             drainCompletions();
             drainEvents();
-            if (_inFlight > 0 || _pendingHead != _pendingTail)
+            if (_inFlight > 0 || _payloadPosted != _payloadQueued || _recordHead != _recordTail)
             {
                 // Work is moving: drive the provider (tcp progresses only while its queues are read)
                 // and look at the flow again at least every millisecond.
@@ -284,7 +287,9 @@ namespace mxl::fabric
     {
         if (!_started && std::atomic_ref<std::uint64_t const>{_source->info().runtime.lastWriteTime}.load(std::memory_order_acquire) == 0)
         {
-            // Nothing was ever committed: the head of a new flow means nothing yet.
+            // Nothing was ever committed: the head of a new flow means nothing yet, and every grain
+            // committed from now on is new to the sink.
+            _fromCreation = true;
             return;
         }
         auto const head = _source->headIndex().load(std::memory_order_acquire);
@@ -301,16 +306,18 @@ namespace mxl::fabric
     void Sender::scanGrains(std::uint64_t head)
     {
         auto const grainCount = _source->grainCount();
-        if (!_started || head + grainCount < _next)
-        {
-            // First look, or the writer rewound past the whole ring: follow from the head.
-            _next = head;
-            _started = true;
-        }
         // Stay within half the ring: older grains are about to be overwritten at the source, and
         // a sender that fell behind catches up by skipping rather than by falling further behind.
         std::uint64_t const window = std::max<std::uint32_t>(1, grainCount / 2);
         auto const low = head + 1 >= window ? head + 1 - window : 0;
+        if (!_started || head + grainCount < _next)
+        {
+            // First look, or the writer rewound past the whole ring: follow from the head. A flow
+            // first seen before its first commit is followed from the oldest grain instead: the
+            // writer may have committed several before this thread first looked.
+            _next = !_started && _fromCreation ? low : head;
+            _started = true;
+        }
         if (_next < low)
         {
             _counters.skippedGrains.fetch_add(low - _next, std::memory_order_relaxed);
@@ -336,6 +343,13 @@ namespace mxl::fabric
                 if (held > i)
                 {
                     _counters.skippedGrains.fetch_add(1, std::memory_order_relaxed);
+                    state.done = true;
+                    continue;
+                }
+                if (i < head)
+                {
+                    // The writer went past this index without opening it (a dropped frame): the sink
+                    // sees the same gap, and later grains must not wait for it.
                     state.done = true;
                     continue;
                 }
@@ -366,12 +380,12 @@ namespace mxl::fabric
     {
         std::array<ByteRange, MXL_MAX_PLANES_PER_GRAIN> ranges;
         auto const count = _layout->ranges(from, to, ranges);
-        std::size_t ops = 1;
+        std::size_t ops = 0;
         for (std::size_t p = 0; p < count; ++p)
         {
             ops += (ranges[p].length + _maxWrite - 1) / _maxWrite;
         }
-        if (pendingRoom() < ops)
+        if (!room(ops, _layout->bytes(from, to)))
         {
             return false;
         }
@@ -387,14 +401,8 @@ namespace mxl::fabric
                 queueWrite(std::as_bytes(std::span{base + offset, length}), _sourceMrs[slot].desc(), *region.target(offset, length));
             }
         }
-        // A slot reclaimed by the writer meanwhile holds another grain now: its bytes may be torn,
-        // so they are not published.
-        if (std::atomic_ref<std::uint64_t const>{_source->grainHeader(slot)->index}.load(std::memory_order_acquire) != index)
-        {
-            _counters.skippedGrains.fetch_add(1, std::memory_order_relaxed);
-            return true;
-        }
-        queueRecord(CommitRecord{_grant.epoch, index, 0, flags & MXL_GRAIN_FLAG_INVALID, to, CommitKind::Grain, static_cast<std::uint32_t>(to - from)});
+        queueRecord(slot, 0,
+            CommitRecord{_grant.epoch, index, 0, flags & MXL_GRAIN_FLAG_INVALID, to, CommitKind::Grain, static_cast<std::uint32_t>(to - from)});
         _counters.slices.fetch_add(to - from, std::memory_order_relaxed);
         _counters.bytes.fetch_add(_layout->bytes(from, to), std::memory_order_relaxed);
         if (to == _layout->totalSlices() || (flags & MXL_GRAIN_FLAG_INVALID) != 0)
@@ -408,9 +416,11 @@ namespace mxl::fabric
     {
         if (!_started || head < _samplesSent)
         {
-            _samplesSent = head;
+            // First look, or a rewind: follow from the writer's latest commit batch, as grains follow
+            // from the head grain.
+            auto const batch = std::min<std::uint64_t>(_source->info().config.common.maxCommitBatchSizeHint, _source->bufferLength() / 2);
+            _samplesSent = head >= batch ? head - batch : 0;
             _started = true;
-            return;
         }
         if (head == _samplesSent)
         {
@@ -427,7 +437,7 @@ namespace mxl::fabric
             _samplesSent = head - maxBatch;
             count = maxBatch;
         }
-        if (pendingRoom() < static_cast<std::size_t>(channels) * 2 + 1)
+        if (!room(static_cast<std::size_t>(channels) * 2, static_cast<std::size_t>(count) * word * channels))
         {
             return;
         }
@@ -448,42 +458,57 @@ namespace mxl::fabric
                 queueWrite(std::as_bytes(std::span{_source->channels() + channelBase, rest}), desc, *region.target(channelBase, rest));
             }
         }
-        queueRecord(CommitRecord{_grant.epoch, head, 0, 0, 0, CommitKind::Samples, static_cast<std::uint32_t>(count)});
+        queueRecord(0, _samplesSent, CommitRecord{_grant.epoch, head, 0, 0, 0, CommitKind::Samples, static_cast<std::uint32_t>(count)});
         _counters.slices.fetch_add(count, std::memory_order_relaxed);
         _counters.bytes.fetch_add(count * word * channels, std::memory_order_relaxed);
         _samplesSent = head;
     }
 
-    void Sender::queueWrite(std::span<std::byte const> source, void* desc, ofi::RmaTarget target)
+    bool Sender::room(std::size_t ops, std::size_t bytes) const noexcept
     {
-        _pending[_pendingTail % pendingCapacity] = PendingOp{source, desc, target, false, 0};
-        ++_pendingTail;
+        auto const idle = _outstandingBytes == 0;
+        return payloadCapacity - (_payloadQueued - _payloadDone) >= ops && recordCapacity - (_recordTail - _recordHead) >= 1 &&
+               (idle || _outstandingBytes + bytes <= _byteBudget);
     }
 
-    void Sender::queueRecord(CommitRecord const& record)
+    void Sender::queueWrite(std::span<std::byte const> source, void* desc, ofi::RmaTarget target)
     {
-        auto const sequence = _sequence++;
-        auto& local = _records[sequence % localRecordEntries];
-        local = record;
-        local.sequence = sequence;
-        auto const target = _grant.commitRing.target(static_cast<std::uint64_t>(sequence % _grant.commitEntries) * sizeof(CommitRecord),
-            sizeof(CommitRecord));
-        _pending[_pendingTail % pendingCapacity] =
-            PendingOp{std::as_bytes(std::span{&local, 1}), _recordsMr->desc(), *target, true, sequence};
-        ++_pendingTail;
-        _counters.commits.fetch_add(1, std::memory_order_relaxed);
+        _payloads[_payloadQueued % payloadCapacity] = PayloadOp{source, desc, target};
+        ++_payloadQueued;
+        _outstandingBytes += source.size();
+    }
+
+    void Sender::queueRecord(std::uint32_t slot, std::uint64_t oldest, CommitRecord const& record)
+    {
+        _recordQueue[_recordTail % recordCapacity] = RecordOp{_payloadQueued, slot, oldest, record};
+        ++_recordTail;
+    }
+
+    bool Sender::recordStillValid(RecordOp const& op) const noexcept
+    {
+        if (op.record.kind == CommitKind::Grain)
+        {
+            // The writer reclaims a slot when it opens the grain a ring later: if it did while the
+            // bytes were in flight they may be torn, so they are not published.
+            return std::atomic_ref<std::uint64_t const>{_source->grainHeader(op.slot)->index}.load(std::memory_order_acquire) ==
+                   op.record.index;
+        }
+        // A writer may fill up to half a ring ahead of its head: samples from `oldest` on are intact
+        // while the head has not passed oldest + bufferLength/2.
+        auto const head = _source->headIndex().load(std::memory_order_acquire);
+        return head <= op.oldest + _source->bufferLength() / 2;
     }
 
     void Sender::postPending()
     {
-        while (_pendingHead != _pendingTail && _inFlight < transmitDepth)
+        while (_payloadPosted != _payloadQueued && _inFlight < transmitDepth)
         {
-            auto const& op = _pending[_pendingHead % pendingCapacity];
-            auto const result = op.record ? _endpoint->writeWithData(op.source, op.desc, op.target, op.sequence, nullptr)
-                                          : _endpoint->write(op.source, op.desc, op.target, nullptr);
+            auto const& op = _payloads[_payloadPosted % payloadCapacity];
+            // The context carries the write's position so that its completion can be matched.
+            auto const result = _endpoint->write(op.source, op.desc, op.target, reinterpret_cast<void*>(_payloadPosted + 1));
             if (result.again())
             {
-                // The provider's queue is full: the op stays queued and is retried after completions.
+                // The provider's queue is full: the write stays queued and is retried after completions.
                 return;
             }
             if (!result.posted())
@@ -491,8 +516,63 @@ namespace mxl::fabric
                 abort(fmt::format("posting a write failed: {}", fi_strerror(result.error())));
                 return;
             }
-            ++_pendingHead;
+            ++_payloadPosted;
             ++_inFlight;
+        }
+        while (_recordHead != _recordTail && _inFlight < transmitDepth)
+        {
+            auto& op = _recordQueue[_recordHead % recordCapacity];
+            if (_payloadDone < op.gate)
+            {
+                return;
+            }
+            if (!recordStillValid(op))
+            {
+                _counters.skippedGrains.fetch_add(1, std::memory_order_relaxed);
+                ++_recordHead;
+                continue;
+            }
+            auto const sequence = _sequence;
+            auto& local = _records[sequence % localRecordEntries];
+            local = op.record;
+            local.sequence = sequence;
+            auto const target = _grant.commitRing.target(static_cast<std::uint64_t>(sequence % _grant.commitEntries) * sizeof(CommitRecord),
+                sizeof(CommitRecord));
+            auto const result = _endpoint->writeWithData(std::as_bytes(std::span{&local, 1}), _recordsMr->desc(), *target, sequence, nullptr);
+            if (result.again())
+            {
+                return;
+            }
+            if (!result.posted())
+            {
+                abort(fmt::format("posting a commit record failed: {}", fi_strerror(result.error())));
+                return;
+            }
+            ++_sequence;
+            ++_recordHead;
+            ++_inFlight;
+            _counters.commits.fetch_add(1, std::memory_order_relaxed);
+            if (op.record.kind == CommitKind::Grain && (op.record.validSlices == _layout->totalSlices() || op.record.grainFlags != 0))
+            {
+                _published.store(op.record.index, std::memory_order_release);
+            }
+        }
+    }
+
+    void Sender::onCompletion(void* context) noexcept
+    {
+        _inFlight -= _inFlight > 0 ? 1 : 0;
+        if (context == nullptr)
+        {
+            return;
+        }
+        auto const position = reinterpret_cast<std::size_t>(context) - 1;
+        _payloadCompleted[position % payloadCapacity] = true;
+        _outstandingBytes -= std::min(_outstandingBytes, _payloads[position % payloadCapacity].source.size());
+        while (_payloadDone != _payloadPosted && _payloadCompleted[_payloadDone % payloadCapacity])
+        {
+            _payloadCompleted[_payloadDone % payloadCapacity] = false;
+            ++_payloadDone;
         }
     }
 
@@ -507,7 +587,7 @@ namespace mxl::fabric
                 ofi::CompletionError error;
                 if (_cq->readError(error))
                 {
-                    _inFlight = _inFlight > 0 ? _inFlight - 1 : 0;
+                    onCompletion(error.context);
                     abort(fmt::format("a write failed: {}", error.providerMessage.data()));
                 }
                 continue;
@@ -516,7 +596,10 @@ namespace mxl::fabric
             {
                 return;
             }
-            _inFlight -= std::min(_inFlight, static_cast<std::size_t>(n));
+            for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i)
+            {
+                onCompletion(entries[i].op_context);
+            }
         }
     }
 

@@ -57,6 +57,13 @@ namespace mxl::fabric
             return _counters.snapshot();
         }
 
+        /// The newest grain whose last commit record was posted with all its bytes sent (for
+        /// producers that pace themselves on the replication, such as mxl-bench).
+        [[nodiscard]] std::uint64_t publishedGrain() const noexcept
+        {
+            return _published.load(std::memory_order_acquire);
+        }
+
         /// True once the session broke (peer gone, write refused); the sender then stops.
         [[nodiscard]] bool failed() const noexcept
         {
@@ -64,13 +71,23 @@ namespace mxl::fabric
         }
 
     private:
-        struct PendingOp
+        /// A payload write: posted as soon as the provider takes it.
+        struct PayloadOp
         {
             std::span<std::byte const> source;
             void* desc;
             ofi::RmaTarget target;
-            bool record;
-            std::uint32_t sequence;
+        };
+
+        /// A commit record, held until every payload write queued before it has completed locally
+        /// (the provider has read the source bytes), so that it never publishes bytes the writer
+        /// may have overwritten while they were still being sent.
+        struct RecordOp
+        {
+            std::size_t gate;     ///< Payload writes queued before this record.
+            std::uint32_t slot;   ///< Discrete: the grain's slot, checked again before posting.
+            std::uint64_t oldest; ///< Continuous: first sample sent.
+            CommitRecord record;
         };
 
         struct SlotState
@@ -80,7 +97,8 @@ namespace mxl::fabric
             bool done{false};
         };
 
-        static constexpr std::size_t pendingCapacity = 4096;
+        static constexpr std::size_t payloadCapacity = 4096;
+        static constexpr std::size_t recordCapacity = 1024;
 
         Sender(RegionGrant grant, Options options);
 
@@ -94,13 +112,14 @@ namespace mxl::fabric
         void scanSamples(std::uint64_t head);
         bool sendSlices(std::uint64_t index, std::uint32_t slot, std::uint16_t from, std::uint16_t to, std::uint32_t flags);
         void queueWrite(std::span<std::byte const> source, void* desc, ofi::RmaTarget target);
-        void queueRecord(CommitRecord const& record);
-        [[nodiscard]] std::size_t pendingRoom() const noexcept
-        {
-            return pendingCapacity - (_pendingTail - _pendingHead);
-        }
+        void queueRecord(std::uint32_t slot, std::uint64_t oldest, CommitRecord const& record);
+        /// Whether ops payload writes of bytes more bytes and a record fit: bounded by queue sizes and
+        /// by the bytes a sink may have in flight (half the ring).
+        [[nodiscard]] bool room(std::size_t ops, std::size_t bytes) const noexcept;
+        [[nodiscard]] bool recordStillValid(RecordOp const& op) const noexcept;
         void postPending();
         void drainCompletions();
+        void onCompletion(void* context) noexcept;
         void drainEvents();
         void abort(std::string message);
 
@@ -125,13 +144,22 @@ namespace mxl::fabric
         std::uint64_t _next{0};
         std::uint64_t _samplesSent{0};
         bool _started{false};
+        bool _fromCreation{false}; ///< The flow had never been written when first looked at.
         std::uint32_t _sequence{0};
-        std::array<PendingOp, pendingCapacity> _pending{};
-        std::size_t _pendingHead{0};
-        std::size_t _pendingTail{0};
+        std::array<PayloadOp, payloadCapacity> _payloads{};
+        std::array<bool, payloadCapacity> _payloadCompleted{};
+        std::size_t _payloadPosted{0};  ///< Next payload write to post.
+        std::size_t _payloadQueued{0};  ///< Next free place in the payload queue.
+        std::size_t _payloadDone{0};    ///< Every payload write before this one has completed.
+        std::size_t _outstandingBytes{0};
+        std::size_t _byteBudget{0};
+        std::array<RecordOp, recordCapacity> _recordQueue{};
+        std::size_t _recordHead{0};
+        std::size_t _recordTail{0};
         std::size_t _inFlight{0};
 
         Counters _counters;
+        std::atomic<std::uint64_t> _published{0};
         std::atomic<bool> _failed{false};
         std::atomic<bool> _stopping{false};
         std::thread _thread;

@@ -9,6 +9,7 @@
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
 
+#include "mxl-bench/FabricBench.hpp"
 #include "mxl-bench/LocalBench.hpp"
 
 namespace po = boost::program_options;
@@ -90,12 +91,51 @@ namespace
         return result.at("reader_exit").get<int>() == 0 ? exitOk : exitFailed;
     }
 
+    int runFabric(std::vector<std::string> const& args)
+    {
+        mxl::bench::FabricOptions options;
+        std::string video = "1920x1080";
+        std::string rate = "60";
+        bool json = false;
+        po::options_description desc{"mxl-bench fabric: replication throughput and latency between a source and a sink process"};
+        desc.add_options()("help,h", "show this help")
+            ("provider", po::value(&options.provider)->default_value(options.provider), "libfabric provider (tcp, verbs)")
+            ("address", po::value(&options.sinkAddress)->default_value(options.sinkAddress), "address the sink listens on")
+            ("video", po::value(&video)->default_value(video), "frame size WIDTHxHEIGHT (v210)")
+            ("rate", po::value(&rate)->default_value(rate), "grain rate of the paced phase, N or N/D")
+            ("slices", po::value(&options.batches)->default_value(options.batches), "commits per grain in the paced phase")
+            ("grains", po::value(&options.throughputGrains)->default_value(options.throughputGrains), "grains in the unpaced phase and the baseline")
+            ("duration", po::value(&options.latencyDurationS)->default_value(options.latencyDurationS), "seconds of the paced phase")
+            ("json", po::bool_switch(&json), "print one JSON object");
+        po::variables_map vm;
+        po::store(po::command_line_parser(args).options(desc).run(), vm);
+        if (vm.count("help"))
+        {
+            std::cout << desc << "\n";
+            return exitOk;
+        }
+        po::notify(vm);
+        parseFrame(video, options.width, options.height);
+        parseRate(rate, options.rateNumerator, options.rateDenominator);
+        if (options.batches == 0 || options.batches > options.height)
+        {
+            throw po::error{"--slices must be between 1 and the frame height"};
+        }
+        if (options.throughputGrains < 2 || options.latencyDurationS <= 0 || options.latencyDurationS > 3600)
+        {
+            throw po::error{"--grains must be at least 2 and --duration between 0 and 3600 seconds"};
+        }
+        auto const result = mxl::bench::runFabric(options);
+        std::cout << (json ? result.dump() : result.dump(2)) << "\n";
+        return exitOk;
+    }
+
     void usage()
     {
         std::cout << "usage: mxl-bench <command> [options]\n\n"
                      "commands:\n"
                      "  local    latency and throughput between two processes on this host\n"
-                     "  fabric   replication between two processes over a libfabric provider (not supported yet in this build)\n\n"
+                     "  fabric   replication between a source and a sink process over a libfabric provider\n\n"
                      "mxl-bench <command> --help shows the options of a command.\n";
     }
 }
@@ -117,8 +157,7 @@ int main(int argc, char** argv)
         }
         if (command == "fabric")
         {
-            std::cerr << "mxl-bench: 'fabric' is not supported in this build yet (it arrives with libmxl-fabric)\n";
-            return exitUsage;
+            return runFabric(args);
         }
         std::cerr << "mxl-bench: unknown command '" << command << "'\n";
         usage();

@@ -1,0 +1,573 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "mxl-bench/FabricBench.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <fmt/format.h>
+
+#include <mxl/flow.h>
+#include <mxl/mxl.h>
+#include <mxl/time.h>
+#include "common/MessagePipe.hpp"
+#include "common/Stats.hpp"
+#include "common/Uuid.hpp"
+#include "domain/Domain.hpp"
+#include "ofi/CompletionQueue.hpp"
+#include "ofi/Domain.hpp"
+#include "ofi/Endpoint.hpp"
+#include "ofi/EventQueue.hpp"
+#include "ofi/Fabric.hpp"
+#include "ofi/MemoryRegion.hpp"
+#include "ofi/PassiveEndpoint.hpp"
+#include "replication/FabricHints.hpp"
+#include "replication/Offer.hpp"
+#include "replication/Receiver.hpp"
+#include "replication/Sender.hpp"
+
+namespace mxl::bench
+{
+    namespace
+    {
+        using nlohmann::json;
+        using tools::MessagePipe;
+
+        std::uint64_t monotonicNs() noexcept
+        {
+            timespec ts{};
+            ::clock_gettime(CLOCK_MONOTONIC, &ts);
+            return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
+        }
+
+        std::uint64_t processCpuNs() noexcept
+        {
+            timespec ts{};
+            ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+            return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
+        }
+
+        void sleepUntilMonotonic(std::uint64_t ns) noexcept
+        {
+            timespec ts{static_cast<time_t>(ns / 1'000'000'000ULL), static_cast<long>(ns % 1'000'000'000ULL)};
+            while (::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR)
+            {
+            }
+        }
+
+        template<typename T>
+        T require(Expected<T> result, char const* what)
+        {
+            if (!result)
+            {
+                throw std::runtime_error{fmt::format("{}: {}", what, result.error().message)};
+            }
+            return std::move(result).value();
+        }
+
+        void require(Expected<void> result, char const* what)
+        {
+            if (!result)
+            {
+                throw std::runtime_error{fmt::format("{}: {}", what, result.error().message)};
+            }
+        }
+
+        struct TempDomain
+        {
+            TempDomain()
+            {
+                std::string pattern = "/dev/shm/mxl-bench-XXXXXX";
+                if (::mkdtemp(pattern.data()) == nullptr)
+                {
+                    throw std::runtime_error{"cannot create a temporary domain under /dev/shm"};
+                }
+                path = pattern;
+            }
+
+            ~TempDomain()
+            {
+                std::error_code ec;
+                std::filesystem::remove_all(path, ec);
+            }
+
+            std::string path;
+        };
+
+        /// The pipes between the processes: source -> sink and sink -> source.
+        struct Channels
+        {
+            MessagePipe toSink;
+            MessagePipe toSource;
+        };
+
+        std::string expect(MessagePipe const& pipe, char const* what)
+        {
+            auto message = pipe.receive(60'000);
+            if (!message)
+            {
+                throw std::runtime_error{fmt::format("no {} from the other process", what)};
+            }
+            if (message->starts_with("error:"))
+            {
+                throw std::runtime_error{*message};
+            }
+            return *message;
+        }
+
+        // ---------------------------------------------------------------- raw RMA baseline
+
+        /// Sink side of the baseline: a plain registered buffer of `slots` grains, counting writes
+        /// that carry immediate data and timing the first and the last.
+        json rawSink(FabricOptions const& o, std::size_t grainSize, std::uint32_t slots, std::uint32_t grains, Channels& ch)
+        {
+            auto info = require(ofi::Info::query(fabric::sinkHints(o.provider, o.sinkAddress, "0")), "raw sink: fi_getinfo");
+            auto fabricObject = require(ofi::Fabric::open(info), "raw sink: fabric");
+            auto events = require(ofi::EventQueue::open(fabricObject), "raw sink: event queue");
+            auto listener = require(ofi::PassiveEndpoint::listen(fabricObject, info, events), "raw sink: listen");
+            auto domain = require(ofi::Domain::open(fabricObject, info), "raw sink: domain");
+            auto cq = require(ofi::CompletionQueue::open(domain, fabric::completionQueueSize), "raw sink: completion queue");
+            std::vector<std::byte> buffer(grainSize * slots);
+            auto mr = require(ofi::MemoryRegion::create(domain, buffer, FI_REMOTE_WRITE), "raw sink: register");
+            auto const region = mr.remoteRegion();
+            auto const port = require(listener.port(), "raw sink: port");
+            ch.toSource.send(json{{"service", std::to_string(port)}, {"address", region.address}, {"key", region.key}}.dump());
+
+            std::optional<ofi::Endpoint> endpoint;
+            std::uint32_t received = 0;
+            std::uint64_t first = 0, last = 0;
+            auto const deadline = monotonicNs() + 60'000'000'000ULL;
+            std::array<fi_cq_data_entry, 64> entries;
+            while (received < grains && monotonicNs() < deadline)
+            {
+                if (auto event = events.read(); event && event->has_value())
+                {
+                    auto& e = **event;
+                    if (e.kind == ofi::CmEventKind::ConnectionRequest)
+                    {
+                        endpoint.emplace(require(ofi::Endpoint::open(domain, *e.info, ofi::EndpointQueues{cq, cq, &events, nullptr}), "raw sink: endpoint"));
+                        require(endpoint->accept(), "raw sink: accept");
+                    }
+                }
+                auto const n = cq.read(entries);
+                for (ssize_t i = 0; i < n; ++i)
+                {
+                    if ((entries[static_cast<std::size_t>(i)].flags & FI_REMOTE_CQ_DATA) != 0)
+                    {
+                        last = monotonicNs();
+                        first = received == 0 ? last : first;
+                        ++received;
+                    }
+                }
+                if (n <= 0 && cq.tryWait() && events.tryWait())
+                {
+                    std::array<pollfd, 2> fds{{{cq.waitFd(), POLLIN, 0}, {events.waitFd(), POLLIN, 0}}};
+                    ::poll(fds.data(), fds.size(), 10);
+                }
+            }
+            return {{"grains", received}, {"first_ns", first}, {"last_ns", last}};
+        }
+
+        /// Source side of the baseline: the same grain size, the same number of grains in flight
+        /// as the replication window, one write with immediate data per grain.
+        void rawSource(FabricOptions const& o, std::size_t grainSize, std::uint32_t slots, std::uint32_t grains, std::uint32_t depth,
+            Channels& ch)
+        {
+            auto const grant = json::parse(expect(ch.toSource, "raw grant"));
+            auto info = require(ofi::Info::query(fabric::sourceHints(o.provider, o.sinkAddress, grant.at("service").get<std::string>())),
+                "raw source: fi_getinfo");
+            auto fabricObject = require(ofi::Fabric::open(info), "raw source: fabric");
+            auto events = require(ofi::EventQueue::open(fabricObject), "raw source: event queue");
+            auto domain = require(ofi::Domain::open(fabricObject, info), "raw source: domain");
+            auto cq = require(ofi::CompletionQueue::open(domain, fabric::completionQueueSize), "raw source: completion queue");
+            auto endpoint = require(ofi::Endpoint::open(domain, info, ofi::EndpointQueues{cq, cq, &events, nullptr}), "raw source: endpoint");
+            require(endpoint.connect(), "raw source: connect");
+            for (;;)
+            {
+                auto event = require(events.wait(std::chrono::milliseconds{10'000}), "raw source: connection");
+                if (event.kind == ofi::CmEventKind::Connected)
+                {
+                    break;
+                }
+                if (event.kind == ofi::CmEventKind::Error || event.kind == ofi::CmEventKind::Shutdown)
+                {
+                    throw std::runtime_error{"raw source: connection refused: " + event.message};
+                }
+            }
+            std::vector<std::byte> buffer(grainSize * slots, std::byte{0x5A});
+            auto mr = require(ofi::MemoryRegion::create(domain, buffer, FI_WRITE), "raw source: register");
+            ofi::RemoteRegion const remote{grant.at("address").get<std::uint64_t>(), grainSize * slots, grant.at("key").get<std::uint64_t>()};
+
+            std::uint32_t posted = 0, completed = 0;
+            std::array<fi_cq_data_entry, 64> entries;
+            while (completed < grains)
+            {
+                while (posted < grains && posted - completed < depth)
+                {
+                    auto const slot = posted % slots;
+                    auto const result = endpoint.writeWithData(std::span{buffer}.subspan(slot * grainSize, grainSize), mr.desc(),
+                        *remote.target(slot * grainSize, grainSize), posted, nullptr);
+                    if (result.again())
+                    {
+                        break;
+                    }
+                    if (!result.posted())
+                    {
+                        throw std::runtime_error{fmt::format("raw source: write failed: {}", fi_strerror(result.error()))};
+                    }
+                    ++posted;
+                }
+                auto const n = cq.read(entries);
+                if (n == ofi::kCompletionErrorAvailable)
+                {
+                    throw std::runtime_error{"raw source: a write failed"};
+                }
+                if (n > 0)
+                {
+                    completed += static_cast<std::uint32_t>(n);
+                    continue;
+                }
+                if (cq.tryWait())
+                {
+                    pollfd fd{cq.waitFd(), POLLIN, 0};
+                    ::poll(&fd, 1, 1);
+                }
+            }
+            // The sink decides when it has everything; keep the connection (and progress) until then.
+            (void)ch.toSource.receive(60'000);
+        }
+
+        // ---------------------------------------------------------------- replication
+
+        std::string flowDefinition(FabricOptions const& o, std::string const& id)
+        {
+            return fmt::format(R"({{"id":"{}","format":"urn:x-nmos:format:video","label":"mxl-bench fabric","media_type":"video/v210",
+                "tags":{{"urn:x-nmos:tag:grouphint/v1.0":["mxl-bench:video"]}},"grain_rate":{{"numerator":{},"denominator":{}}},
+                "frame_width":{},"frame_height":{},"interlace_mode":"progressive"}})",
+                id, o.rateNumerator, o.rateDenominator, o.width, o.height);
+        }
+
+        std::uint32_t batchEnd(std::uint32_t b, std::uint32_t batches, std::uint32_t total) noexcept
+        {
+            return b + 1 == batches ? total : (b + 1) * (total / batches);
+        }
+
+        int sourceProcess(FabricOptions const& o, Channels& ch)
+        {
+            try
+            {
+                TempDomain domainDir;
+                auto const id = formatUuid(randomUuid());
+                auto instance = mxlCreateInstance(domainDir.path.c_str(), nullptr);
+                mxlFlowWriter writer = nullptr;
+                mxlFlowConfigInfo config;
+                if (instance == nullptr || mxlCreateFlowWriter(instance, flowDefinition(o, id).c_str(), nullptr, &writer, &config, nullptr) != MXL_STATUS_OK)
+                {
+                    throw std::runtime_error{"cannot create the source flow"};
+                }
+                auto domain = require(Domain::open(domainDir.path, nullptr), "source domain");
+                auto const flowId = *parseUuid(id);
+                // The flow must have been written once for the offer's readers to find it sensible.
+                auto offer = require(fabric::makeFlowOffer(*domain, flowId), "flow offer");
+                auto const offerBytes = fabric::encode(offer);
+                ch.toSink.send(offerBytes.data(), offerBytes.size());
+                auto const grantText = expect(ch.toSource, "region grant");
+                auto grant = require(fabric::decodeRegionGrant(std::as_bytes(std::span{grantText.data(), grantText.size()})), "region grant");
+                auto sender = require(fabric::Sender::create(*domain, flowId, grant, {}), "sender");
+                sender->start();
+
+                mxlGrainInfo probe;
+                mxlFlowWriterGetGrainInfo(writer, 0, &probe);
+                auto const grainCount = config.discrete.grainCount;
+                auto const window = std::max<std::uint32_t>(1, grainCount / 2);
+                auto const line = config.discrete.sliceSizes[0];
+
+                // Throughput: grains as fast as the sender drains them, never more than it can keep
+                // within its window (so none is skipped).
+                auto base = mxlGetCurrentIndex(&config.common.grainRate);
+                ch.toSink.send(json{{"phase", "throughput"}, {"first", base}, {"count", o.throughputGrains}}.dump());
+                (void)expect(ch.toSource, "sink ready");
+                auto cpu0 = processCpuNs();
+                for (std::uint64_t i = 0; i < o.throughputGrains; ++i)
+                {
+                    // Never more than the replication window ahead of what the sender has sent.
+                    while (i + 1 >= window && sender->publishedGrain() + window <= base + i + 1 && !sender->failed())
+                    {
+                        std::this_thread::sleep_for(std::chrono::microseconds{200});
+                    }
+                    mxlGrainInfo info;
+                    std::uint8_t* payload = nullptr;
+                    mxlFlowWriterOpenGrain(writer, base + i, &info, &payload);
+                    info.validSlices = info.totalSlices;
+                    mxlFlowWriterCommitGrain(writer, &info);
+                }
+                auto const throughputSummary = json::parse(expect(ch.toSource, "throughput result"));
+                auto const sourceCpuThroughput = processCpuNs() - cpu0;
+
+                // Latency: paced like a camera, slices committed in batches, commit time stamped
+                // into each batch's first line.
+                auto const periodNs = static_cast<std::uint64_t>(1e9 * static_cast<double>(o.rateDenominator) / static_cast<double>(o.rateNumerator));
+                auto const grains = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(o.latencyDurationS * 1e9 / static_cast<double>(periodNs)));
+                base = base + o.throughputGrains + grainCount;
+                ch.toSink.send(json{{"phase", "latency"}, {"first", base}, {"count", grains}, {"batches", o.batches}}.dump());
+                (void)expect(ch.toSource, "sink ready");
+                cpu0 = processCpuNs();
+                auto const start = monotonicNs() + 10'000'000ULL;
+                for (std::uint64_t g = 0; g < grains; ++g)
+                {
+                    mxlGrainInfo info;
+                    std::uint8_t* payload = nullptr;
+                    mxlFlowWriterOpenGrain(writer, base + g, &info, &payload);
+                    for (std::uint32_t b = 0; b < o.batches; ++b)
+                    {
+                        sleepUntilMonotonic(start + g * periodNs + (b + 1) * periodNs / o.batches);
+                        auto const firstSlice = b * (info.totalSlices / o.batches);
+                        auto const now = monotonicNs();
+                        std::memcpy(payload + static_cast<std::size_t>(firstSlice) * line, &now, sizeof now);
+                        info.validSlices = static_cast<std::uint16_t>(batchEnd(b, o.batches, info.totalSlices));
+                        mxlFlowWriterCommitGrain(writer, &info);
+                    }
+                }
+                auto const latencySummary = json::parse(expect(ch.toSource, "latency result"));
+                auto const sourceCpuLatency = processCpuNs() - cpu0;
+                sender->stop();
+                auto const counters = sender->counters();
+
+                // Baseline: plain RMA writes between the same two processes.
+                ch.toSink.send(json{{"phase", "raw"}, {"count", o.throughputGrains}, {"grain_bytes", probe.grainSize}, {"slots", grainCount},
+                    {"depth", window}}.dump());
+                rawSource(o, probe.grainSize, grainCount, o.throughputGrains, window, ch);
+                auto const rawSummary = json::parse(expect(ch.toSource, "raw result"));
+
+                mxlReleaseFlowWriter(instance, writer);
+                mxlDestroyInstance(instance);
+                ch.toSink.send(std::string{"done"});
+
+                auto const sinkSummary = json::parse(expect(ch.toSource, "sink summary"));
+                json result{{"throughput", throughputSummary},
+                    {"latency", latencySummary},
+                    {"raw", rawSummary},
+                    {"sink", sinkSummary},
+                    {"source_cpu_per_grain_us",
+                        {{"throughput", static_cast<double>(sourceCpuThroughput) / 1000.0 / o.throughputGrains},
+                            {"latency", static_cast<double>(sourceCpuLatency) / 1000.0 / static_cast<double>(grains)}}},
+                    {"sender_skipped", counters.skippedGrains},
+                    {"sender_errors", counters.errors},
+                    {"grain_bytes", probe.grainSize},
+                    {"latency_grains", grains}};
+                ch.toSink.send(std::string{"result:"} + result.dump());
+                return 0;
+            }
+            catch (std::exception const& e)
+            {
+                ch.toSink.send(std::string{"error: source: "} + e.what());
+                return 1;
+            }
+        }
+
+        int sinkProcess(FabricOptions const& o, Channels& ch, MessagePipe& toParent)
+        {
+            try
+            {
+                TempDomain domainDir;
+                auto domain = require(Domain::open(domainDir.path, nullptr), "sink domain");
+                auto const offerText = expect(ch.toSink, "flow offer");
+                auto offer = require(fabric::decodeFlowOffer(std::as_bytes(std::span{offerText.data(), offerText.size()})), "flow offer");
+                fabric::Receiver::Options options;
+                options.provider = o.provider;
+                options.node = o.sinkAddress;
+                auto receiver = require(fabric::Receiver::create(*domain, offer, options), "receiver");
+                receiver->start();
+                auto const grantBytes = fabric::encode(receiver->grant());
+                ch.toSource.send(grantBytes.data(), grantBytes.size());
+
+                auto instance = mxlCreateInstance(domainDir.path.c_str(), nullptr);
+                mxlFlowReader reader = nullptr;
+                auto const id = formatUuid(offer.flowId);
+                if (instance == nullptr || mxlCreateFlowReader(instance, id.c_str(), nullptr, &reader) != MXL_STATUS_OK)
+                {
+                    throw std::runtime_error{"cannot read the mirror"};
+                }
+                json summary;
+                std::uint64_t cpuThroughput = 0, cpuLatency = 0, latencyGrains = 1;
+                for (;;)
+                {
+                    auto const text = expect(ch.toSink, "phase");
+                    if (text == "done")
+                    {
+                        break;
+                    }
+                    auto const phase = json::parse(text);
+                    auto const name = phase.at("phase").get<std::string>();
+                    if (name == "throughput")
+                    {
+                        auto const first = phase.at("first").get<std::uint64_t>();
+                        auto const count = phase.at("count").get<std::uint64_t>();
+                        ch.toSource.send(std::string{"ready"});
+                        auto const cpu0 = processCpuNs();
+                        std::uint64_t got = 0, missed = 0, t0 = 0, t1 = 0;
+                        for (std::uint64_t i = first; i < first + count; ++i)
+                        {
+                            mxlGrainInfo info;
+                            std::uint8_t* payload = nullptr;
+                            auto const status = mxlFlowReaderGetGrain(reader, i, 5'000'000'000ULL, &info, &payload);
+                            auto const now = monotonicNs();
+                            if (status != MXL_STATUS_OK)
+                            {
+                                ++missed;
+                                continue;
+                            }
+                            t0 = got == 0 ? now : t0;
+                            t1 = now;
+                            ++got;
+                        }
+                        cpuThroughput = processCpuNs() - cpu0;
+                        auto const bytes = static_cast<double>(offer.grainSize) * static_cast<double>(got > 0 ? got - 1 : 0);
+                        ch.toSource.send(json{{"grains", got}, {"missed", missed},
+                            {"bytes_per_s", t1 > t0 ? bytes / (static_cast<double>(t1 - t0) / 1e9) : 0.0},
+                            {"sink_cpu_per_grain_us", static_cast<double>(cpuThroughput) / 1000.0 / static_cast<double>(std::max<std::uint64_t>(got, 1))}}
+                                             .dump());
+                    }
+                    else if (name == "latency")
+                    {
+                        auto const first = phase.at("first").get<std::uint64_t>();
+                        auto const count = phase.at("count").get<std::uint64_t>();
+                        auto const batches = phase.at("batches").get<std::uint32_t>();
+                        latencyGrains = count;
+                        mxlFlowConfigInfo config;
+                        mxlFlowReaderGetConfigInfo(reader, &config);
+                        auto const line = config.discrete.sliceSizes[0];
+                        ch.toSource.send(std::string{"ready"});
+                        auto const cpu0 = processCpuNs();
+                        std::vector<std::uint64_t> latencies;
+                        latencies.reserve(count * batches);
+                        std::uint64_t missed = 0;
+                        for (std::uint64_t g = 0; g < count; ++g)
+                        {
+                            std::uint32_t measured = 0;
+                            while (measured < batches)
+                            {
+                                mxlGrainInfo info;
+                                std::uint8_t* payload = nullptr;
+                                auto const total = offer.totalSlices;
+                                auto const target = static_cast<std::uint16_t>(batchEnd(measured, batches, total));
+                                auto const status = mxlFlowReaderGetGrainSlice(reader, first + g, target, 2'000'000'000ULL, &info, &payload);
+                                auto const now = monotonicNs();
+                                if (status != MXL_STATUS_OK)
+                                {
+                                    missed += batches - measured;
+                                    break;
+                                }
+                                while (measured < batches && info.validSlices >= batchEnd(measured, batches, total))
+                                {
+                                    std::uint64_t stamp;
+                                    std::memcpy(&stamp, payload + static_cast<std::size_t>(measured) * (total / batches) * line, sizeof stamp);
+                                    latencies.push_back(now - stamp);
+                                    ++measured;
+                                }
+                            }
+                        }
+                        cpuLatency = processCpuNs() - cpu0;
+                        ch.toSource.send(json{{"latency_us", tools::percentilesUs(latencies).toJson()}, {"missed_batches", missed}}.dump());
+                    }
+                    else if (name == "raw")
+                    {
+                        auto const raw = rawSink(o, phase.at("grain_bytes").get<std::size_t>(), phase.at("slots").get<std::uint32_t>(),
+                            phase.at("count").get<std::uint32_t>(), ch);
+                        ch.toSource.send(std::string{"stop"});
+                        auto const got = raw.at("grains").get<std::uint64_t>();
+                        auto const span = raw.at("last_ns").get<std::uint64_t>() - raw.at("first_ns").get<std::uint64_t>();
+                        auto const bytes = static_cast<double>(phase.at("grain_bytes").get<std::size_t>()) * static_cast<double>(got > 0 ? got - 1 : 0);
+                        ch.toSource.send(json{{"grains", got}, {"bytes_per_s", span > 0 ? bytes / (static_cast<double>(span) / 1e9) : 0.0}}.dump());
+                    }
+                }
+                receiver->stop();
+                auto const counters = receiver->counters();
+                ch.toSource.send(json{{"receiver_grains", counters.grains}, {"refused", counters.refusedEpoch + counters.refusedRange + counters.refusedSequence},
+                    {"errors", counters.errors}, {"sink_cpu_latency_per_grain_us", static_cast<double>(cpuLatency) / 1000.0 / static_cast<double>(latencyGrains)}}
+                                     .dump());
+                mxlReleaseFlowReader(instance, reader);
+                mxlDestroyInstance(instance);
+                auto const result = expect(ch.toSink, "result");
+                toParent.send(result);
+                (void)cpuThroughput;
+                return 0;
+            }
+            catch (std::exception const& e)
+            {
+                toParent.send(std::string{"error: sink: "} + e.what());
+                ch.toSource.send(std::string{"error: sink: "} + e.what());
+                return 1;
+            }
+        }
+    }
+
+    nlohmann::json runFabric(FabricOptions const& o)
+    {
+        Channels channels;
+        MessagePipe toParent;
+        auto const sink = ::fork();
+        if (sink == 0)
+        {
+            ::_exit(sinkProcess(o, channels, toParent));
+        }
+        auto const source = ::fork();
+        if (source == 0)
+        {
+            ::_exit(sourceProcess(o, channels));
+        }
+        auto const message = toParent.receive(600'000);
+        int status = 0;
+        ::waitpid(source, &status, 0);
+        ::waitpid(sink, &status, 0);
+        if (!message)
+        {
+            throw std::runtime_error{"the benchmark processes did not report"};
+        }
+        if (message->starts_with("error:"))
+        {
+            throw std::runtime_error{message->substr(7)};
+        }
+        if (message->starts_with("result:"))
+        {
+            auto r = json::parse(message->substr(7));
+            auto const throughput = r.at("throughput").at("bytes_per_s").get<double>();
+            auto const baseline = r.at("raw").at("bytes_per_s").get<double>();
+            auto const grainBytes = r.at("grain_bytes").get<double>();
+            return {
+                {"benchmark", "fabric"},
+                {"provider", o.provider},
+                {"frame", fmt::format("{}x{} v210", o.width, o.height)},
+                {"rate", fmt::format("{}/{}", o.rateNumerator, o.rateDenominator)},
+                {"slice_batches", o.batches},
+                {"grain_bytes", r.at("grain_bytes")},
+                {"throughput_bytes_per_s", throughput},
+                {"throughput_grains_per_s", throughput / grainBytes},
+                {"baseline_bytes_per_s", baseline},
+                {"baseline_grains_per_s", baseline / grainBytes},
+                {"ratio", baseline > 0 ? throughput / baseline : 0.0},
+                {"latency_us", r.at("latency").at("latency_us")},
+                {"grains", o.throughputGrains + r.at("latency_grains").get<std::uint64_t>()},
+                {"skipped", r.at("sender_skipped").get<std::uint64_t>() + r.at("throughput").at("missed").get<std::uint64_t>() +
+                                r.at("latency").at("missed_batches").get<std::uint64_t>()},
+                {"cpu_per_grain_us",
+                    {{"source_unpaced", r.at("source_cpu_per_grain_us").at("throughput")},
+                        {"source_paced", r.at("source_cpu_per_grain_us").at("latency")},
+                        {"sink_unpaced", r.at("throughput").at("sink_cpu_per_grain_us")},
+                        {"sink_paced", r.at("sink").at("sink_cpu_latency_per_grain_us")}}},
+                {"sender_errors", r.at("sender_errors")},
+                {"receiver_refused", r.at("sink").at("refused")},
+            };
+        }
+        throw std::runtime_error{"unexpected report: " + *message};
+    }
+}

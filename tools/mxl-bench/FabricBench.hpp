@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace mxl::bench
+{
+    struct FabricOptions
+    {
+        std::string provider{"tcp"};
+        std::string sinkAddress{"127.0.0.1"};  ///< Where the sink process listens.
+        std::uint32_t width{1920};
+        std::uint32_t height{1080};
+        std::int64_t rateNumerator{60};
+        std::int64_t rateDenominator{1};
+        std::uint32_t batches{8};              ///< Commits per grain in the latency phase.
+        std::uint32_t throughputGrains{600};
+        double latencyDurationS{5.0};
+    };
+
+    /// Replication between a source process (writer + Sender) and a sink process (Receiver +
+    /// reader): unpaced throughput next to plain RMA writes of the same size between the same two
+    /// processes, then paced commit-to-readable latency with slice batches, and CPU per grain.
+    nlohmann::json runFabric(FabricOptions const& options);
+}
