@@ -265,7 +265,7 @@ namespace mxl
     std::uint64_t Flow::accessTime() const noexcept
     {
         struct stat st{};
-        if (!_accessFd.valid() || ::fstat(_accessFd.get(), &st) != 0)
+        if (!_accessFd.valid() || ::fstat(_accessFd.get(), &st) != 0 || (st.st_atim.tv_sec == 0 && st.st_atim.tv_nsec == 0))
         {
             return 0;
         }
@@ -274,8 +274,10 @@ namespace mxl
         timespec tai{}, utc{};
         ::clock_gettime(CLOCK_TAI, &tai);
         ::clock_gettime(CLOCK_REALTIME, &utc);
-        auto const offset = static_cast<std::int64_t>(tai.tv_sec - utc.tv_sec);
-        return realtime + static_cast<std::uint64_t>(offset) * 1'000'000'000ULL;
+        // The offset is a whole number of seconds; round away the nanoseconds between the two reads.
+        auto const deltaNs = (static_cast<std::int64_t>(tai.tv_sec) - utc.tv_sec) * 1'000'000'000LL + (tai.tv_nsec - utc.tv_nsec);
+        auto const offsetS = (deltaNs + 500'000'000LL) / 1'000'000'000LL;
+        return realtime + static_cast<std::uint64_t>(offsetS) * 1'000'000'000ULL;
     }
 
     bool Flow::hasWriter() const noexcept

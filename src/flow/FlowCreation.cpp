@@ -246,10 +246,14 @@ namespace mxl
         {
             return r.take_error();
         }
-        if (auto access = createFile(dir / "access", 0); !access)
+        auto access = createFile(dir / "access", 0);
+        if (!access)
         {
             return access.take_error();
         }
+        // atime 0 means "never read": otherwise writers would report the creation time as the last read.
+        timespec const never[2] = {{0, 0}, {0, UTIME_OMIT}};
+        ::futimens(access->get(), never);
 
         if (def.discrete())
         {

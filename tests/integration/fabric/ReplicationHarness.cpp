@@ -205,7 +205,16 @@ namespace mxl::fabric::test
             }
             (*sender)->start();
             _senderStatus.send(std::string{"ready"});
-            (void)_stopSender.receive(600'000);
+            // Until told to stop, report a session the sender gave up on as soon as it does.
+            auto reported = false;
+            while (!_stopSender.receive(20))
+            {
+                if (!reported && (*sender)->failed())
+                {
+                    _senderFailure.send((*sender)->counters().lastError);
+                    reported = true;
+                }
+            }
             (*sender)->stop();
             _senderStatus.send(toJson((*sender)->counters()).dump());
             return 0;
@@ -242,6 +251,11 @@ namespace mxl::fabric::test
             }
             _receiver->wait();
         }
+    }
+
+    std::optional<std::string> Replication::waitForSenderFailure(int timeoutMs)
+    {
+        return _senderFailure.receiveText(timeoutMs);
     }
 
     void Replication::killReceiver()

@@ -70,6 +70,10 @@ namespace mxl::fabric::test
             return _receiverCounters;
         }
 
+        /// Waits up to timeoutMs for the sender to give up on its session (Sender::failed());
+        /// returns its last error then, nothing while the session holds.
+        std::optional<std::string> waitForSenderFailure(int timeoutMs);
+
         /// Kills the receiver process at once (a sink host that died).
         void killReceiver();
 
@@ -83,7 +87,7 @@ namespace mxl::fabric::test
         std::string _sinkDomain;
         Uuid _flowId;
         ReplicationOptions _options;
-        MessagePipe _offer, _grant, _receiverStatus, _senderStatus, _stopReceiver, _stopSender;
+        MessagePipe _offer, _grant, _receiverStatus, _senderStatus, _senderFailure, _stopReceiver, _stopSender;
         std::unique_ptr<mxl::test::ChildProcess> _receiver, _sender;
         CounterSnapshot _senderCounters, _receiverCounters;
         std::string _error;

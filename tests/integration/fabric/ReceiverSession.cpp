@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "ReceiverSession.hpp"
+
+#include <array>
+#include <cstring>
+#include <thread>
+
+#include <poll.h>
+
+#include "replication/FabricHints.hpp"
+#include "replication/Offer.hpp"
+
+namespace mxl::fabric::test
+{
+    namespace
+    {
+        std::string definitionFor(std::string const& id, std::string const& media)
+        {
+            return media == "audio" ? mxl::test::flowDef(id, "audio", 0, 0, 48000, 1, 2) : mxl::test::flowDef(id, media, 320, 180, 50, 1);
+        }
+    }
+
+    void require(Expected<void> result, std::string const& what)
+    {
+        if (!result)
+        {
+            throw std::runtime_error(what + ": " + result.error().message);
+        }
+    }
+
+    bool eventually(std::function<bool()> const& condition, std::chrono::milliseconds timeout)
+    {
+        auto const deadline = std::chrono::steady_clock::now() + timeout;
+        while (!condition())
+        {
+            if (std::chrono::steady_clock::now() >= deadline)
+            {
+                return false;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds{1});
+        }
+        return true;
+    }
+
+    MirrorSession::MirrorSession(std::string const& media)
+        : source{sourceDir, definitionFor(id, media)}
+        , sourceDomain{require(Domain::open(sourceDir.path(), nullptr), "source domain")}
+        , sinkDomain{require(Domain::open(sinkDir.path(), nullptr), "sink domain")}
+        , offer{require(makeFlowOffer(*sourceDomain, uuid), "flow offer")}
+        , receiver{require(Receiver::create(*sinkDomain, offer, {}), "receiver")}
+    {
+        receiver->start();
+        sink.emplace(sinkDir, id);
+    }
+
+    HostileSource::HostileSource(RegionGrant const& grant)
+        : _grant{grant}
+        , _info{require(ofi::Info::query(sourceHints(grant.provider, grant.node, grant.service)), "fi_getinfo")}
+        , _fabric{require(ofi::Fabric::open(_info), "fabric")}
+        , _events{require(ofi::EventQueue::open(_fabric), "event queue")}
+        , _domain{require(ofi::Domain::open(_fabric, _info), "domain")}
+        , _cq{require(ofi::CompletionQueue::open(_domain, 256), "completion queue")}
+        , _endpoint{require(ofi::Endpoint::open(_domain, _info, ofi::EndpointQueues{_cq, _cq, &_events, nullptr}), "endpoint")}
+        , _memory(1 << 20)
+        , _mr{require(ofi::MemoryRegion::create(_domain, _memory, FI_WRITE), "memory region")}
+    {
+        require(_endpoint.connect(), "connect");
+        if (!pumpUntil([this] { return _connected || _shutDown; }) || !_connected)
+        {
+            throw std::runtime_error("the hostile source could not connect to the sink");
+        }
+    }
+
+    void HostileSource::write(std::size_t offset, std::size_t length, ofi::RmaTarget target)
+    {
+        post(std::span{_memory}.subspan(offset, length), target, std::nullopt);
+    }
+
+    void HostileSource::commit(CommitRecord const& record, std::uint32_t slot, std::uint64_t imm)
+    {
+        // Each record is staged in its own place, so that none is rewritten while in flight.
+        auto const offset = (_records++ % (payloadOffset / sizeof record)) * sizeof record;
+        std::memcpy(_memory.data() + offset, &record, sizeof record);
+        auto const target = _grant.commitRing.target(std::uint64_t{slot} * sizeof record, sizeof record);
+        ASSERT_TRUE(target) << "slot " << slot << " is outside the commit ring";
+        post(std::span{_memory}.subspan(offset, sizeof record), *target, imm);
+    }
+
+    void HostileSource::post(std::span<std::byte const> bytes, ofi::RmaTarget target, std::optional<std::uint64_t> imm)
+    {
+        for (;;)
+        {
+            auto const result =
+                imm ? _endpoint.writeWithData(bytes, _mr.desc(), target, *imm, nullptr) : _endpoint.write(bytes, _mr.desc(), target, nullptr);
+            if (result.posted())
+            {
+                return;
+            }
+            ASSERT_TRUE(result.again()) << fi_strerror(result.error());
+            drain();
+        }
+    }
+
+    bool HostileSource::pumpUntil(std::function<bool()> const& done, std::chrono::milliseconds timeout)
+    {
+        auto const deadline = std::chrono::steady_clock::now() + timeout;
+        for (;;)
+        {
+            drain();
+            if (done())
+            {
+                return true;
+            }
+            if (std::chrono::steady_clock::now() >= deadline)
+            {
+                return false;
+            }
+            if (_cq.tryWait() && _events.tryWait())
+            {
+                std::array<pollfd, 2> fds{{{_cq.waitFd(), POLLIN, 0}, {_events.waitFd(), POLLIN, 0}}};
+                ::poll(fds.data(), fds.size(), 5);
+            }
+        }
+    }
+
+    void HostileSource::drain()
+    {
+        std::array<fi_cq_data_entry, 16> entries;
+        for (;;)
+        {
+            auto const n = _cq.read(entries);
+            if (n == ofi::kCompletionErrorAvailable)
+            {
+                ofi::CompletionError error;
+                (void)_cq.readError(error);
+                continue;
+            }
+            if (n <= 0)
+            {
+                break;
+            }
+        }
+        for (;;)
+        {
+            auto event = _events.read();
+            if (!event || !event->has_value())
+            {
+                break;
+            }
+            switch ((*event)->kind)
+            {
+                case ofi::CmEventKind::Connected: _connected = true; break;
+                case ofi::CmEventKind::Shutdown:
+                case ofi::CmEventKind::Error: _shutDown = true; break;
+                default: break;
+            }
+        }
+    }
+}

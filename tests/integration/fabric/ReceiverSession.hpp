@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// A Receiver in the test's own process, mirroring a flow of a source domain into a sink domain,
+// and a hand-made source that connects to it with its own libfabric objects and writes whatever a
+// test tells it to: what a broken or hostile peer could send.
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "ReplicationMedia.hpp"
+#include "common/Uuid.hpp"
+#include "domain/Domain.hpp"
+#include "ofi/CompletionQueue.hpp"
+#include "ofi/Domain.hpp"
+#include "ofi/Endpoint.hpp"
+#include "ofi/EventQueue.hpp"
+#include "ofi/Fabric.hpp"
+#include "ofi/Info.hpp"
+#include "ofi/MemoryRegion.hpp"
+#include "protocol/CommitRecord.hpp"
+#include "protocol/Messages.hpp"
+#include "replication/Receiver.hpp"
+#include "support/TestDomain.hpp"
+
+namespace mxl::fabric::test
+{
+    inline constexpr std::chrono::milliseconds pumpTimeout{5000};
+
+    /// Set-up steps throw, so that GoogleTest reports the step and its reason.
+    template<typename T>
+    T require(Expected<T> result, std::string const& what)
+    {
+        if (!result)
+        {
+            throw std::runtime_error(what + ": " + result.error().message);
+        }
+        return std::move(result).value();
+    }
+
+    void require(Expected<void> result, std::string const& what);
+
+    /// Polls condition until it holds or timeout passes; returns whether it held.
+    bool eventually(std::function<bool()> const& condition, std::chrono::milliseconds timeout = pumpTimeout);
+
+    /// A source flow (written by the test through the C API), the sink domain, and a started
+    /// Receiver that mirrors the flow there.
+    struct MirrorSession
+    {
+        explicit MirrorSession(std::string const& media);
+
+        [[nodiscard]] RegionGrant const& grant() const noexcept
+        {
+            return receiver->grant();
+        }
+
+        mxl::test::TestDomain sourceDir, sinkDir;
+        std::string id{formatUuid(randomUuid())};
+        Uuid uuid{*parseUuid(id)};
+        Source source;
+        std::unique_ptr<Domain> sourceDomain, sinkDomain;
+        FlowOffer offer;
+        std::unique_ptr<Receiver> receiver;
+        std::optional<Sink> sink;
+    };
+
+    class HostileSource
+    {
+    public:
+        /// Connects to where the grant says the sink listens.
+        explicit HostileSource(RegionGrant const& grant);
+
+        /// RDMA-writes bytes [offset, offset + length) of this source's memory to target.
+        void write(std::size_t offset, std::size_t length, ofi::RmaTarget target);
+
+        /// Writes record into slot of the sink's commit ring with immediate data imm.
+        void commit(CommitRecord const& record, std::uint32_t slot, std::uint64_t imm);
+
+        /// Reads this side's queues (which is what moves its bytes) until done() holds or the
+        /// timeout passes; returns done().
+        bool pumpUntil(std::function<bool()> const& done, std::chrono::milliseconds timeout = pumpTimeout);
+
+        /// The memory writes are taken from; records are staged below payloadOffset.
+        [[nodiscard]] std::vector<std::byte>& memory() noexcept
+        {
+            return _memory;
+        }
+
+        [[nodiscard]] bool shutDown() const noexcept
+        {
+            return _shutDown;
+        }
+
+        static constexpr std::size_t payloadOffset = 64 * 1024;
+
+    private:
+        void drain();
+        void post(std::span<std::byte const> bytes, ofi::RmaTarget target, std::optional<std::uint64_t> imm);
+
+        RegionGrant _grant;
+        ofi::Info _info;
+        ofi::Fabric _fabric;
+        ofi::EventQueue _events;
+        ofi::Domain _domain;
+        ofi::CompletionQueue _cq;
+        ofi::Endpoint _endpoint;
+        std::vector<std::byte> _memory;
+        ofi::MemoryRegion _mr;
+        std::size_t _records{0};
+        bool _connected{false};
+        bool _shutDown{false};
+    };
+}
