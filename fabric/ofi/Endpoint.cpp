@@ -89,6 +89,7 @@ namespace mxl::ofi
         // fi_writemsg's flags replace the endpoint's defaults, so the chosen semantics are repeated.
         , _writeFlags{FI_COMPLETION | (info.transmitOpFlags() & FI_DELIVERY_COMPLETE)}
         , _cqDataSize{info.cqDataSize()}
+        , _transmitIovLimit{info.transmitIovLimit()}
         , _requiresRxCqData{info.requiresRxCqData()}
         , _ep{std::move(ep)}
     {}
@@ -173,6 +174,15 @@ namespace mxl::ofi
     PostResult Endpoint::send(std::span<std::byte const> message, void* desc, void* context, fi_addr_t peer) noexcept
     {
         return PostResult{fi_send(_ep.get(), message.data(), message.size(), desc, peer, context)};
+    }
+
+    PostResult Endpoint::sendv(std::span<iovec const> parts, void** descs, void* context, fi_addr_t peer) noexcept
+    {
+        if (parts.size() > _transmitIovLimit)
+        {
+            return PostResult{-FI_EINVAL};
+        }
+        return PostResult{fi_sendv(_ep.get(), parts.data(), descs, parts.size(), peer, context)};
     }
 
     PostResult Endpoint::recv(std::span<std::byte> buffer, void* desc, void* context, fi_addr_t peer) noexcept

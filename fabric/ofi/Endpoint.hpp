@@ -14,6 +14,7 @@
 
 #include <rdma/fi_endpoint.h>
 #include <rdma/fi_errno.h>
+#include <sys/uio.h>
 
 #include "common/Expected.hpp"
 #include "ofi/AddressVector.hpp"
@@ -86,12 +87,18 @@ namespace mxl::ofi
 
         PostResult send(std::span<std::byte const> message, void* desc, void* context, fi_addr_t peer = FI_ADDR_UNSPEC) noexcept;
 
+        /// Sends one message gathered from parts (e.g. a header and a payload that stay where they
+        /// are), descs[i] being the desc() of the region holding parts[i]. At most
+        /// transmitIovLimit() parts (FI_EINVAL otherwise).
+        PostResult sendv(std::span<iovec const> parts, void** descs, void* context, fi_addr_t peer = FI_ADDR_UNSPEC) noexcept;
+
         /// Posts a buffer for one incoming message (or, if requiresRxCqData(), one remote CQ data).
         PostResult recv(std::span<std::byte> buffer, void* desc, void* context, fi_addr_t peer = FI_ADDR_UNSPEC) noexcept;
 
         /// True when every incoming write with data consumes a posted receive (FI_RX_CQ_DATA).
         [[nodiscard]] bool requiresRxCqData() const noexcept { return _requiresRxCqData; }
         [[nodiscard]] std::size_t cqDataSize() const noexcept { return _cqDataSize; }
+        [[nodiscard]] std::size_t transmitIovLimit() const noexcept { return _transmitIovLimit; }
         [[nodiscard]] std::string_view providerName() const noexcept { return _provider; }
         [[nodiscard]] fid_t fid() const noexcept { return &_ep->fid; }
         [[nodiscard]] fid_ep* raw() const noexcept { return _ep.get(); }
@@ -107,6 +114,7 @@ namespace mxl::ofi
         fi_ep_type _type;
         std::uint64_t _writeFlags;
         std::size_t _cqDataSize;
+        std::size_t _transmitIovLimit;
         bool _requiresRxCqData;
         FidPtr<fid_ep> _ep;
     };

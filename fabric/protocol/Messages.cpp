@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "flow/FlowLayout.hpp"
+#include "protocol/BounceHeader.hpp"
 #include "protocol/CommitRecord.hpp"
 #include "protocol/Wire.hpp"
 
@@ -168,6 +169,7 @@ namespace mxl::fabric
         putRegion(w, grant.commitRing);
         w.put(grant.commitEntries);
         w.put(static_cast<std::uint32_t>(grant.regions.size()));
+        w.put(grant.maxChunk);
         for (auto const& region : grant.regions)
         {
             putRegion(w, region);
@@ -189,7 +191,7 @@ namespace mxl::fabric
         std::uint32_t count = 0;
         if (!r.bytes(grant.flowId.size(), id) || !r.get(grant.epoch) || !r.string<std::uint16_t>(grant.provider, maxNameLength) ||
             !r.get(transfer) || !r.string<std::uint16_t>(grant.node, maxNameLength) || !r.string<std::uint16_t>(grant.service, maxNameLength) ||
-            !getRegion(r, grant.commitRing) || !r.get(grant.commitEntries) || !r.get(count))
+            !getRegion(r, grant.commitRing) || !r.get(grant.commitEntries) || !r.get(count) || !r.get(grant.maxChunk))
         {
             return malformed("region grant", "truncated or over-long field");
         }
@@ -230,6 +232,16 @@ namespace mxl::fabric
             {
                 return malformed("region grant", "no regions granted");
             }
+            return grant;
+        }
+        // Send/receive needs neither, but whatever is announced stays bounded and consistent.
+        if (grant.commitEntries > 65536 || grant.commitRing.length != static_cast<std::uint64_t>(grant.commitEntries) * sizeof(CommitRecord))
+        {
+            return malformed("region grant", "commit ring size does not match its entry count");
+        }
+        if (grant.maxChunk == 0 || grant.maxChunk > maxBounceChunkSize)
+        {
+            return malformed("region grant", fmt::format("send/receive chunk of {} bytes (1 to {})", grant.maxChunk, maxBounceChunkSize));
         }
         return grant;
     }

@@ -6,7 +6,10 @@
 //                can create a mirror with the same id, geometry and ring length.
 //   RegionGrant (sink -> source): where the source may write: the mirror's grain payload areas
 //                (or audio channels), the commit ring, the fabric address to connect to, and the
-//                session epoch. Keys in a grant are secrets: never log a grant.
+//                session epoch. Keys in a grant are secrets: never log a grant. A SendReceive grant
+//                carries no regions and no commit ring: the source sends messages of at most maxChunk
+//                payload bytes instead (see BounceHeader.hpp). Encoded as flowId, epoch, provider,
+//                transfer, node, service, commit ring, commit entries, region count, maxChunk, regions.
 // Both are framed as: magic "MXLF" (u32), version (u16), type (u16), body length (u32), body.
 // Decoders check every length and count and refuse anything malformed with MXL_ERR_INVALID_ARG and
 // a message naming the field; they never read past their input.
@@ -64,6 +67,8 @@ namespace mxl::fabric
         ofi::RemoteRegion commitRing{};
         std::uint32_t commitEntries{0};
         std::vector<ofi::RemoteRegion> regions; ///< One per grain slot, or one for all channels.
+        /// SendReceive: the most payload bytes one message may carry (the sink's bounce buffers).
+        std::uint32_t maxChunk{0};
     };
 
     std::vector<std::byte> encode(FlowOffer const& offer);

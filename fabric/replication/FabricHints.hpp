@@ -5,6 +5,7 @@
 #include <string>
 
 #include "ofi/Info.hpp"
+#include "protocol/Messages.hpp"
 
 namespace mxl::fabric
 {
@@ -27,17 +28,50 @@ namespace mxl::fabric
         return hints;
     }
 
-    inline ofi::Hints sinkHints(std::string const& provider, std::string node, std::string service)
+    /// Connected endpoints that only send and receive, messages delivered in the order sent (so that
+    /// a commit message is never processed before the data it publishes).
+    inline ofi::Hints sendReceiveHints(std::string const& provider)
     {
-        auto hints = replicationHints(provider);
+        ofi::Hints hints;
+        hints.provider(provider)
+            .endpointType(FI_EP_MSG)
+            .capabilities(FI_MSG | FI_SEND | FI_RECV)
+            .queueSizes(transmitDepth, transmitDepth)
+            .cqDataSize(0)
+            .messageOrder(FI_ORDER_SAS);
+        return hints;
+    }
+
+    inline ofi::Hints transferHints(std::string const& provider, Transfer transfer)
+    {
+        return transfer == Transfer::Rma ? replicationHints(provider) : sendReceiveHints(provider);
+    }
+
+    inline ofi::Hints sinkHints(std::string const& provider, std::string node, std::string service, Transfer transfer = Transfer::Rma)
+    {
+        auto hints = transferHints(provider, transfer);
         hints.source(std::move(node), std::move(service));
         return hints;
     }
 
-    inline ofi::Hints sourceHints(std::string const& provider, std::string node, std::string service)
+    inline ofi::Hints sourceHints(std::string const& provider, std::string node, std::string service, Transfer transfer = Transfer::Rma)
     {
-        auto hints = replicationHints(provider);
+        auto hints = transferHints(provider, transfer);
         hints.destination(std::move(node), std::move(service));
         return hints;
+    }
+
+    /// Whether provider offers what the RMA transfer needs (RMA writes on connected endpoints,
+    /// at least 4 bytes of remote CQ data, writes placed in order). Asks libfabric only.
+    inline bool rmaAvailable(std::string const& provider)
+    {
+        auto info = ofi::Info::query(replicationHints(provider));
+        return info && (info->capabilities() & FI_RMA) != 0 && info->cqDataSize() >= 4 && (info->messageOrder() & FI_ORDER_WAW) != 0;
+    }
+
+    /// The transfer a sink should offer on provider: RMA where available, send/receive otherwise.
+    inline Transfer preferredTransfer(std::string const& provider)
+    {
+        return rmaAvailable(provider) ? Transfer::Rma : Transfer::SendReceive;
     }
 }

@@ -20,6 +20,9 @@ namespace mxl::fabric
 {
     namespace
     {
+        /// One bounce buffer: a header and the largest payload chunk the grant allows.
+        constexpr std::size_t bounceBufferSize = sizeof(BounceHeader) + bounceChunkSize;
+
         std::uint64_t randomEpoch()
         {
             std::uint64_t epoch = 0;
@@ -54,6 +57,7 @@ namespace mxl::fabric
     {
         stop();
         _endpoint.reset();
+        _bounceMr.reset();
         _regionMrs.clear();
         _commitRingMr.reset();
         if (_mirror)
@@ -64,9 +68,9 @@ namespace mxl::fabric
 
     Expected<std::unique_ptr<Receiver>> Receiver::create(Domain& domain, FlowOffer const& offer, Options const& options)
     {
-        if (options.transfer != Transfer::Rma)
+        if (options.transfer != Transfer::Rma && options.transfer != Transfer::SendReceive)
         {
-            return fail(MXL_ERR_UNSUPPORTED_OPERATION, "the send/receive transfer is not supported yet; use RMA");
+            return fail(MXL_ERR_INVALID_ARG, fmt::format("unknown transfer mode {}", static_cast<int>(options.transfer)));
         }
         std::unique_ptr<Receiver> receiver{new Receiver{domain, options}};
         if (auto r = receiver->setUp(offer); !r)
@@ -112,7 +116,7 @@ namespace mxl::fabric
         }
         _epoch = randomEpoch();
 
-        auto hints = sinkHints(_options.provider, _options.node, _options.service);
+        auto hints = sinkHints(_options.provider, _options.node, _options.service, _options.transfer);
         if (auto r = assign(_info, ofi::Info::query(hints)); !r)
         {
             return r;
@@ -137,7 +141,7 @@ namespace mxl::fabric
         {
             return r;
         }
-        if (auto r = registerMemory(); !r)
+        if (auto r = _options.transfer == Transfer::Rma ? registerMemory() : registerBounceBuffers(); !r)
         {
             return r;
         }
@@ -150,18 +154,26 @@ namespace mxl::fabric
         _grant.flowId = _definition.id;
         _grant.epoch = _epoch;
         _grant.provider = std::string{_info->providerName()};
-        _grant.transfer = Transfer::Rma;
+        _grant.transfer = _options.transfer;
         _grant.node = _options.node;
         _grant.service = std::to_string(*port);
-        _grant.commitRing = _commitRingMr->remoteRegion();
-        _grant.commitEntries = commitRingEntries;
-        for (auto const& mr : _regionMrs)
+        if (_options.transfer == Transfer::Rma)
         {
-            _grant.regions.push_back(mr.remoteRegion());
+            _grant.commitRing = _commitRingMr->remoteRegion();
+            _grant.commitEntries = commitRingEntries;
+            for (auto const& mr : _regionMrs)
+            {
+                _grant.regions.push_back(mr.remoteRegion());
+            }
+        }
+        else
+        {
+            _grant.maxChunk = bounceChunkSize;
         }
 
         _wake = Fd{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
-        log().info("flow {}: mirror ready, listening on {}:{} ({})", formatUuid(_definition.id), _grant.node, _grant.service, _grant.provider);
+        log().info("flow {}: mirror ready, listening on {}:{} ({}, {})", formatUuid(_definition.id), _grant.node, _grant.service, _grant.provider,
+            _grant.transfer == Transfer::Rma ? "RMA" : "send/receive");
         return {};
     }
 
@@ -203,6 +215,31 @@ namespace mxl::fabric
         }
         _commitRingMr.emplace(std::move(*ring));
         return {};
+    }
+
+    Expected<void> Receiver::registerBounceBuffers()
+    {
+        auto const bytes = bounceBufferCount * bounceBufferSize;
+        _bounce = std::make_unique_for_overwrite<std::byte[]>(bytes);
+        auto mr = ofi::MemoryRegion::create(*_fabricDomain, std::span{_bounce.get(), bytes}, FI_RECV);
+        if (!mr)
+        {
+            return mr.take_error();
+        }
+        _bounceMr.emplace(std::move(*mr));
+        return {};
+    }
+
+    void Receiver::postReceive(std::size_t buffer)
+    {
+        // The context names the buffer and the connection it was posted on, so that a completion
+        // left over from a closed connection is never mistaken for a message of the current one.
+        auto* context = reinterpret_cast<void*>(_connection * bounceBufferCount + buffer + 1);
+        auto const result = _endpoint->recv(std::span{_bounce.get() + buffer * bounceBufferSize, bounceBufferSize}, _bounceMr->desc(), context);
+        if (!result.posted())
+        {
+            _counters.error(fmt::format("posting a receive failed: {}", result.again() ? "queue full" : fi_strerror(result.error())));
+        }
     }
 
     void Receiver::start()
@@ -281,6 +318,15 @@ namespace mxl::fabric
                             _counters.error(accepted.error().message);
                             _endpoint.reset();
                         }
+                        else if (_options.transfer == Transfer::SendReceive)
+                        {
+                            ++_connection;
+                            _nextMessage = 0;
+                            for (std::size_t buffer = 0; buffer < bounceBufferCount; ++buffer)
+                            {
+                                postReceive(buffer);
+                            }
+                        }
                     }
                     break;
                 case ofi::CmEventKind::Connected:
@@ -309,7 +355,15 @@ namespace mxl::fabric
             if (n == ofi::kCompletionErrorAvailable)
             {
                 ofi::CompletionError error;
-                if (_cq->readError(error))
+                if (!_cq->readError(error))
+                {
+                    continue;
+                }
+                if (_options.transfer == Transfer::SendReceive && (error.flags & FI_RECV) != 0)
+                {
+                    onMessageError(error);
+                }
+                else
                 {
                     _counters.error(fmt::format("completion error: {}", error.providerMessage.data()));
                 }
@@ -321,7 +375,11 @@ namespace mxl::fabric
             }
             for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i)
             {
-                if ((entries[i].flags & FI_REMOTE_CQ_DATA) != 0)
+                if (_options.transfer == Transfer::SendReceive && (entries[i].flags & FI_RECV) != 0)
+                {
+                    onMessage(entries[i].op_context, entries[i].len);
+                }
+                else if ((entries[i].flags & FI_REMOTE_CQ_DATA) != 0)
                 {
                     onCommit(static_cast<std::uint32_t>(entries[i].data));
                 }
@@ -339,16 +397,107 @@ namespace mxl::fabric
             _counters.refusedSequence.fetch_add(1, std::memory_order_relaxed);
             return;
         }
-        if (record.epoch != _epoch)
+        applyCommit(record);
+    }
+
+    void Receiver::onMessage(void* context, std::size_t length)
+    {
+        auto const tag = reinterpret_cast<std::uintptr_t>(context) - 1;
+        auto const buffer = tag % bounceBufferCount;
+        if (context == nullptr || tag / bounceBufferCount != _connection || !_endpoint)
         {
-            _counters.refusedEpoch.fetch_add(1, std::memory_order_relaxed);
             return;
         }
-        applyCommit(record);
+        auto const message = std::span<std::byte const>{_bounce.get() + buffer * bounceBufferSize, std::min(length, bounceBufferSize)};
+        auto const header = readBounceHeader(message);
+        if (!header)
+        {
+            _counters.refusedRange.fetch_add(1, std::memory_order_relaxed);
+        }
+        else if (header->sequence != _nextMessage)
+        {
+            // Nothing after a lost message can be trusted to be whole (a later commit of the same
+            // grain would publish its missing bytes), so the expected sequence stays where it was:
+            // a duplicate is dropped alone, a gap stops this connection's data until the next one.
+            _counters.refusedSequence.fetch_add(1, std::memory_order_relaxed);
+        }
+        else
+        {
+            ++_nextMessage;
+            if (header->kind == BounceKind::Commit)
+            {
+                applyCommit(commitRecord(*header));
+            }
+            else
+            {
+                applyData(*header, message.subspan(sizeof(BounceHeader)));
+            }
+        }
+        postReceive(buffer);
+    }
+
+    void Receiver::onMessageError(ofi::CompletionError const& error)
+    {
+        if (error.error == FI_ECANCELED)
+        {
+            return;
+        }
+        // A message larger than a bounce buffer (FI_ETRUNC) or a broken connection: the message is
+        // lost, so the next one fails the sequence check.
+        _counters.error(fmt::format("receive failed: {}", error.providerMessage.data()));
+        auto const tag = reinterpret_cast<std::uintptr_t>(error.context) - 1;
+        if (error.context != nullptr && tag / bounceBufferCount == _connection && _endpoint)
+        {
+            postReceive(tag % bounceBufferCount);
+        }
+    }
+
+    bool Receiver::inSession(std::uint64_t epoch)
+    {
+        if (epoch != _epoch)
+        {
+            _counters.refusedEpoch.fetch_add(1, std::memory_order_relaxed);
+            return false;
+        }
+        return true;
+    }
+
+    void Receiver::applyData(BounceHeader const& header, std::span<std::byte const> payload)
+    {
+        if (!inSession(header.epoch))
+        {
+            return;
+        }
+        auto& flow = _mirror->flow();
+        if (_discrete != nullptr)
+        {
+            if (header.index == UINT64_MAX || header.offset > flow.grainSize() || payload.size() > flow.grainSize() - header.offset)
+            {
+                _counters.refusedRange.fetch_add(1, std::memory_order_relaxed);
+                return;
+            }
+            // Readers of the grain the slot held before must stop taking it before its bytes change
+            // (an older index too: the writer rewound, as commitArrived accepts).
+            _discrete->claim(header.index);
+            auto const slot = static_cast<std::uint32_t>(header.index % flow.grainCount());
+            std::memcpy(flow.grainPayload(slot) + header.offset, payload.data(), payload.size());
+            return;
+        }
+        auto const size = flow.channelsMapping().size();
+        if (header.offset > size || payload.size() > size - header.offset)
+        {
+            _counters.refusedRange.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+        std::memcpy(flow.channels() + header.offset, payload.data(), payload.size());
     }
 
     void Receiver::applyCommit(CommitRecord const& record)
     {
+        if (!inSession(record.epoch))
+        {
+            return;
+        }
         if (record.kind == CommitKind::Grain && _discrete != nullptr)
         {
             if (record.index == UINT64_MAX || record.validSlices > _totalSlices)

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "ofi/Info.hpp"
 #include "ofi/MemoryRegion.hpp"
 #include "ofi/PassiveEndpoint.hpp"
+#include "protocol/BounceHeader.hpp"
 #include "protocol/CommitRecord.hpp"
 #include "protocol/Messages.hpp"
 #include "replication/Counters.hpp"
@@ -36,6 +38,9 @@ namespace mxl::fabric
     /// The sink side of one replicated flow: a mirror flow in the local domain whose grain
     /// payloads (or channels) are registered for remote writes by one source, and a thread that
     /// validates each commit record and publishes it to local readers through the ordinary futex.
+    /// With Transfer::SendReceive nothing of the mirror is registered: the source's messages land
+    /// in a pool of bounce buffers and the thread copies each payload chunk into the mirror after
+    /// checking that it falls inside it.
     class Receiver
     {
     public:
@@ -83,8 +88,15 @@ namespace mxl::fabric
         void run();
         void handleEvents();
         void handleCompletions();
+        Expected<void> registerBounceBuffers();
+        void postReceive(std::size_t buffer);
         void onCommit(std::uint32_t sequence);
+        void onMessage(void* context, std::size_t length);
+        void onMessageError(ofi::CompletionError const& error);
+        /// Counts records and data of another session as refusedEpoch.
+        [[nodiscard]] bool inSession(std::uint64_t epoch);
         void applyCommit(CommitRecord const& record);
+        void applyData(BounceHeader const& header, std::span<std::byte const> payload);
 
         Domain& _domain;
         Options _options;
@@ -105,7 +117,11 @@ namespace mxl::fabric
         std::unique_ptr<CommitRecord[]> _commitRing;
         std::optional<ofi::MemoryRegion> _commitRingMr;
         std::vector<ofi::MemoryRegion> _regionMrs;
+        std::unique_ptr<std::byte[]> _bounce;
+        std::optional<ofi::MemoryRegion> _bounceMr;
         std::optional<ofi::Endpoint> _endpoint;
+        std::size_t _connection{0};    ///< Counts accepted connections; tags receives with their own.
+        std::uint32_t _nextMessage{0}; ///< SendReceive: the sequence the next message must carry.
 
         RegionGrant _grant;
         Counters _counters;

@@ -19,8 +19,8 @@ namespace mxl::fabric
         /// a commit of the next grain does not queue behind a huge transfer.
         constexpr std::size_t maxWriteChunk = 8 * 1024 * 1024;
 
-        /// Records are written from a local ring; a slot is never reused while its write is in flight
-        /// (at most transmitDepth operations are).
+        /// Records (and, with send/receive, message headers) are sent from a local ring; a slot is
+        /// never reused while its operation is in flight (at most transmitDepth operations are).
         constexpr std::size_t localRecordEntries = 2 * transmitDepth;
 
         /// How long the thread sleeps on the flow's futex when idle before it looks at the session
@@ -48,6 +48,7 @@ namespace mxl::fabric
     {
         stop();
         _endpoint.reset();
+        _headersMr.reset();
         _recordsMr.reset();
         _sourceMrs.clear();
     }
@@ -87,7 +88,8 @@ namespace mxl::fabric
         {
             return r;
         }
-        _maxWrite = std::min(_info->maxMessageSize(), maxWriteChunk);
+        _maxWrite = _grant.transfer == Transfer::Rma ? std::min(_info->maxMessageSize(), maxWriteChunk)
+                                                     : std::min<std::size_t>(_grant.maxChunk, _info->maxMessageSize() - sizeof(BounceHeader));
         // At most half a ring of bytes in flight: older grains are about to be overwritten anyway.
         _byteBudget = _source->discrete() ? static_cast<std::size_t>(std::max<std::uint32_t>(1, _source->grainCount() / 2)) * _source->grainSize()
                                           : _source->channelsMapping().size() / 2;
@@ -96,9 +98,14 @@ namespace mxl::fabric
 
     Expected<void> Sender::checkGrant() const
     {
-        if (_grant.transfer != Transfer::Rma)
+        if (_grant.transfer == Transfer::SendReceive)
         {
-            return fail(MXL_ERR_UNSUPPORTED_OPERATION, "the send/receive transfer is not supported yet");
+            // The sink checks every message against its mirror: there are no regions to match.
+            if (_grant.maxChunk == 0 || _grant.maxChunk > maxBounceChunkSize)
+            {
+                return fail(MXL_ERR_INVALID_ARG, fmt::format("region grant: send/receive chunks of {} bytes", _grant.maxChunk));
+            }
+            return {};
         }
         if (_grant.commitEntries == 0 || _grant.commitRing.length < static_cast<std::uint64_t>(_grant.commitEntries) * sizeof(CommitRecord))
         {
@@ -130,12 +137,18 @@ namespace mxl::fabric
 
     Expected<void> Sender::connect()
     {
-        auto hints = sourceHints(_grant.provider, _grant.node, _grant.service);
+        auto hints = sourceHints(_grant.provider, _grant.node, _grant.service, _grant.transfer);
         if (auto r = assign(_info, ofi::Info::query(hints)); !r)
         {
             return r;
         }
-        if ((_info->messageOrder() & FI_ORDER_WAW) == 0)
+        if (_grant.transfer == Transfer::SendReceive && (_info->transmitIovLimit() < 2 || _info->maxMessageSize() <= sizeof(BounceHeader)))
+        {
+            // A Data message is a header and the flow's own bytes, gathered without a copy.
+            return fail(MXL_ERR_UNSUPPORTED_OPERATION, fmt::format("provider {} cannot send a message of two parts (iov_limit {})",
+                                                           _info->providerName(), _info->transmitIovLimit()));
+        }
+        if (_grant.transfer == Transfer::Rma && (_info->messageOrder() & FI_ORDER_WAW) == 0)
         {
             // Without write-after-write ordering a record could be placed before the bytes it
             // publishes; this build does not fence by completion yet.
@@ -197,13 +210,14 @@ namespace mxl::fabric
     Expected<void> Sender::registerMemory()
     {
         // The flow's own read-only mapping is registered as the source of the writes: no copy.
+        auto const access = _grant.transfer == Transfer::Rma ? std::uint64_t{FI_WRITE} : std::uint64_t{FI_SEND};
         if (_source->discrete())
         {
             _sourceMrs.reserve(_source->grainCount());
             for (std::uint32_t slot = 0; slot < _source->grainCount(); ++slot)
             {
                 auto const payload = std::as_bytes(std::span{_source->grainPayload(slot), _source->grainSize()});
-                auto mr = ofi::MemoryRegion::create(*_fabricDomain, payload, FI_WRITE);
+                auto mr = ofi::MemoryRegion::create(*_fabricDomain, payload, access);
                 if (!mr)
                 {
                     return mr.take_error();
@@ -214,12 +228,23 @@ namespace mxl::fabric
         else
         {
             auto const& channels = _source->channelsMapping();
-            auto mr = ofi::MemoryRegion::create(*_fabricDomain, std::as_bytes(std::span{channels.data(), channels.size()}), FI_WRITE);
+            auto mr = ofi::MemoryRegion::create(*_fabricDomain, std::as_bytes(std::span{channels.data(), channels.size()}), access);
             if (!mr)
             {
                 return mr.take_error();
             }
             _sourceMrs.push_back(std::move(*mr));
+        }
+        if (_grant.transfer == Transfer::SendReceive)
+        {
+            _headers = std::make_unique<BounceHeader[]>(localRecordEntries);
+            auto headers = ofi::MemoryRegion::create(*_fabricDomain, std::as_bytes(std::span{_headers.get(), localRecordEntries}), FI_SEND);
+            if (!headers)
+            {
+                return headers.take_error();
+            }
+            _headersMr.emplace(std::move(*headers));
+            return {};
         }
         _records = std::make_unique<CommitRecord[]>(localRecordEntries);
         auto records = ofi::MemoryRegion::create(*_fabricDomain, std::as_bytes(std::span{_records.get(), localRecordEntries}), FI_WRITE);
@@ -267,6 +292,13 @@ namespace mxl::fabric
             scan();
             postPending();
             drainCompletions();
+            // Completions just read may have released commit records: post them now rather than
+            // after the next wait, and give the provider a turn to send them.
+            if (_recordHead != _recordTail)
+            {
+                postPending();
+                drainCompletions();
+            }
             drainEvents();
             if (_inFlight > 0 || _payloadPosted != _payloadQueued || _recordHead != _recordTail)
             {
@@ -383,23 +415,16 @@ namespace mxl::fabric
         std::size_t ops = 0;
         for (std::size_t p = 0; p < count; ++p)
         {
-            ops += (ranges[p].length + _maxWrite - 1) / _maxWrite;
+            ops += chunks(ranges[p].length);
         }
         if (!room(ops, _layout->bytes(from, to)))
         {
             return false;
         }
         auto const* base = _source->grainPayload(slot);
-        auto const& region = _grant.regions[slot];
         for (std::size_t p = 0; p < count; ++p)
         {
-            for (std::size_t done = 0; done < ranges[p].length; done += _maxWrite)
-            {
-                auto const offset = ranges[p].offset + done;
-                auto const length = std::min(_maxWrite, ranges[p].length - done);
-                // checkGrant made every region exactly a grain long, so the target always exists.
-                queueWrite(std::as_bytes(std::span{base + offset, length}), _sourceMrs[slot].desc(), *region.target(offset, length));
-            }
+            queueWrite(std::as_bytes(std::span{base + ranges[p].offset, ranges[p].length}), _sourceMrs[slot].desc(), index, ranges[p].offset, slot);
         }
         queueRecord(slot, 0,
             CommitRecord{_grant.epoch, index, 0, flags & MXL_GRAIN_FLAG_INVALID, to, CommitKind::Grain, static_cast<std::uint32_t>(to - from)});
@@ -437,25 +462,24 @@ namespace mxl::fabric
             _samplesSent = head - maxBatch;
             count = maxBatch;
         }
-        if (!room(static_cast<std::size_t>(channels) * 2, static_cast<std::size_t>(count) * word * channels))
+        auto const start = _samplesSent % length;
+        auto const first = std::min<std::uint64_t>(count, length - start);
+        auto const rest = (count - first) * word;
+        if (!room(channels * (chunks(first * word) + chunks(rest)), static_cast<std::size_t>(count) * word * channels))
         {
             return;
         }
-        auto const start = _samplesSent % length;
-        auto const first = std::min<std::uint64_t>(count, length - start);
         auto const stride = static_cast<std::size_t>(length) * word;
-        auto const& region = _grant.regions[0];
         auto* desc = _sourceMrs[0].desc();
         for (std::uint32_t c = 0; c < channels; ++c)
         {
             auto const channelBase = c * stride;
             auto const firstOffset = channelBase + start * word;
-            queueWrite(std::as_bytes(std::span{_source->channels() + firstOffset, first * word}), desc, *region.target(firstOffset, first * word));
-            if (count > first)
+            queueWrite(std::as_bytes(std::span{_source->channels() + firstOffset, first * word}), desc, _samplesSent, firstOffset, 0);
+            if (rest > 0)
             {
                 // The range wraps: its second fragment starts at the beginning of the channel.
-                auto const rest = (count - first) * word;
-                queueWrite(std::as_bytes(std::span{_source->channels() + channelBase, rest}), desc, *region.target(channelBase, rest));
+                queueWrite(std::as_bytes(std::span{_source->channels() + channelBase, rest}), desc, _samplesSent + first, channelBase, 0);
             }
         }
         queueRecord(0, _samplesSent, CommitRecord{_grant.epoch, head, 0, 0, 0, CommitKind::Samples, static_cast<std::uint32_t>(count)});
@@ -471,10 +495,19 @@ namespace mxl::fabric
                (idle || _outstandingBytes + bytes <= _byteBudget);
     }
 
-    void Sender::queueWrite(std::span<std::byte const> source, void* desc, ofi::RmaTarget target)
+    std::size_t Sender::chunks(std::size_t bytes) const noexcept
     {
-        _payloads[_payloadQueued % payloadCapacity] = PayloadOp{source, desc, target};
-        ++_payloadQueued;
+        return (bytes + _maxWrite - 1) / _maxWrite;
+    }
+
+    void Sender::queueWrite(std::span<std::byte const> source, void* desc, std::uint64_t index, std::uint64_t offset, std::uint32_t region)
+    {
+        for (std::size_t done = 0; done < source.size(); done += _maxWrite)
+        {
+            auto const length = std::min(_maxWrite, source.size() - done);
+            _payloads[_payloadQueued % payloadCapacity] = PayloadOp{source.subspan(done, length), desc, index, offset + done, region};
+            ++_payloadQueued;
+        }
         _outstandingBytes += source.size();
     }
 
@@ -505,7 +538,7 @@ namespace mxl::fabric
         {
             auto const& op = _payloads[_payloadPosted % payloadCapacity];
             // The context carries the write's position so that its completion can be matched.
-            auto const result = _endpoint->write(op.source, op.desc, op.target, reinterpret_cast<void*>(_payloadPosted + 1));
+            auto const result = postPayload(op, reinterpret_cast<void*>(_payloadPosted + 1));
             if (result.again())
             {
                 // The provider's queue is full: the write stays queued and is retried after completions.
@@ -532,13 +565,7 @@ namespace mxl::fabric
                 ++_recordHead;
                 continue;
             }
-            auto const sequence = _sequence;
-            auto& local = _records[sequence % localRecordEntries];
-            local = op.record;
-            local.sequence = sequence;
-            auto const target = _grant.commitRing.target(static_cast<std::uint64_t>(sequence % _grant.commitEntries) * sizeof(CommitRecord),
-                sizeof(CommitRecord));
-            auto const result = _endpoint->writeWithData(std::as_bytes(std::span{&local, 1}), _recordsMr->desc(), *target, sequence, nullptr);
+            auto const result = postRecord(op.record);
             if (result.again())
             {
                 return;
@@ -548,7 +575,6 @@ namespace mxl::fabric
                 abort(fmt::format("posting a commit record failed: {}", fi_strerror(result.error())));
                 return;
             }
-            ++_sequence;
             ++_recordHead;
             ++_inFlight;
             _counters.commits.fetch_add(1, std::memory_order_relaxed);
@@ -557,6 +583,51 @@ namespace mxl::fabric
                 _published.store(op.record.index, std::memory_order_release);
             }
         }
+    }
+
+    ofi::PostResult Sender::postPayload(PayloadOp const& op, void* context) noexcept
+    {
+        if (_grant.transfer == Transfer::Rma)
+        {
+            // checkGrant made every region exactly as long as what it mirrors, so the target exists.
+            return _endpoint->write(op.source, op.desc, *_grant.regions[op.region].target(op.offset, op.source.size()), context);
+        }
+        auto& header = _headers[_sequence % localRecordEntries];
+        header = dataHeader(_sequence, _grant.epoch, op.index, op.offset, static_cast<std::uint32_t>(op.source.size()));
+        // iovec is shared with receives, hence not const; a send only reads the flow's bytes.
+        std::array<iovec, 2> const parts{{{&header, sizeof header}, {const_cast<std::byte*>(op.source.data()), op.source.size()}}};
+        std::array<void*, 2> descs{_headersMr->desc(), op.desc};
+        auto const result = _endpoint->sendv(parts, descs.data(), context);
+        if (result.posted())
+        {
+            ++_sequence;
+        }
+        return result;
+    }
+
+    ofi::PostResult Sender::postRecord(CommitRecord record) noexcept
+    {
+        record.sequence = _sequence;
+        auto result = ofi::PostResult{0};
+        if (_grant.transfer == Transfer::Rma)
+        {
+            auto& local = _records[_sequence % localRecordEntries];
+            local = record;
+            auto const target = _grant.commitRing.target(static_cast<std::uint64_t>(_sequence % _grant.commitEntries) * sizeof(CommitRecord),
+                sizeof(CommitRecord));
+            result = _endpoint->writeWithData(std::as_bytes(std::span{&local, 1}), _recordsMr->desc(), *target, _sequence, nullptr);
+        }
+        else
+        {
+            auto& header = _headers[_sequence % localRecordEntries];
+            header = commitHeader(record);
+            result = _endpoint->send(std::as_bytes(std::span{&header, 1}), _headersMr->desc(), nullptr);
+        }
+        if (result.posted())
+        {
+            ++_sequence;
+        }
+        return result;
     }
 
     void Sender::onCompletion(void* context) noexcept

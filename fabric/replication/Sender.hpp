@@ -20,6 +20,7 @@
 #include "ofi/Fabric.hpp"
 #include "ofi/Info.hpp"
 #include "ofi/MemoryRegion.hpp"
+#include "protocol/BounceHeader.hpp"
 #include "protocol/CommitRecord.hpp"
 #include "protocol/Messages.hpp"
 #include "replication/Counters.hpp"
@@ -31,7 +32,9 @@ namespace mxl::fabric
     /// futex and RDMA-writes exactly the newly committed byte ranges (every plane; audio: every
     /// channel, in up to two fragments) from the flow's own mapping into the sink's mirror, then a
     /// commit record carrying the grain index and slice count with immediate data. Many writes are
-    /// in flight at once; none of them copies payload.
+    /// in flight at once; none of them copies payload. With a SendReceive grant the same ranges go
+    /// as messages (a header from a registered ring, then the bytes from the flow's mapping, in
+    /// chunks of at most the grant's maxChunk) and each record as a header-only message.
     class Sender
     {
     public:
@@ -71,12 +74,14 @@ namespace mxl::fabric
         }
 
     private:
-        /// A payload write: posted as soon as the provider takes it.
+        /// A payload write (or Data message): posted as soon as the provider takes it.
         struct PayloadOp
         {
             std::span<std::byte const> source;
             void* desc;
-            ofi::RmaTarget target;
+            std::uint64_t index;  ///< Grain index, or first sample of the batch.
+            std::uint64_t offset; ///< Into the grain's payload, or into the channels file.
+            std::uint32_t region; ///< The granted region it lands in (RMA).
         };
 
         /// A commit record, held until every payload write queued before it has completed locally
@@ -111,13 +116,17 @@ namespace mxl::fabric
         void scanGrains(std::uint64_t head);
         void scanSamples(std::uint64_t head);
         bool sendSlices(std::uint64_t index, std::uint32_t slot, std::uint16_t from, std::uint16_t to, std::uint32_t flags);
-        void queueWrite(std::span<std::byte const> source, void* desc, ofi::RmaTarget target);
+        /// Queues source in writes (or messages) of at most _maxWrite bytes each.
+        void queueWrite(std::span<std::byte const> source, void* desc, std::uint64_t index, std::uint64_t offset, std::uint32_t region);
+        [[nodiscard]] std::size_t chunks(std::size_t bytes) const noexcept;
         void queueRecord(std::uint32_t slot, std::uint64_t oldest, CommitRecord const& record);
         /// Whether ops payload writes of bytes more bytes and a record fit: bounded by queue sizes and
         /// by the bytes a sink may have in flight (half the ring).
         [[nodiscard]] bool room(std::size_t ops, std::size_t bytes) const noexcept;
         [[nodiscard]] bool recordStillValid(RecordOp const& op) const noexcept;
         void postPending();
+        ofi::PostResult postPayload(PayloadOp const& op, void* context) noexcept;
+        ofi::PostResult postRecord(CommitRecord record) noexcept;
         void drainCompletions();
         void onCompletion(void* context) noexcept;
         void drainEvents();
@@ -136,8 +145,10 @@ namespace mxl::fabric
         std::optional<ofi::CompletionQueue> _cq;
         std::optional<ofi::Endpoint> _endpoint;
         std::vector<ofi::MemoryRegion> _sourceMrs;
-        std::unique_ptr<CommitRecord[]> _records;
+        std::unique_ptr<CommitRecord[]> _records;        ///< RMA: records staged for writing.
         std::optional<ofi::MemoryRegion> _recordsMr;
+        std::unique_ptr<BounceHeader[]> _headers;        ///< SendReceive: headers staged for sending.
+        std::optional<ofi::MemoryRegion> _headersMr;
 
         // Replication state, touched only by the sender thread.
         std::vector<SlotState> _slots;
@@ -145,7 +156,7 @@ namespace mxl::fabric
         std::uint64_t _samplesSent{0};
         bool _started{false};
         bool _fromCreation{false}; ///< The flow had never been written when first looked at.
-        std::uint32_t _sequence{0};
+        std::uint32_t _sequence{0}; ///< RMA: of the next record; SendReceive: of the next message.
         std::array<PayloadOp, payloadCapacity> _payloads{};
         std::array<bool, payloadCapacity> _payloadCompleted{};
         std::size_t _payloadPosted{0};  ///< Next payload write to post.

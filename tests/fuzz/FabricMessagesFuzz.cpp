@@ -27,7 +27,7 @@ namespace
     {
         if (a.flowId != b.flowId || a.epoch != b.epoch || a.provider != b.provider || a.transfer != b.transfer || a.node != b.node ||
             a.service != b.service || !sameRegion(a.commitRing, b.commitRing) || a.commitEntries != b.commitEntries ||
-            a.regions.size() != b.regions.size())
+            a.maxChunk != b.maxChunk || a.regions.size() != b.regions.size())
         {
             return false;
         }

@@ -11,6 +11,7 @@
 
 #include "flow/FlowCreation.hpp"
 #include "flow/FlowDefinition.hpp"
+#include "protocol/BounceHeader.hpp"
 #include "protocol/CommitRecord.hpp"
 #include "protocol/Messages.hpp"
 
@@ -97,6 +98,7 @@ int main(int argc, char** argv)
     sendReceive.transfer = mxl::fabric::Transfer::SendReceive;
     sendReceive.commitRing = {};
     sendReceive.commitEntries = 0;
+    sendReceive.maxChunk = mxl::fabric::bounceChunkSize;
     auto const audioBytes = std::uint64_t{audio.config.continuous.channelCount} * audio.config.continuous.bufferLength * audio.sampleWordSize;
 
     bool ok = write(dir / "offer_v210", mxl::fabric::encode(v210)) && write(dir / "offer_v210a", mxl::fabric::encode(v210a)) &&

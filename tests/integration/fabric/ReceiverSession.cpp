@@ -42,12 +42,12 @@ namespace mxl::fabric::test
         return true;
     }
 
-    MirrorSession::MirrorSession(std::string const& media)
+    MirrorSession::MirrorSession(std::string const& media, Receiver::Options const& options)
         : source{sourceDir, definitionFor(id, media)}
         , sourceDomain{require(Domain::open(sourceDir.path(), nullptr), "source domain")}
         , sinkDomain{require(Domain::open(sinkDir.path(), nullptr), "sink domain")}
         , offer{require(makeFlowOffer(*sourceDomain, uuid), "flow offer")}
-        , receiver{require(Receiver::create(*sinkDomain, offer, {}), "receiver")}
+        , receiver{require(Receiver::create(*sinkDomain, offer, options), "receiver")}
     {
         receiver->start();
         sink.emplace(sinkDir, id);

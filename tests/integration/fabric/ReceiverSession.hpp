@@ -53,7 +53,7 @@ namespace mxl::fabric::test
     /// Receiver that mirrors the flow there.
     struct MirrorSession
     {
-        explicit MirrorSession(std::string const& media);
+        explicit MirrorSession(std::string const& media, Receiver::Options const& options = {});
 
         [[nodiscard]] RegionGrant const& grant() const noexcept
         {

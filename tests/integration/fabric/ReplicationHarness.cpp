@@ -157,6 +157,7 @@ namespace mxl::fabric::test
             }
             Receiver::Options options;
             options.provider = _options.provider;
+            options.transfer = _options.transfer;
             auto receiver = Receiver::create(**domain, *offer, options);
             if (!receiver)
             {

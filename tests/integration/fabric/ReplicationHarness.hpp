@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/Uuid.hpp"
+#include "protocol/Messages.hpp"
 #include "replication/Counters.hpp"
 #include "support/ChildProcess.hpp"
 
@@ -39,6 +40,7 @@ namespace mxl::fabric::test
     struct ReplicationOptions
     {
         std::string provider{"tcp"};
+        Transfer transfer{Transfer::Rma};
     };
 
     /// Replicates flowId from sourceDomain to sinkDomain until stopped.

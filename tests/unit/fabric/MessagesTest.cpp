@@ -211,6 +211,7 @@ namespace mxl::fabric::test
         original.transfer = Transfer::SendReceive;
         original.commitRing = {};
         original.commitEntries = 0;
+        original.maxChunk = 256 * 1024;
 
         auto const decoded = decodeRegionGrant(encode(original));
 

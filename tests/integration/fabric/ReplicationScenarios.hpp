@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// Byte-exact replication scenarios, each run by a Sender and a Receiver in two processes with the
+// given options, so that every transfer mode proves the same behaviour with the same test.
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <mxl/flow.h>
+#include <mxl/mxl.h>
+#include <mxl/time.h>
+
+#include "ReplicationHarness.hpp"
+#include "ReplicationMedia.hpp"
+#include "common/Uuid.hpp"
+#include "support/TestDomain.hpp"
+
+namespace mxl::fabric::test
+{
+    inline void expectCleanSession(Replication const& replication, std::uint64_t grains)
+    {
+        auto const& sent = replication.senderCounters();
+        auto const& received = replication.receiverCounters();
+        EXPECT_EQ(sent.grains, grains);
+        EXPECT_EQ(received.grains, grains);
+        EXPECT_EQ(received.bytes, sent.bytes);
+        EXPECT_EQ(received.slices, sent.slices);
+        EXPECT_EQ(received.commits, sent.commits);
+        EXPECT_EQ(sent.skippedGrains, 0U);
+        EXPECT_EQ(received.refusedEpoch + received.refusedRange + received.refusedSequence, 0U);
+        EXPECT_EQ(sent.errors, 0U) << sent.lastError;
+        EXPECT_EQ(received.errors, 0U) << received.lastError;
+    }
+
+    /// Writes grains whole grains and checks each on the sink as it arrives.
+    inline void replicateAndVerify(ReplicationOptions const& options, std::string const& media, int width, int height, unsigned grains)
+    {
+        mxl::test::TestDomain a, b;
+        auto const id = formatUuid(randomUuid());
+        Source source{a, mxl::test::flowDef(id, media, width, height, 50, 1)};
+        Replication replication{a.str(), b.str(), *parseUuid(id), options};
+        ASSERT_TRUE(replication.start()) << replication.error();
+        Sink sink{b, id};
+
+        mxlFlowConfigInfo mirrorConfig;
+        ASSERT_EQ(mxlFlowReaderGetConfigInfo(sink.reader, &mirrorConfig), MXL_STATUS_OK);
+        EXPECT_EQ(std::memcmp(&mirrorConfig, &source.config, sizeof mirrorConfig), 0) << "the mirror's configuration must be the source's";
+
+        auto const first = source.currentIndex();
+        for (auto i = first; i < first + grains; ++i)
+        {
+            source.writeGrain(i);
+            EXPECT_EQ(sink.verify(i), 0U) << "grain " << i << " differs";
+        }
+        replication.stop();
+        expectCleanSession(replication, grains);
+    }
+
+    /// Commits each grain in `batches` steps. After every commit the sink must hold exactly the
+    /// slices committed so far, byte exact, and nothing of the slices beyond them, although the
+    /// whole grain is in the source's memory from the start.
+    inline void partialSlicesArriveProgressively(ReplicationOptions const& options, std::string const& media, int width, int height,
+        unsigned batches)
+    {
+        mxl::test::TestDomain a, b;
+        auto const id = formatUuid(randomUuid());
+        Source source{a, mxl::test::flowDef(id, media, width, height, 50, 1)};
+        Replication replication{a.str(), b.str(), *parseUuid(id), options};
+        ASSERT_TRUE(replication.start()) << replication.error();
+        Sink sink{b, id};
+        constexpr std::uint64_t grains = 3;
+        ASSERT_GE(source.config.discrete.grainCount, grains) << "each grain must land in a fresh (zeroed) slot of the mirror";
+        auto const& sliceSizes = source.config.discrete.sliceSizes;
+
+        auto const first = source.currentIndex();
+        for (auto index = first; index < first + grains; ++index)
+        {
+            mxlGrainInfo info;
+            std::uint8_t* payload = nullptr;
+            ASSERT_EQ(mxlFlowWriterOpenGrain(source.writer, index, &info, &payload), MXL_STATUS_OK);
+            for (std::size_t i = 0; i < info.grainSize; ++i)
+            {
+                payload[i] = pattern(index, i);
+            }
+            auto const total = info.totalSlices;
+            for (unsigned batch = 1; batch <= batches; ++batch)
+            {
+                auto const end = static_cast<std::uint16_t>(total * batch / batches);
+                info.validSlices = end;
+                ASSERT_EQ(mxlFlowWriterCommitGrain(source.writer, &info), MXL_STATUS_OK);
+
+                mxlGrainInfo arrived;
+                std::uint8_t* mirrored = nullptr;
+                ASSERT_EQ(mxlFlowReaderGetGrainSlice(sink.reader, index, end, waitNs, &arrived, &mirrored), MXL_STATUS_OK)
+                    << "grain " << index << ", batch " << batch;
+                ASSERT_EQ(arrived.index, index);
+                EXPECT_EQ(arrived.validSlices, end) << "grain " << index << ", batch " << batch;
+                std::size_t wrong = 0;
+                std::size_t early = 0;
+                std::size_t plane = 0;
+                for (std::size_t p = 0; p < MXL_MAX_PLANES_PER_GRAIN && sliceSizes[p] != 0; ++p)
+                {
+                    auto const committed = plane + std::size_t{end} * sliceSizes[p];
+                    auto const planeEnd = plane + std::size_t{total} * sliceSizes[p];
+                    wrong += wrongBytes(mirrored, index, plane, committed);
+                    early += static_cast<std::size_t>(std::count_if(mirrored + committed, mirrored + planeEnd, [](auto byte) { return byte != 0; }));
+                    plane = planeEnd;
+                }
+                ASSERT_EQ(plane, info.grainSize);
+                EXPECT_EQ(wrong, 0U) << "committed slices differ: grain " << index << ", batch " << batch;
+                EXPECT_EQ(early, 0U) << "bytes beyond validSlices reached the sink: grain " << index << ", batch " << batch;
+            }
+        }
+        replication.stop();
+        expectCleanSession(replication, grains);
+        EXPECT_EQ(replication.receiverCounters().commits, grains * batches);
+    }
+
+    /// 1000 small grains written at full speed, the sink's reader a few grains behind.
+    inline void thousandSmallGrainsArriveIntact(ReplicationOptions const& options)
+    {
+        constexpr std::uint64_t grains = 1000;
+        // How far the writer may run ahead of the sink's reader: well within the ring, so that no
+        // grain is overwritten before it is read.
+        constexpr std::uint64_t lag = 16;
+        mxl::test::TestDomain a, b;
+        auto const id = formatUuid(randomUuid());
+        Source source{a, mxl::test::flowDef(id, "v210", 320, 180, 500, 1)};
+        ASSERT_GT(source.config.discrete.grainCount, 4 * lag);
+        Replication replication{a.str(), b.str(), *parseUuid(id), options};
+        ASSERT_TRUE(replication.start()) << replication.error();
+        Sink sink{b, id};
+
+        std::vector<std::uint64_t> corrupt;
+        auto const first = source.currentIndex();
+        for (auto i = first; i < first + grains + lag; ++i)
+        {
+            if (i < first + grains)
+            {
+                source.writeGrain(i);
+            }
+            if (i >= first + lag && sink.verify(i - lag) != 0)
+            {
+                corrupt.push_back(i - lag - first);
+            }
+        }
+        EXPECT_TRUE(corrupt.empty()) << corrupt.size() << " corrupt or missing grains, the first at offset " << corrupt.front();
+
+        replication.stop();
+        expectCleanSession(replication, grains);
+        EXPECT_EQ(replication.senderCounters().bytes, grains * 161'280U) << "320x180 v210 grains are 896 x 180 bytes";
+    }
+
+    /// Audio batches of 480 samples in 4 channels, over and over across the ring's edge.
+    inline void audioBatchesCrossTheRingEdgeExact(ReplicationOptions const& options)
+    {
+        constexpr std::uint32_t channels = 4;
+        mxl::test::TestDomain a, b;
+        auto const id = formatUuid(randomUuid());
+        Source source{a, mxl::test::flowDef(id, "audio", 0, 0, 48000, 1, channels)};
+        Replication replication{a.str(), b.str(), *parseUuid(id), options};
+        ASSERT_TRUE(replication.start()) << replication.error();
+        Sink sink{b, id};
+        auto const length = std::uint64_t{source.config.continuous.bufferLength};
+        // One sync batch per commit, so that each commit wakes the sink's reader; the ring length
+        // is a multiple of 1024 samples, so batches of 480 straddle its edge over and over.
+        auto const batch = std::size_t{source.config.common.maxSyncBatchSizeHint};
+        ASSERT_EQ(batch, 480U);
+        auto const batches = 10 * length / batch;
+
+        auto index = source.currentIndex();
+        std::uint64_t wrapped = 0;
+        std::uint64_t wrong = 0;
+        for (std::uint64_t k = 0; k < batches; ++k)
+        {
+            index += batch;
+            source.writeSamples(index, batch);
+            bool wraps = false;
+            auto const mismatches = sink.verifySamples(index, batch, channels, &wraps);
+            ASSERT_NE(mismatches, SIZE_MAX) << "batch " << k << " did not arrive";
+            wrong += mismatches;
+            wrapped += wraps;
+        }
+        EXPECT_EQ(wrong, 0U);
+        EXPECT_GE(wrapped, 9U) << "the batches must have crossed the ring's edge on the sink";
+        EXPECT_EQ(sink.headIndex(), index);
+
+        replication.stop();
+        auto const& sent = replication.senderCounters();
+        auto const& received = replication.receiverCounters();
+        EXPECT_EQ(received.bytes, sent.bytes);
+        EXPECT_EQ(received.slices, sent.slices) << "samples moved";
+        EXPECT_EQ(received.commits, sent.commits);
+        EXPECT_EQ(sent.skippedGrains, 0U) << "samples given up";
+        EXPECT_EQ(received.refusedEpoch + received.refusedRange + received.refusedSequence, 0U);
+        EXPECT_EQ(sent.errors, 0U) << sent.lastError;
+        EXPECT_EQ(received.errors, 0U) << received.lastError;
+    }
+}
