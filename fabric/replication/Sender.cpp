@@ -26,17 +26,6 @@ namespace mxl::fabric
         /// How long the thread sleeps on the flow's futex when idle before it looks at the session
         /// (a peer that went away is only noticed while the queues are read).
         constexpr std::uint64_t idleWaitNs = 50'000'000ULL;
-
-        template<typename T>
-        Expected<void> assign(std::optional<T>& slot, Expected<T> result)
-        {
-            if (!result)
-            {
-                return result.take_error();
-            }
-            slot.emplace(std::move(result).value());
-            return {};
-        }
     }
 
     Sender::Sender(RegionGrant grant, Options options)
@@ -138,7 +127,7 @@ namespace mxl::fabric
     Expected<void> Sender::connect()
     {
         auto hints = sourceHints(_grant.provider, _grant.node, _grant.service, _grant.transfer);
-        if (auto r = assign(_info, ofi::Info::query(hints)); !r)
+        if (auto r = emplace(_info, ofi::Info::query(hints)); !r)
         {
             return r;
         }
@@ -155,23 +144,23 @@ namespace mxl::fabric
             return fail(MXL_ERR_UNSUPPORTED_OPERATION,
                 fmt::format("provider {} does not order writes (FI_ORDER_WAW); not supported yet", _info->providerName()));
         }
-        if (auto r = assign(_fabric, ofi::Fabric::open(*_info)); !r)
+        if (auto r = emplace(_fabric, ofi::Fabric::open(*_info)); !r)
         {
             return r;
         }
-        if (auto r = assign(_events, ofi::EventQueue::open(*_fabric)); !r)
+        if (auto r = emplace(_events, ofi::EventQueue::open(*_fabric)); !r)
         {
             return r;
         }
-        if (auto r = assign(_fabricDomain, ofi::Domain::open(*_fabric, *_info)); !r)
+        if (auto r = emplace(_fabricDomain, ofi::Domain::open(*_fabric, *_info)); !r)
         {
             return r;
         }
-        if (auto r = assign(_cq, ofi::CompletionQueue::open(*_fabricDomain, completionQueueSize)); !r)
+        if (auto r = emplace(_cq, ofi::CompletionQueue::open(*_fabricDomain, completionQueueSize)); !r)
         {
             return r;
         }
-        if (auto r = assign(_endpoint, ofi::Endpoint::open(*_fabricDomain, *_info, ofi::EndpointQueues{*_cq, *_cq, &*_events, nullptr})); !r)
+        if (auto r = emplace(_endpoint, ofi::Endpoint::open(*_fabricDomain, *_info, ofi::EndpointQueues{*_cq, *_cq, &*_events, nullptr})); !r)
         {
             return r;
         }
@@ -278,6 +267,11 @@ namespace mxl::fabric
 
     void Sender::abort(std::string message)
     {
+        if (failed())
+        {
+            // The first reason is the one that matters; a dead peer makes every later call fail too.
+            return;
+        }
         log().warn("flow {}: replication to {}:{} stopped: {}", formatUuid(_grant.flowId), _grant.node, _grant.service, message);
         _counters.error(std::move(message));
         _failed.store(true, std::memory_order_release);
@@ -352,7 +346,18 @@ namespace mxl::fabric
         }
         if (_next < low)
         {
-            _counters.skippedGrains.fetch_add(low - _next, std::memory_order_relaxed);
+            // Given up: grains of the last ring that the writer did produce but were not sent, and
+            // every grain older than a ring (their slots were reused). Indices the writer never
+            // produced are gaps, not losses.
+            auto const ringStart = low > grainCount ? low - grainCount : 0;
+            std::uint64_t lost = ringStart > _next ? ringStart - _next : 0;
+            for (auto i = std::max(_next, ringStart); i < low; ++i)
+            {
+                auto const slot = static_cast<std::uint32_t>(i % grainCount);
+                auto const held = std::atomic_ref<std::uint64_t const>{_source->grainHeader(slot)->index}.load(std::memory_order_acquire);
+                lost += held >= i && !(_slots[slot].index == i && _slots[slot].done) ? 1 : 0;
+            }
+            _counters.skippedGrains.fetch_add(lost, std::memory_order_relaxed);
             _next = low;
         }
         auto const total = _source->totalSlices();
@@ -441,10 +446,10 @@ namespace mxl::fabric
     {
         if (!_started || head < _samplesSent)
         {
-            // First look, or a rewind: follow from the writer's latest commit batch, as grains follow
-            // from the head grain.
-            auto const batch = std::min<std::uint64_t>(_source->info().config.common.maxCommitBatchSizeHint, _source->bufferLength() / 2);
-            _samplesSent = head >= batch ? head - batch : 0;
+            // First look, or a rewind: send everything a sink reader may ask for (half a ring behind
+            // the head), so that no sample it is told is there was never sent.
+            auto const readable = std::uint64_t{_source->bufferLength() / 2};
+            _samplesSent = head >= readable ? head - readable : 0;
             _started = true;
         }
         if (head == _samplesSent)

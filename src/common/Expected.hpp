@@ -6,6 +6,7 @@
 // return a bare mxlStatus instead and never build an Error.
 
 #include <cassert>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -147,4 +148,17 @@ namespace mxl
         Error _error{};
         bool _failed{false};
     };
+
+    /// Emplaces the value of result into slot, or passes its error on: for members built step by
+    /// step in setup code (`if (auto r = emplace(_fabric, Fabric::open(info)); !r) return r;`).
+    template<typename T>
+    Expected<void> emplace(std::optional<T>& slot, Expected<T> result)
+    {
+        if (!result)
+        {
+            return result.take_error();
+        }
+        slot.emplace(std::move(result).value());
+        return {};
+    }
 }

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <atomic>
 
+#include "flow/SampleRange.hpp"
+
 namespace mxl
 {
     mxlStatus ContinuousFlowReader::getSamples(std::uint64_t index, std::size_t count, std::uint64_t timeoutNs,
@@ -35,15 +37,7 @@ namespace mxl
         {
             return MXL_ERR_OUT_OF_RANGE_TOO_LATE;
         }
-        auto const word = f.sampleWordSize();
-        auto const start = (index - count) % length;
-        auto const first = std::min<std::uint64_t>(count, length - start);
-        out->base.fragments[0].pointer = f.channels() + start * word;
-        out->base.fragments[0].size = first * word;
-        out->base.fragments[1].pointer = f.channels();
-        out->base.fragments[1].size = (count - first) * word;
-        out->stride = static_cast<std::size_t>(length) * word;
-        out->count = f.channelCount();
+        describeSamples(f, index, count, *out);
         return MXL_STATUS_OK;
     }
 }

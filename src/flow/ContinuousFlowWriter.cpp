@@ -3,6 +3,7 @@
 
 #include <atomic>
 
+#include "flow/SampleRange.hpp"
 #include "time/Timing.hpp"
 
 namespace mxl
@@ -13,17 +14,7 @@ namespace mxl
         {
             return MXL_ERR_INVALID_ARG;
         }
-        auto& f = flow();
-        auto const length = f.bufferLength();
-        auto const word = f.sampleWordSize();
-        auto const start = (index - count) % length;
-        auto const first = std::min<std::uint64_t>(count, length - start);
-        out->base.fragments[0].pointer = f.channels() + start * word;
-        out->base.fragments[0].size = first * word;
-        out->base.fragments[1].pointer = f.channels();
-        out->base.fragments[1].size = (count - first) * word;
-        out->stride = static_cast<std::size_t>(length) * word;
-        out->count = f.channelCount();
+        describeSamples(flow(), index, count, *out);
         _openIndex = index;
         return MXL_STATUS_OK;
     }

@@ -19,6 +19,7 @@
 #include <mxl/flow.h>
 #include <mxl/mxl.h>
 #include <mxl/time.h>
+#include "common/Clock.hpp"
 #include "common/MessagePipe.hpp"
 #include "common/Stats.hpp"
 #include "common/Uuid.hpp"
@@ -41,28 +42,9 @@ namespace mxl::bench
     {
         using nlohmann::json;
         using tools::MessagePipe;
-
-        std::uint64_t monotonicNs() noexcept
-        {
-            timespec ts{};
-            ::clock_gettime(CLOCK_MONOTONIC, &ts);
-            return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
-        }
-
-        std::uint64_t processCpuNs() noexcept
-        {
-            timespec ts{};
-            ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-            return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
-        }
-
-        void sleepUntilMonotonic(std::uint64_t ns) noexcept
-        {
-            timespec ts{static_cast<time_t>(ns / 1'000'000'000ULL), static_cast<long>(ns % 1'000'000'000ULL)};
-            while (::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR)
-            {
-            }
-        }
+        using tools::monotonicNs;
+        using tools::processCpuNs;
+        using tools::sleepUntilMonotonic;
 
         template<typename T>
         T require(Expected<T> result, char const* what)
@@ -317,7 +299,8 @@ namespace mxl::bench
                 // into each batch's first line.
                 auto const periodNs = static_cast<std::uint64_t>(1e9 * static_cast<double>(o.rateDenominator) / static_cast<double>(o.rateNumerator));
                 auto const grains = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(o.latencyDurationS * 1e9 / static_cast<double>(periodNs)));
-                base = base + o.throughputGrains + grainCount;
+                // Indices go on where the unpaced phase stopped, as a writer's would.
+                base = base + o.throughputGrains;
                 ch.toSink.send(json{{"phase", "latency"}, {"first", base}, {"count", grains}, {"batches", o.batches}}.dump());
                 (void)expect(ch.toSource, "sink ready");
                 cpu0 = processCpuNs();
@@ -385,6 +368,7 @@ namespace mxl::bench
                 fabric::Receiver::Options options;
                 options.provider = o.provider;
                 options.node = o.sinkAddress;
+                options.transfer = o.sendReceive ? fabric::Transfer::SendReceive : fabric::Transfer::Rma;
                 auto receiver = require(fabric::Receiver::create(*domain, offer, options), "receiver");
                 receiver->start();
                 auto const grantBytes = fabric::encode(receiver->grant());
@@ -546,6 +530,7 @@ namespace mxl::bench
             return {
                 {"benchmark", "fabric"},
                 {"provider", o.provider},
+                {"transfer", o.sendReceive ? "send-receive" : "rma"},
                 {"frame", fmt::format("{}x{} v210", o.width, o.height)},
                 {"rate", fmt::format("{}/{}", o.rateNumerator, o.rateDenominator)},
                 {"slice_batches", o.batches},
@@ -564,6 +549,9 @@ namespace mxl::bench
                         {"source_paced", r.at("source_cpu_per_grain_us").at("latency")},
                         {"sink_unpaced", r.at("throughput").at("sink_cpu_per_grain_us")},
                         {"sink_paced", r.at("sink").at("sink_cpu_latency_per_grain_us")}}},
+                {"skipped_by",
+                    {{"sender", r.at("sender_skipped")}, {"sink_unpaced_grains", r.at("throughput").at("missed")},
+                        {"sink_paced_batches", r.at("latency").at("missed_batches")}}},
                 {"sender_errors", r.at("sender_errors")},
                 {"receiver_refused", r.at("sink").at("refused")},
             };

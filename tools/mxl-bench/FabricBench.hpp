@@ -11,6 +11,7 @@ namespace mxl::bench
     struct FabricOptions
     {
         std::string provider{"tcp"};
+        bool sendReceive{false};               ///< The fallback transfer instead of RMA.
         std::string sinkAddress{"127.0.0.1"};  ///< Where the sink process listens.
         std::uint32_t width{1920};
         std::uint32_t height{1080};

@@ -16,6 +16,8 @@
 #include <mxl/flow.h>
 #include <mxl/mxl.h>
 #include <mxl/time.h>
+#include "common/Clock.hpp"
+#include "common/MessagePipe.hpp"
 #include "common/Stats.hpp"
 #include "common/Uuid.hpp"
 
@@ -23,27 +25,9 @@ namespace mxl::bench
 {
     namespace
     {
-        std::uint64_t monotonicNs() noexcept
-        {
-            timespec ts{};
-            ::clock_gettime(CLOCK_MONOTONIC, &ts);
-            return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
-        }
-
-        std::uint64_t cpuNs() noexcept
-        {
-            timespec ts{};
-            ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-            return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
-        }
-
-        void sleepUntilMonotonic(std::uint64_t ns) noexcept
-        {
-            timespec ts{static_cast<time_t>(ns / 1'000'000'000ULL), static_cast<long>(ns % 1'000'000'000ULL)};
-            while (::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR)
-            {
-            }
-        }
+        using tools::MessagePipe;
+        using tools::monotonicNs;
+        using tools::sleepUntilMonotonic;
 
         void check(mxlStatus status, char const* what)
         {
@@ -93,65 +77,6 @@ namespace mxl::bench
                 id, o.mediaType, o.rateNumerator, o.rateDenominator, o.width, o.height);
         }
 
-        struct Pipe
-        {
-            Pipe()
-            {
-                if (::pipe2(fds, O_CLOEXEC) != 0)
-                {
-                    throw std::runtime_error{"pipe failed"};
-                }
-            }
-
-            ~Pipe()
-            {
-                ::close(fds[0]);
-                ::close(fds[1]);
-            }
-
-            int fds[2]{-1, -1};
-        };
-
-        bool writeAll(int fd, void const* data, std::size_t size) noexcept
-        {
-            auto const* p = static_cast<std::uint8_t const*>(data);
-            while (size > 0)
-            {
-                auto const n = ::write(fd, p, size);
-                if (n <= 0)
-                {
-                    if (n < 0 && errno == EINTR)
-                    {
-                        continue;
-                    }
-                    return false;
-                }
-                p += n;
-                size -= static_cast<std::size_t>(n);
-            }
-            return true;
-        }
-
-        bool readAll(int fd, void* data, std::size_t size) noexcept
-        {
-            auto* p = static_cast<std::uint8_t*>(data);
-            while (size > 0)
-            {
-                auto const n = ::read(fd, p, size);
-                if (n <= 0)
-                {
-                    if (n < 0 && errno == EINTR)
-                    {
-                        continue;
-                    }
-                    return false;
-                }
-                p += n;
-                size -= static_cast<std::size_t>(n);
-            }
-            return true;
-        }
-
         /// Slices that make batch b of a grain visible (the last batch takes the remainder).
         std::uint32_t batchEnd(std::uint32_t b, std::uint32_t batches, std::uint32_t totalSlices) noexcept
         {
@@ -163,7 +88,7 @@ namespace mxl::bench
         /// each batch's commit time into the batch's first line, so a sample is exactly "commit
         /// call on the writer" to "call returned on the reader".
         int readerProcess(std::string const& domain, std::string const& flowId, std::uint64_t first, std::uint64_t count,
-            std::uint32_t batches, std::uint32_t totalSlices, std::uint32_t line, int readyFd, int resultFd)
+            std::uint32_t batches, std::uint32_t totalSlices, std::uint32_t line, MessagePipe const& ready, MessagePipe const& results)
         {
             auto instance = mxlCreateInstance(domain.c_str(), nullptr);
             mxlFlowReader reader = nullptr;
@@ -171,8 +96,7 @@ namespace mxl::bench
             {
                 return 2;
             }
-            char const ready = 'r';
-            writeAll(readyFd, &ready, 1);
+            ready.send(std::string{"ready"});
 
             std::vector<std::uint64_t> latencies;
             latencies.reserve(count * batches);
@@ -200,9 +124,7 @@ namespace mxl::bench
                     }
                 }
             }
-            auto const n = static_cast<std::uint64_t>(latencies.size());
-            writeAll(resultFd, &n, sizeof n);
-            writeAll(resultFd, latencies.data(), latencies.size() * sizeof(std::uint64_t));
+            results.send(latencies.data(), latencies.size() * sizeof(std::uint64_t));
             mxlReleaseFlowReader(instance, reader);
             mxlDestroyInstance(instance);
             return 0;
@@ -245,7 +167,7 @@ namespace mxl::bench
 
         // Phase 1: paced writer, reader in another process.
         auto const first = mxlGetCurrentIndex(&config.common.grainRate) + 10;
-        Pipe ready, results;
+        MessagePipe ready, results;
         auto const child = ::fork();
         if (child < 0)
         {
@@ -253,17 +175,16 @@ namespace mxl::bench
         }
         if (child == 0)
         {
-            ::_exit(readerProcess(domain.path, flowId, first, grains, o.batches, totalSlices, line, ready.fds[1], results.fds[1]));
+            ::_exit(readerProcess(domain.path, flowId, first, grains, o.batches, totalSlices, line, ready, results));
         }
-        char flag;
-        if (!readAll(ready.fds[0], &flag, 1))
+        if (!ready.receive(60'000))
         {
             throw std::runtime_error{"the reader process failed to start"};
         }
 
         std::vector<std::uint64_t> openCommit;
         openCommit.reserve(grains * o.batches);
-        auto const cpuStart = cpuNs();
+        auto const cpuStart = tools::processCpuNs();
         auto const start = monotonicNs() + 20'000'000ULL;
         for (std::uint64_t g = 0; g < grains; ++g)
         {
@@ -296,14 +217,13 @@ namespace mxl::bench
                 openCommit.push_back(monotonicNs() - c0 + (b == 0 ? openNs : 0));
             }
         }
-        auto const writerCpuNs = cpuNs() - cpuStart;
+        auto const writerCpuNs = tools::processCpuNs() - cpuStart;
 
-        std::uint64_t n = 0;
         std::vector<std::uint64_t> latencies;
-        if (readAll(results.fds[0], &n, sizeof n))
+        if (auto const bytes = results.receive(60'000))
         {
-            latencies.resize(n);
-            readAll(results.fds[0], latencies.data(), n * sizeof(std::uint64_t));
+            latencies.resize(bytes->size() / sizeof(std::uint64_t));
+            std::memcpy(latencies.data(), bytes->data(), latencies.size() * sizeof(std::uint64_t));
         }
         int status = 0;
         ::waitpid(child, &status, 0);

@@ -94,6 +94,7 @@ namespace
     int runFabric(std::vector<std::string> const& args)
     {
         mxl::bench::FabricOptions options;
+        std::string transfer = "rma";
         std::string video = "1920x1080";
         std::string rate = "60";
         bool json = false;
@@ -101,6 +102,7 @@ namespace
         desc.add_options()("help,h", "show this help")
             ("provider", po::value(&options.provider)->default_value(options.provider), "libfabric provider (tcp, verbs)")
             ("address", po::value(&options.sinkAddress)->default_value(options.sinkAddress), "address the sink listens on")
+            ("transfer", po::value(&transfer)->default_value(transfer), "rma or send-receive (the fallback: one copy on arrival)")
             ("video", po::value(&video)->default_value(video), "frame size WIDTHxHEIGHT (v210)")
             ("rate", po::value(&rate)->default_value(rate), "grain rate of the paced phase, N or N/D")
             ("slices", po::value(&options.batches)->default_value(options.batches), "commits per grain in the paced phase")
@@ -117,6 +119,11 @@ namespace
         po::notify(vm);
         parseFrame(video, options.width, options.height);
         parseRate(rate, options.rateNumerator, options.rateDenominator);
+        if (transfer != "rma" && transfer != "send-receive")
+        {
+            throw po::error{fmt::format("--transfer must be rma or send-receive, got '{}'", transfer)};
+        }
+        options.sendReceive = transfer == "send-receive";
         if (options.batches == 0 || options.batches > options.height)
         {
             throw po::error{"--slices must be between 1 and the frame height"};

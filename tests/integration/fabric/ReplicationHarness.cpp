@@ -158,6 +158,7 @@ namespace mxl::fabric::test
             Receiver::Options options;
             options.provider = _options.provider;
             options.transfer = _options.transfer;
+            options.node = _options.node;
             auto receiver = Receiver::create(**domain, *offer, options);
             if (!receiver)
             {

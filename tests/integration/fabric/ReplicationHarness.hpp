@@ -41,6 +41,7 @@ namespace mxl::fabric::test
     {
         std::string provider{"tcp"};
         Transfer transfer{Transfer::Rma};
+        std::string node{"127.0.0.1"}; ///< Where the receiver listens.
     };
 
     /// Replicates flowId from sourceDomain to sinkDomain until stopped.
