@@ -35,17 +35,6 @@ namespace mxl::fabric
             }
             return epoch;
         }
-
-        template<typename T>
-        Expected<void> assign(std::optional<T>& slot, Expected<T> result)
-        {
-            if (!result)
-            {
-                return result.take_error();
-            }
-            slot.emplace(std::move(result).value());
-            return {};
-        }
     }
 
     Receiver::Receiver(Domain& domain, Options options)
@@ -117,27 +106,27 @@ namespace mxl::fabric
         _epoch = randomEpoch();
 
         auto hints = sinkHints(_options.provider, _options.node, _options.service, _options.transfer);
-        if (auto r = assign(_info, ofi::Info::query(hints)); !r)
+        if (auto r = emplace(_info, ofi::Info::query(hints)); !r)
         {
             return r;
         }
-        if (auto r = assign(_fabric, ofi::Fabric::open(*_info)); !r)
+        if (auto r = emplace(_fabric, ofi::Fabric::open(*_info)); !r)
         {
             return r;
         }
-        if (auto r = assign(_events, ofi::EventQueue::open(*_fabric)); !r)
+        if (auto r = emplace(_events, ofi::EventQueue::open(*_fabric)); !r)
         {
             return r;
         }
-        if (auto r = assign(_listener, ofi::PassiveEndpoint::listen(*_fabric, *_info, *_events)); !r)
+        if (auto r = emplace(_listener, ofi::PassiveEndpoint::listen(*_fabric, *_info, *_events)); !r)
         {
             return r;
         }
-        if (auto r = assign(_fabricDomain, ofi::Domain::open(*_fabric, *_info)); !r)
+        if (auto r = emplace(_fabricDomain, ofi::Domain::open(*_fabric, *_info)); !r)
         {
             return r;
         }
-        if (auto r = assign(_cq, ofi::CompletionQueue::open(*_fabricDomain, completionQueueSize)); !r)
+        if (auto r = emplace(_cq, ofi::CompletionQueue::open(*_fabricDomain, completionQueueSize)); !r)
         {
             return r;
         }
@@ -234,6 +223,10 @@ namespace mxl::fabric
     {
         // The context names the buffer and the connection it was posted on, so that a completion
         // left over from a closed connection is never mistaken for a message of the current one.
+        if (!_endpoint)
+        {
+            return;
+        }
         auto* context = reinterpret_cast<void*>(_connection * bounceBufferCount + buffer + 1);
         auto const result = _endpoint->recv(std::span{_bounce.get() + buffer * bounceBufferSize, bounceBufferSize}, _bounceMr->desc(), context);
         if (!result.posted())
@@ -389,12 +382,26 @@ namespace mxl::fabric
 
     void Receiver::onCommit(std::uint32_t sequence)
     {
+        if (!_endpoint)
+        {
+            // Left over from a session that was closed: nothing it sent is trusted any more.
+            return;
+        }
         // The record was written by the peer: copy it once and validate the copy.
         CommitRecord record;
         std::memcpy(&record, &_commitRing[sequence % commitRingEntries], sizeof record);
         if (record.sequence != sequence)
         {
-            _counters.refusedSequence.fetch_add(1, std::memory_order_relaxed);
+            // Sequences wrap at 32 bits: "a whole number of rings ahead" in modular arithmetic.
+            auto const ahead = static_cast<std::uint32_t>(record.sequence - sequence);
+            if (ahead < (1U << 31) && ahead % commitRingEntries == 0)
+            {
+                // This receiver fell a whole ring behind and a newer record took the slot: the commit
+                // is lost, not forged, and the grain's next commit carries its full slice count.
+                _counters.refusedSequence.fetch_add(1, std::memory_order_relaxed);
+                return;
+            }
+            refuse(_counters.refusedSequence, fmt::format("immediate data {} does not match the record's sequence {}", sequence, record.sequence));
             return;
         }
         applyCommit(record);
@@ -412,14 +419,13 @@ namespace mxl::fabric
         auto const header = readBounceHeader(message);
         if (!header)
         {
-            _counters.refusedRange.fetch_add(1, std::memory_order_relaxed);
+            refuse(_counters.refusedRange, "a malformed message");
         }
         else if (header->sequence != _nextMessage)
         {
-            // Nothing after a lost message can be trusted to be whole (a later commit of the same
-            // grain would publish its missing bytes), so the expected sequence stays where it was:
-            // a duplicate is dropped alone, a gap stops this connection's data until the next one.
-            _counters.refusedSequence.fetch_add(1, std::memory_order_relaxed);
+            // Nothing after a lost or repeated message can be trusted to be whole (a later commit of
+            // the same grain would publish missing bytes): the session ends here.
+            refuse(_counters.refusedSequence, fmt::format("message {} where {} was expected", header->sequence, _nextMessage));
         }
         else
         {
@@ -452,11 +458,28 @@ namespace mxl::fabric
         }
     }
 
+    void Receiver::refuse(std::atomic<std::uint64_t>& counter, std::string const& reason)
+    {
+        counter.fetch_add(1, std::memory_order_relaxed);
+        if (!_endpoint)
+        {
+            return;
+        }
+        // A broken or hostile source: its session is closed so that nothing else it sent is applied.
+        // A source that is merely restarting connects again with a valid grant.
+        log().warn("flow {}: closing the source's session: it sent {}", formatUuid(_definition.id), reason);
+        _counters.error(fmt::format("session closed: {}", reason));
+        _connected.store(false, std::memory_order_release);
+        (void)_endpoint->shutdown();
+        _endpoint.reset();
+        ++_connection;
+    }
+
     bool Receiver::inSession(std::uint64_t epoch)
     {
         if (epoch != _epoch)
         {
-            _counters.refusedEpoch.fetch_add(1, std::memory_order_relaxed);
+            refuse(_counters.refusedEpoch, "a commit of another session (stale epoch)");
             return false;
         }
         return true;
@@ -473,7 +496,7 @@ namespace mxl::fabric
         {
             if (header.index == UINT64_MAX || header.offset > flow.grainSize() || payload.size() > flow.grainSize() - header.offset)
             {
-                _counters.refusedRange.fetch_add(1, std::memory_order_relaxed);
+                refuse(_counters.refusedRange, "an index, slice count, sample count or byte range out of range");
                 return;
             }
             // Readers of the grain the slot held before must stop taking it before its bytes change
@@ -486,7 +509,7 @@ namespace mxl::fabric
         auto const size = flow.channelsMapping().size();
         if (header.offset > size || payload.size() > size - header.offset)
         {
-            _counters.refusedRange.fetch_add(1, std::memory_order_relaxed);
+            refuse(_counters.refusedRange, "an index, slice count, sample count or byte range out of range");
             return;
         }
         std::memcpy(flow.channels() + header.offset, payload.data(), payload.size());
@@ -502,14 +525,14 @@ namespace mxl::fabric
         {
             if (record.index == UINT64_MAX || record.validSlices > _totalSlices)
             {
-                _counters.refusedRange.fetch_add(1, std::memory_order_relaxed);
+                refuse(_counters.refusedRange, "an index, slice count, sample count or byte range out of range");
                 return;
             }
             auto const* header = _discrete->flow().grainHeader(static_cast<std::uint32_t>(record.index % _discrete->flow().grainCount()));
             auto const before = header->index == record.index ? header->validSlices : std::uint16_t{0};
             if (_discrete->commitArrived(record.index, record.validSlices, record.grainFlags & MXL_GRAIN_FLAG_INVALID) != MXL_STATUS_OK)
             {
-                _counters.refusedRange.fetch_add(1, std::memory_order_relaxed);
+                refuse(_counters.refusedRange, "an index, slice count, sample count or byte range out of range");
                 return;
             }
             _counters.commits.fetch_add(1, std::memory_order_relaxed);
@@ -529,7 +552,7 @@ namespace mxl::fabric
         {
             if (record.count == 0 || record.count > _continuous->maxWriteLength() || record.index < record.count || record.index == UINT64_MAX)
             {
-                _counters.refusedRange.fetch_add(1, std::memory_order_relaxed);
+                refuse(_counters.refusedRange, "an index, slice count, sample count or byte range out of range");
                 return;
             }
             _continuous->commitArrived(record.index);
@@ -540,6 +563,6 @@ namespace mxl::fabric
                 std::memory_order_relaxed);
             return;
         }
-        _counters.refusedRange.fetch_add(1, std::memory_order_relaxed);
+        refuse(_counters.refusedRange, "an index, slice count, sample count or byte range out of range");
     }
 }

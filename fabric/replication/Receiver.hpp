@@ -95,6 +95,8 @@ namespace mxl::fabric
         void onMessageError(ofi::CompletionError const& error);
         /// Counts records and data of another session as refusedEpoch.
         [[nodiscard]] bool inSession(std::uint64_t epoch);
+        /// Counts a refused commit or message, logs it and closes the source's session.
+        void refuse(std::atomic<std::uint64_t>& counter, std::string const& reason);
         void applyCommit(CommitRecord const& record);
         void applyData(BounceHeader const& header, std::span<std::byte const> payload);
 

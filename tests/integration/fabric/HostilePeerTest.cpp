@@ -1,16 +1,17 @@
-// SPDX-License-Identifier: Apache-2.0
 // A broken or hostile source connected to a Receiver: records of another session, immediate data
-// that does not match, counts out of range and writes outside the granted regions are refused;
-// the mirror's headers change only through valid records, and the receiver keeps serving.
+// that does not match, counts out of range and writes outside the granted regions are refused and
+// close the source's session; the mirror's headers change only through valid records, and the
+// receiver serves the next source. A commit whose record a ring later already overwrote is only
+// counted: the receiver fell behind, the source did nothing wrong.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 
 #include <gtest/gtest.h>
 
 #include "ReceiverSession.hpp"
 #include "flow/Flow.hpp"
-#include "replication/Sender.hpp"
 
 namespace mxl::fabric::test
 {
@@ -26,29 +27,40 @@ namespace mxl::fabric::test
             return CommitRecord{epoch, index, sequence, 0, 0, CommitKind::Samples, count};
         }
 
-        /// The mirror's header for grain index as a reader sees it now: its status and slices.
-        std::pair<mxlStatus, std::uint16_t> peek(Sink& sink, std::uint64_t index)
+        /// Writes record into its own slot with its own sequence as immediate data, as a correct source does.
+        void commitInItsSlot(HostileSource& peer, CommitRecord const& record)
         {
-            mxlGrainInfo info{};
-            std::uint8_t* payload = nullptr;
-            auto const status = mxlFlowReaderGetGrainSliceNonBlocking(sink.reader, index, MXL_GRAIN_VALID_SLICES_ANY, &info, &payload);
-            return {status, status == MXL_STATUS_OK ? info.validSlices : std::uint16_t{0}};
+            peer.commit(record, record.sequence % commitRingEntries, record.sequence);
         }
 
-        /// After a hostile session, a correct Sender connects to the same receiver and a grain
-        /// written at the source arrives byte exact.
-        void expectACorrectSourceReplicatesAfterwards(MirrorSession& session)
+        /// A valid record applied on a session of its own, which its source then ends: the state that
+        /// the refused sessions after it must leave alone.
+        void applyOnASessionOfItsOwn(MirrorSession& session, CommitRecord const& record)
         {
-            ASSERT_TRUE(eventually([&] { return !session.receiver->connected(); })) << "the receiver kept the broken connection";
-            auto sender = Sender::create(*session.sourceDomain, session.uuid, session.grant(), {});
-            ASSERT_TRUE(sender) << sender.error().message;
-            (*sender)->start();
-            auto const index = session.source.currentIndex();
-            session.source.writeGrain(index);
-            EXPECT_EQ(session.sink->verify(index), 0U);
-            (*sender)->stop();
-            EXPECT_EQ((*sender)->counters().errors, 0U) << (*sender)->counters().lastError;
-            EXPECT_GE(session.receiver->counters().grains, 1U);
+            auto const commits = session.receiver->counters().commits;
+            onASessionOfItsOwn<HostileSource>(session, [&](HostileSource& peer) {
+                commitInItsSlot(peer, record);
+                ASSERT_TRUE(peer.pumpUntil([&] { return session.receiver->counters().commits == commits + 1; }));
+            });
+        }
+
+        /// On a session of its own, the receiver refuses what sendBad sends and closes the session.
+        void expectRefusedAndClosed(MirrorSession& session, RefusalCounter counter, std::function<void(HostileSource&)> const& sendBad)
+        {
+            test::expectRefusedAndClosed<HostileSource>(session, counter, sendBad);
+        }
+
+        void expectRefusedAndClosed(MirrorSession& session, RefusalCounter counter, CommitRecord const& record)
+        {
+            expectRefusedAndClosed(session, counter, [&](HostileSource& peer) { commitInItsSlot(peer, record); });
+        }
+
+        /// Grain index holds validSlices and is the head; nothing after it is published.
+        void expectTheMirrorHolds(MirrorSession& session, std::uint64_t index, std::uint16_t validSlices)
+        {
+            EXPECT_EQ(peek(*session.sink, index), std::make_pair(MXL_STATUS_OK, validSlices)) << "a refused record changed a grain header";
+            EXPECT_EQ(peek(*session.sink, index + 1).first, MXL_ERR_OUT_OF_RANGE_TOO_EARLY) << "a refused record published a grain";
+            EXPECT_EQ(session.sink->headIndex(), index) << "a refused record moved the head";
         }
 
         bool allZero(std::uint8_t const* bytes, std::size_t size)
@@ -57,97 +69,121 @@ namespace mxl::fabric::test
         }
     }
 
-    TEST(HostilePeer, RecordsOfAnotherEpochAreRefusedAndLeaveTheMirrorAlone)
+    TEST(HostilePeer, RecordsOfAnotherEpochCloseTheirSessionAndLeaveTheMirrorAlone)
     {
         MirrorSession session{"v210"};
         auto const epoch = session.grant().epoch;
         auto const total = session.offer.totalSlices;
-        HostileSource peer{session.grant()};
         auto const index = session.source.currentIndex();
+        applyOnASessionOfItsOwn(session, grainRecord(epoch, index, 0, 100));
+        expectTheMirrorHolds(session, index, 100);
 
-        // A valid partial commit first: this peer's records do reach the receiver and apply.
-        peer.commit(grainRecord(epoch, index, 0, 100), 0, 0);
-        ASSERT_TRUE(peer.pumpUntil([&] { return session.receiver->counters().commits == 1; }));
-        ASSERT_EQ(peek(*session.sink, index), std::make_pair(MXL_STATUS_OK, std::uint16_t{100}));
-        ASSERT_EQ(session.sink->headIndex(), index);
+        for (auto const& record : {grainRecord(epoch ^ 1, index, 1, total), grainRecord(epoch + 1, index + 1, 2, total)})
+        {
+            expectRefusedAndClosed(session, &CounterSnapshot::refusedEpoch, record);
+            expectTheMirrorHolds(session, index, 100);
+        }
 
-        peer.commit(grainRecord(epoch ^ 1, index, 1, total), 1, 1);
-        peer.commit(grainRecord(epoch + 1, index + 1, 2, total), 2, 2);
-        ASSERT_TRUE(peer.pumpUntil([&] { return session.receiver->counters().refusedEpoch == 2; }));
-
-        EXPECT_EQ(session.receiver->counters().commits, 1U);
-        EXPECT_EQ(peek(*session.sink, index), std::make_pair(MXL_STATUS_OK, std::uint16_t{100})) << "a refused record changed a grain header";
-        EXPECT_EQ(peek(*session.sink, index + 1).first, MXL_ERR_OUT_OF_RANGE_TOO_EARLY);
-        EXPECT_EQ(session.sink->headIndex(), index) << "a refused record moved the head";
+        expectACorrectSourceReplicatesAfterwards(session);
     }
 
-    TEST(HostilePeer, ImmediateDataThatDoesNotMatchTheRecordIsRefused)
+    TEST(HostilePeer, ImmediateDataThatDoesNotMatchTheRecordClosesTheSession)
     {
         MirrorSession session{"v210"};
         auto const epoch = session.grant().epoch;
         auto const total = session.offer.totalSlices;
+        auto const index = session.source.currentIndex();
+        applyOnASessionOfItsOwn(session, grainRecord(epoch, index, 0, 100));
+
+        // The record sits in its own slot, but the immediate data names a sequence a ring later.
+        expectRefusedAndClosed(session, &CounterSnapshot::refusedSequence,
+            [&](HostileSource& peer) { peer.commit(grainRecord(epoch, index, 5, total), 5, 5 + commitRingEntries); });
+        expectTheMirrorHolds(session, index, 100);
+        // The record in the slot is ahead of the immediate data, but not by a whole ring.
+        expectRefusedAndClosed(session, &CounterSnapshot::refusedSequence,
+            [&](HostileSource& peer) { peer.commit(grainRecord(epoch, index, 12, total), 10, 10); });
+        expectTheMirrorHolds(session, index, 100);
+        // Immediate data naming a slot that holds no record; then a valid record, which comes too late.
+        expectRefusedAndClosed(session, &CounterSnapshot::refusedSequence, [&](HostileSource& peer) {
+            peer.commit(grainRecord(epoch, index, 7, total), 7, 8);
+            commitInItsSlot(peer, grainRecord(epoch, index, 9, total));
+        });
+        expectTheMirrorHolds(session, index, 100);
+    }
+
+    TEST(HostilePeer, ACommitWhoseRecordARingLaterOverwroteIsCountedAndTheSessionGoesOn)
+    {
+        MirrorSession session{"v210"};
+        auto const epoch = session.grant().epoch;
+        auto const index = session.source.currentIndex();
         auto const headBefore = session.sink->headIndex();
         HostileSource peer{session.grant()};
-        auto const index = session.source.currentIndex();
 
-        // The record sits in its own slot, but the immediate data names a sequence a ring later;
-        // then immediate data naming a slot that holds no record.
-        peer.commit(grainRecord(epoch, index, 5, total), 5, 5 + commitRingEntries);
-        peer.commit(grainRecord(epoch, index, 7, total), 7, 8);
-        ASSERT_TRUE(peer.pumpUntil([&] { return session.receiver->counters().refusedSequence == 2; }));
-
+        // The receiver fell a ring behind: when it reads the commit of sequence 3, the record of
+        // sequence 3 + 1024 has already taken slot 3.
+        auto const later = grainRecord(epoch, index, 3 + commitRingEntries, 100);
+        peer.commit(later, 3, 3);
+        ASSERT_TRUE(peer.pumpUntil([&] { return session.receiver->counters().refusedSequence == 1; }));
         EXPECT_EQ(session.receiver->counters().commits, 0U);
         EXPECT_EQ(peek(*session.sink, index).first, MXL_ERR_OUT_OF_RANGE_TOO_EARLY);
         EXPECT_EQ(session.sink->headIndex(), headBefore);
+
+        // The session stays: the later record's own commit applies.
+        peer.commit(later, 3, later.sequence);
+        ASSERT_TRUE(peer.pumpUntil([&] { return session.receiver->counters().commits == 1; })) << "the session was closed";
+        EXPECT_FALSE(peer.shutDown());
+        EXPECT_TRUE(eventually([&] { return session.receiver->connected(); }));
+        EXPECT_EQ(peek(*session.sink, index), std::make_pair(MXL_STATUS_OK, std::uint16_t{100}));
+        EXPECT_EQ(session.receiver->counters().refusedSequence, 1U);
+        EXPECT_EQ(refusals(session.receiver->counters()), 1U);
     }
 
-    TEST(HostilePeer, SliceCountsAndIndicesOutOfRangeAreRefused)
+    TEST(HostilePeer, SliceCountsAndIndicesOutOfRangeCloseTheSession)
     {
         MirrorSession session{"v210"};
         auto const epoch = session.grant().epoch;
         auto const total = session.offer.totalSlices;
-        HostileSource peer{session.grant()};
         auto const index = session.source.currentIndex();
-        peer.commit(grainRecord(epoch, index, 0, 100), 0, 0);
-        ASSERT_TRUE(peer.pumpUntil([&] { return session.receiver->counters().commits == 1; }));
+        applyOnASessionOfItsOwn(session, grainRecord(epoch, index, 0, 100));
+        expectTheMirrorHolds(session, index, 100);
 
-        peer.commit(grainRecord(epoch, index, 1, static_cast<std::uint16_t>(total + 1)), 1, 1);
-        peer.commit(grainRecord(epoch, index, 2, 50), 2, 2);
-        peer.commit(grainRecord(epoch, UINT64_MAX, 3, total), 3, 3);
-        peer.commit(samplesRecord(epoch, index + 1, 4, 480), 4, 4);
         auto unknownKind = grainRecord(epoch, index + 1, 5, total);
         unknownKind.kind = static_cast<CommitKind>(7);
-        peer.commit(unknownKind, 5, 5);
-        ASSERT_TRUE(peer.pumpUntil([&] { return session.receiver->counters().refusedRange == 5; }))
-            << session.receiver->counters().refusedRange << " of 5 refused";
+        for (auto const& record : {
+                 grainRecord(epoch, index, 1, static_cast<std::uint16_t>(total + 1)), // more slices than the grain has
+                 grainRecord(epoch, index, 2, 50),                                   // slices going back
+                 grainRecord(epoch, UINT64_MAX, 3, total),                           // the index that means "none"
+                 samplesRecord(epoch, index + 1, 4, 480),                            // samples in a grain flow
+                 unknownKind,
+             })
+        {
+            expectRefusedAndClosed(session, &CounterSnapshot::refusedRange, record);
+            expectTheMirrorHolds(session, index, 100);
+        }
 
-        EXPECT_EQ(session.receiver->counters().commits, 1U);
-        EXPECT_EQ(peek(*session.sink, index), std::make_pair(MXL_STATUS_OK, std::uint16_t{100})) << "slices beyond the grain or going back";
-        EXPECT_EQ(peek(*session.sink, index + 1).first, MXL_ERR_OUT_OF_RANGE_TOO_EARLY);
-        EXPECT_EQ(session.sink->headIndex(), index);
+        expectACorrectSourceReplicatesAfterwards(session);
     }
 
-    TEST(HostilePeer, SampleCountsOutOfRangeAreRefused)
+    TEST(HostilePeer, SampleCountsOutOfRangeCloseTheSession)
     {
         MirrorSession session{"audio"};
         auto const epoch = session.grant().epoch;
         auto const maxBatch = session.offer.config.continuous.bufferLength / 2;
-        HostileSource peer{session.grant()};
         auto const index = session.source.currentIndex();
-        peer.commit(samplesRecord(epoch, index, 0, 480), 0, 0);
-        ASSERT_TRUE(peer.pumpUntil([&] { return session.receiver->counters().commits == 1; }));
+        applyOnASessionOfItsOwn(session, samplesRecord(epoch, index, 0, 480));
         ASSERT_EQ(session.sink->headIndex(), index);
 
-        peer.commit(samplesRecord(epoch, index + maxBatch + 1, 1, maxBatch + 1), 1, 1);
-        peer.commit(samplesRecord(epoch, index + 480, 2, 0), 2, 2);
-        peer.commit(samplesRecord(epoch, 100, 3, 101), 3, 3);
-        peer.commit(samplesRecord(epoch, UINT64_MAX, 4, 480), 4, 4);
-        peer.commit(grainRecord(epoch, index + 480, 5, 1), 5, 5);
-        ASSERT_TRUE(peer.pumpUntil([&] { return session.receiver->counters().refusedRange == 5; }))
-            << session.receiver->counters().refusedRange << " of 5 refused";
-
-        EXPECT_EQ(session.receiver->counters().commits, 1U);
-        EXPECT_EQ(session.sink->headIndex(), index) << "a refused record moved the head";
+        for (auto const& record : {
+                 samplesRecord(epoch, index + maxBatch + 1, 1, maxBatch + 1), // more than a batch may hold
+                 samplesRecord(epoch, index + 480, 2, 0),                     // none
+                 samplesRecord(epoch, 100, 3, 101),                           // more than precede the index
+                 samplesRecord(epoch, UINT64_MAX, 4, 480),
+                 grainRecord(epoch, index + 480, 5, 1), // a grain in a sample flow
+             })
+        {
+            expectRefusedAndClosed(session, &CounterSnapshot::refusedRange, record);
+            EXPECT_EQ(session.sink->headIndex(), index) << "a refused record moved the head";
+        }
     }
 
     TEST(HostilePeer, WriteWithAnUnknownKeyNeverLandsAndOnlyDropsThatConnection)

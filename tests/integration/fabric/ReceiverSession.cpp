@@ -9,6 +9,7 @@
 
 #include "replication/FabricHints.hpp"
 #include "replication/Offer.hpp"
+#include "replication/Sender.hpp"
 
 namespace mxl::fabric::test
 {
@@ -42,6 +43,19 @@ namespace mxl::fabric::test
         return true;
     }
 
+    std::uint64_t refusals(CounterSnapshot const& counters) noexcept
+    {
+        return counters.refusedEpoch + counters.refusedSequence + counters.refusedRange;
+    }
+
+    std::pair<mxlStatus, std::uint16_t> peek(Sink& sink, std::uint64_t index)
+    {
+        mxlGrainInfo info{};
+        std::uint8_t* payload = nullptr;
+        auto const status = mxlFlowReaderGetGrainSliceNonBlocking(sink.reader, index, MXL_GRAIN_VALID_SLICES_ANY, &info, &payload);
+        return {status, status == MXL_STATUS_OK ? info.validSlices : std::uint16_t{0}};
+    }
+
     MirrorSession::MirrorSession(std::string const& media, Receiver::Options const& options)
         : source{sourceDir, definitionFor(id, media)}
         , sourceDomain{require(Domain::open(sourceDir.path(), nullptr), "source domain")}
@@ -51,6 +65,20 @@ namespace mxl::fabric::test
     {
         receiver->start();
         sink.emplace(sinkDir, id);
+    }
+
+    void expectACorrectSourceReplicatesAfterwards(MirrorSession& session)
+    {
+        ASSERT_TRUE(eventually([&] { return !session.receiver->connected(); })) << "the receiver kept the broken connection";
+        auto sender = Sender::create(*session.sourceDomain, session.uuid, session.grant(), {});
+        ASSERT_TRUE(sender) << sender.error().message;
+        (*sender)->start();
+        auto const index = session.source.currentIndex();
+        session.source.writeGrain(index);
+        EXPECT_EQ(session.sink->verify(index), 0U) << "a new session is served like the first";
+        (*sender)->stop();
+        EXPECT_EQ((*sender)->counters().errors, 0U) << (*sender)->counters().lastError;
+        EXPECT_GE(session.receiver->counters().grains, 1U);
     }
 
     HostileSource::HostileSource(RegionGrant const& grant)
@@ -96,8 +124,13 @@ namespace mxl::fabric::test
             {
                 return;
             }
-            ASSERT_TRUE(result.again()) << fi_strerror(result.error());
             drain();
+            if (_shutDown)
+            {
+                // The sink closed the session: what this source would still write goes nowhere.
+                return;
+            }
+            ASSERT_TRUE(result.again()) << fi_strerror(result.error());
         }
     }
 

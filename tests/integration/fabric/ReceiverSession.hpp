@@ -7,11 +7,13 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ReplicationMedia.hpp"
@@ -49,6 +51,15 @@ namespace mxl::fabric::test
     /// Polls condition until it holds or timeout passes; returns whether it held.
     bool eventually(std::function<bool()> const& condition, std::chrono::milliseconds timeout = pumpTimeout);
 
+    /// The receiver's counter a refused record or message goes up in (refusedEpoch, ...).
+    using RefusalCounter = std::uint64_t CounterSnapshot::*;
+
+    /// refusedEpoch + refusedSequence + refusedRange.
+    [[nodiscard]] std::uint64_t refusals(CounterSnapshot const& counters) noexcept;
+
+    /// The mirror's header for grain index as a reader sees it now: its status and slices.
+    std::pair<mxlStatus, std::uint16_t> peek(Sink& sink, std::uint64_t index);
+
     /// A source flow (written by the test through the C API), the sink domain, and a started
     /// Receiver that mirrors the flow there.
     struct MirrorSession
@@ -69,6 +80,40 @@ namespace mxl::fabric::test
         std::unique_ptr<Receiver> receiver;
         std::optional<Sink> sink;
     };
+
+    /// After a hostile session, which the receiver must have closed, a correct Sender connects to
+    /// the same receiver and a grain written at the source arrives byte exact.
+    void expectACorrectSourceReplicatesAfterwards(MirrorSession& session);
+
+    /// A new Peer (the receiver must have closed the previous one) does what act does (and waits
+    /// for), then leaves; returns once the receiver has closed its side, ready for the next source.
+    template<typename Peer>
+    void onASessionOfItsOwn(MirrorSession& session, std::function<void(Peer&)> const& act)
+    {
+        {
+            Peer peer{session.grant()};
+            act(peer);
+            ASSERT_TRUE(eventually([&] { return session.receiver->connected(); }));
+        }
+        ASSERT_TRUE(eventually([&] { return !session.receiver->connected(); })) << "the receiver kept a connection its source closed";
+    }
+
+    /// A new Peer (the receiver must have closed the previous one) sends what send sends, which
+    /// ends with a refused record or message: the receiver counts that one once, in counter,
+    /// closes the session, and applies the `applied` commits sent before it and nothing after it.
+    template<typename Peer>
+    void expectRefusedAndClosed(MirrorSession& session, RefusalCounter counter, std::function<void(Peer&)> const& send, std::uint64_t applied = 0)
+    {
+        auto const before = session.receiver->counters();
+        Peer peer{session.grant()};
+        send(peer);
+        ASSERT_TRUE(peer.pumpUntil([&] { return peer.shutDown(); })) << "the receiver kept the session";
+        auto const after = session.receiver->counters();
+        EXPECT_EQ(after.*counter, before.*counter + 1);
+        EXPECT_EQ(refusals(after), refusals(before) + 1) << "refused in another counter too, or more of the session counted";
+        EXPECT_EQ(after.commits, before.commits + applied) << "a commit of a closed session applied";
+        EXPECT_TRUE(eventually([&] { return !session.receiver->connected(); }));
+    }
 
     class HostileSource
     {

@@ -2,7 +2,8 @@
 // The send/receive transfer (Transfer::SendReceive), over the real tcp provider on loopback: the
 // byte-exact replication scenarios that RMA passes pass the same way when every chunk travels as a
 // message into the sink's bounce buffers; and a hand-made source shows that the sink copies only
-// messages of its session, in sequence, whose bytes fall inside the mirror.
+// messages of its session, in sequence, whose bytes fall inside the mirror, and that any other
+// message closes the source's session, ignoring whatever else it sent, until the next source.
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -74,8 +75,13 @@ namespace mxl::fabric::test
                     {
                         break;
                     }
-                    ASSERT_TRUE(result.again()) << fi_strerror(result.error());
                     drain();
+                    if (_shutDown)
+                    {
+                        // The sink closed the session: what this source would still send goes nowhere.
+                        return;
+                    }
+                    ASSERT_TRUE(result.again()) << fi_strerror(result.error());
                 }
                 ASSERT_TRUE(pumpUntil([&] { return _sent > sent || _shutDown; }));
             }
@@ -120,6 +126,11 @@ namespace mxl::fabric::test
                 return _epoch;
             }
 
+            [[nodiscard]] bool shutDown() const noexcept
+            {
+                return _shutDown;
+            }
+
         private:
             void drain()
             {
@@ -161,15 +172,6 @@ namespace mxl::fabric::test
             bool _shutDown{false};
         };
 
-        /// The mirror's header for grain index as a reader sees it now: its status and slices.
-        std::pair<mxlStatus, std::uint16_t> peek(Sink& sink, std::uint64_t index)
-        {
-            mxlGrainInfo info{};
-            std::uint8_t* payload = nullptr;
-            auto const status = mxlFlowReaderGetGrainSliceNonBlocking(sink.reader, index, MXL_GRAIN_VALID_SLICES_ANY, &info, &payload);
-            return {status, status == MXL_STATUS_OK ? info.validSlices : std::uint16_t{0}};
-        }
-
         std::vector<std::byte> patternBytes(std::uint64_t index, std::size_t from, std::size_t to)
         {
             std::vector<std::byte> bytes;
@@ -189,6 +191,46 @@ namespace mxl::fabric::test
         std::unique_ptr<Flow> openMirror(MirrorSession const& session)
         {
             return require(Flow::open(session.sinkDomain->flowDir(session.uuid), FlowAccess::ReadOnly), "mirror");
+        }
+
+        /// Bytes a refused message carries: neither zero nor the pattern, so that any of them landing shows.
+        std::vector<std::byte> const foreign(1024, std::byte{0xAB});
+
+        /// The first slices of grain index, with the pattern, published on a session of its own: the
+        /// state that the refused sessions after it must leave alone.
+        void publishOnASessionOfItsOwn(MirrorSession& session, std::uint64_t index, std::uint16_t slices)
+        {
+            auto const sliceBytes = session.offer.grainSize / session.offer.totalSlices;
+            auto const commits = session.receiver->counters().commits;
+            onASessionOfItsOwn<BounceSource>(session, [&](BounceSource& peer) {
+                peer.data(index, 0, patternBytes(index, 0, slices * sliceBytes));
+                peer.commit(index, slices);
+                ASSERT_TRUE(peer.pumpUntil([&] { return session.receiver->counters().commits == commits + 1; }));
+            });
+        }
+
+        /// On a session of its own, the receiver refuses what sendBad sends and closes the session.
+        void expectRefusedAndClosed(MirrorSession& session, RefusalCounter counter, std::function<void(BounceSource&)> const& sendBad,
+            std::uint64_t applied = 0)
+        {
+            test::expectRefusedAndClosed<BounceSource>(session, counter, sendBad, applied);
+        }
+
+        /// Grain index holds its first slices with the pattern and is the head; every other byte of
+        /// the mirror is zero.
+        void expectTheMirrorHolds(MirrorSession& session, Flow const& mirror, std::uint64_t index, std::uint16_t slices)
+        {
+            EXPECT_EQ(peek(*session.sink, index), std::make_pair(MXL_STATUS_OK, slices)) << "a refused message changed a grain header";
+            EXPECT_EQ(session.sink->headIndex(), index) << "a refused message moved the head";
+            auto const grainSize = session.offer.grainSize;
+            auto const published = slices * (grainSize / session.offer.totalSlices);
+            for (std::uint32_t slot = 0; slot < mirror.grainCount(); ++slot)
+            {
+                auto const* payload = mirror.grainPayload(slot);
+                auto const held = slot == index % mirror.grainCount() ? published : 0;
+                EXPECT_EQ(wrongBytes(payload, index, 0, held), 0U) << "slot " << slot << ": published bytes changed";
+                EXPECT_EQ(nonZero(payload + held, grainSize - held), 0U) << "slot " << slot << ": refused bytes landed";
+            }
         }
     }
 
@@ -264,140 +306,154 @@ namespace mxl::fabric::test
         EXPECT_EQ(session.receiver->counters().refusedRange + session.receiver->counters().refusedSequence, 0U);
     }
 
-    TEST(SendReceive, DataOutsideTheGrainIsRefusedAndNothingOfItIsCopied)
+    TEST(SendReceive, DataOutsideTheGrainClosesTheSessionAndNothingOfItIsCopied)
     {
         MirrorSession session{"v210", sendReceiveSink()};
-        BounceSource peer{session.grant()};
+        auto const mirror = openMirror(session);
         auto const index = session.source.currentIndex();
         auto const grainSize = session.offer.grainSize;
-        auto const bytes = patternBytes(index, 0, 64);
+        auto const sliceBytes = grainSize / session.offer.totalSlices;
+        auto const bytes = std::span{foreign}.first(64);
+        publishOnASessionOfItsOwn(session, index, 2);
 
-        peer.data(index, grainSize - 32, bytes);        // straddles the end of the payload
-        peer.data(index, grainSize, bytes);             // just past it
-        peer.data(index, UINT64_MAX - 16, bytes);       // wraps around 64 bits
-        peer.data(UINT64_MAX, 0, bytes);                // the index that means "none"
-        peer.data(index, 0, std::span{bytes}.first(0)); // empty, inside: harmless
-        ASSERT_TRUE(peer.pumpUntil([&] { return session.receiver->counters().refusedRange == 4; }))
-            << session.receiver->counters().refusedRange;
-
-        auto const mirror = openMirror(session);
-        for (std::uint32_t slot = 0; slot < mirror->grainCount(); ++slot)
+        struct Chunk
         {
-            EXPECT_EQ(nonZero(mirror->grainPayload(slot), grainSize), 0U) << "slot " << slot;
+            std::uint64_t index, offset;
+        };
+        for (auto const chunk : {
+                 Chunk{index, grainSize - 32},  // straddles the end of the payload
+                 Chunk{index, grainSize},       // just past it
+                 Chunk{index, UINT64_MAX - 16}, // wraps around 64 bits
+                 Chunk{UINT64_MAX, 0},          // the index that means "none"
+             })
+        {
+            expectRefusedAndClosed(session, &CounterSnapshot::refusedRange, [&](BounceSource& peer) { peer.data(chunk.index, chunk.offset, bytes); });
+            expectTheMirrorHolds(session, *mirror, index, 2);
         }
-        EXPECT_EQ(session.receiver->counters().refusedSequence, 0U) << "refused messages still count in the sequence";
 
-        // The session goes on: the next message in sequence is taken.
-        peer.data(index, 0, bytes);
-        peer.commit(index, 1);
-        ASSERT_TRUE(peer.pumpUntil([&] { return session.receiver->counters().commits == 1; }));
-        EXPECT_EQ(peek(*session.sink, index), std::make_pair(MXL_STATUS_OK, std::uint16_t{1}));
+        // An empty chunk inside the grain is harmless: that session goes on.
+        onASessionOfItsOwn<BounceSource>(session, [&](BounceSource& peer) {
+            peer.data(index, 0, bytes.first(0));
+            peer.data(index, 2 * sliceBytes, patternBytes(index, 2 * sliceBytes, 3 * sliceBytes));
+            peer.commit(index, 3);
+            ASSERT_TRUE(peer.pumpUntil([&] { return peek(*session.sink, index).second == 3; }));
+        });
+        expectTheMirrorHolds(session, *mirror, index, 3);
+        EXPECT_EQ(refusals(session.receiver->counters()), 4U);
+
+        expectACorrectSourceReplicatesAfterwards(session);
     }
 
-    TEST(SendReceive, MessagesOfAnotherEpochAreRefusedAndLeaveTheMirrorAlone)
+    TEST(SendReceive, MessagesOfAnotherEpochCloseTheSessionAndLeaveTheMirrorAlone)
     {
         MirrorSession session{"v210", sendReceiveSink()};
-        BounceSource peer{session.grant()};
-        auto const index = session.source.currentIndex();
-        auto const bytes = patternBytes(index, 0, 1024);
-
-        peer.send(dataHeader(peer.sequence()++, peer.epoch() ^ 1, index, 0, 1024), bytes);
-        peer.send(commitHeader(CommitRecord{peer.epoch() + 1, index, peer.sequence()++, 0, 1, CommitKind::Grain, 1}));
-        ASSERT_TRUE(peer.pumpUntil([&] { return session.receiver->counters().refusedEpoch == 2; }));
-
-        EXPECT_EQ(session.receiver->counters().commits, 0U);
-        EXPECT_EQ(peek(*session.sink, index).first, MXL_ERR_OUT_OF_RANGE_TOO_EARLY);
         auto const mirror = openMirror(session);
-        EXPECT_EQ(nonZero(mirror->grainPayload(static_cast<std::uint32_t>(index % mirror->grainCount())), 1024), 0U);
+        auto const index = session.source.currentIndex();
+        publishOnASessionOfItsOwn(session, index, 2);
+
+        // Data over the published bytes, then a commit that would publish the whole grain.
+        expectRefusedAndClosed(session, &CounterSnapshot::refusedEpoch, [&](BounceSource& peer) {
+            peer.send(dataHeader(peer.sequence()++, peer.epoch() ^ 1, index, 0, 1024), foreign);
+        });
+        expectTheMirrorHolds(session, *mirror, index, 2);
+        expectRefusedAndClosed(session, &CounterSnapshot::refusedEpoch, [&](BounceSource& peer) {
+            auto const total = session.offer.totalSlices;
+            peer.send(commitHeader(CommitRecord{peer.epoch() + 1, index, peer.sequence()++, 0, total, CommitKind::Grain, total}));
+        });
+        expectTheMirrorHolds(session, *mirror, index, 2);
     }
 
-    TEST(SendReceive, MalformedFramesAreRefused)
+    TEST(SendReceive, MalformedFramesCloseTheSession)
     {
         MirrorSession session{"v210", sendReceiveSink()};
-        BounceSource peer{session.grant()};
+        auto const mirror = openMirror(session);
         auto const index = session.source.currentIndex();
-        auto const bytes = patternBytes(index, 0, 100);
+        auto const epoch = session.grant().epoch;
+        auto const bytes = std::span{foreign}.first(100);
+        publishOnASessionOfItsOwn(session, index, 2);
 
-        auto longer = dataHeader(peer.sequence(), peer.epoch(), index, 0, 101); // says more than follows
-        auto shorter = dataHeader(peer.sequence(), peer.epoch(), index, 0, 99);
-        auto magic = dataHeader(peer.sequence(), peer.epoch(), index, 0, 100);
+        // Each the first message of its session, over the published bytes.
+        auto longer = dataHeader(0, epoch, index, 0, 101); // says more than follows
+        auto shorter = dataHeader(0, epoch, index, 0, 99);
+        auto magic = dataHeader(0, epoch, index, 0, 100);
         magic.magic ^= 1;
-        auto kind = dataHeader(peer.sequence(), peer.epoch(), index, 0, 100);
+        auto kind = dataHeader(0, epoch, index, 0, 100);
         kind.kind = BounceKind{3};
-        auto commitWithPayload = commitHeader(CommitRecord{peer.epoch(), index, peer.sequence(), 0, 1, CommitKind::Grain, 1});
+        auto commitWithPayload = commitHeader(CommitRecord{epoch, index, 0, 0, 1, CommitKind::Grain, 1});
         commitWithPayload.length = 100;
         for (auto const& header : {longer, shorter, magic, kind, commitWithPayload})
         {
-            peer.send(header, bytes);
+            expectRefusedAndClosed(session, &CounterSnapshot::refusedRange, [&](BounceSource& peer) { peer.send(header, bytes); });
+            expectTheMirrorHolds(session, *mirror, index, 2);
         }
-        ASSERT_TRUE(peer.pumpUntil([&] { return session.receiver->counters().refusedRange == 5; }));
-
-        EXPECT_EQ(session.receiver->counters().commits, 0U);
-        auto const mirror = openMirror(session);
-        EXPECT_EQ(nonZero(mirror->grainPayload(static_cast<std::uint32_t>(index % mirror->grainCount())), 100), 0U);
     }
 
-    TEST(SendReceive, DuplicatedMessagesAreDroppedAndNothingAfterALostOneIsPublished)
+    TEST(SendReceive, ADuplicatedOrLostMessageClosesTheSessionAndNothingAfterItIsCopiedOrPublished)
     {
         MirrorSession session{"v210", sendReceiveSink()};
-        BounceSource peer{session.grant()};
+        auto const mirror = openMirror(session);
         auto const index = session.source.currentIndex();
         auto const sliceBytes = session.offer.grainSize / session.offer.totalSlices;
         auto const slices = patternBytes(index, 0, 4 * sliceBytes);
 
-        peer.data(index, 0, std::span{slices}.first(2 * sliceBytes));
-        peer.commit(index, 2);
-        --peer.sequence();
-        peer.commit(index, 2); // a duplicate of the commit
-        ASSERT_TRUE(peer.pumpUntil([&] { return session.receiver->counters().refusedSequence == 1; }));
-        EXPECT_EQ(session.receiver->counters().commits, 1U);
+        // Two slices published, then a duplicate of their commit; what follows it would be in sequence.
+        expectRefusedAndClosed(
+            session, &CounterSnapshot::refusedSequence,
+            [&](BounceSource& peer) {
+                peer.data(index, 0, std::span{slices}.first(2 * sliceBytes));
+                peer.commit(index, 2);
+                ASSERT_TRUE(peer.pumpUntil([&] { return session.receiver->counters().commits == 1; }));
+                --peer.sequence();
+                peer.commit(index, 2);
+                peer.data(index, 2 * sliceBytes, std::span{slices}.subspan(2 * sliceBytes));
+                peer.commit(index, 4);
+            },
+            1);
+        expectTheMirrorHolds(session, *mirror, index, 2);
 
-        ++peer.sequence(); // a message is lost
-        peer.data(index, 2 * sliceBytes, std::span{slices}.subspan(2 * sliceBytes));
-        peer.commit(index, 4);
-        ASSERT_TRUE(peer.pumpUntil([&] { return session.receiver->counters().refusedSequence == 3; }));
-
-        EXPECT_EQ(session.receiver->counters().commits, 1U);
-        EXPECT_EQ(peek(*session.sink, index), std::make_pair(MXL_STATUS_OK, std::uint16_t{2}));
+        // A new session whose first message is lost.
+        expectRefusedAndClosed(session, &CounterSnapshot::refusedSequence, [&](BounceSource& peer) {
+            ++peer.sequence();
+            peer.data(index, 2 * sliceBytes, std::span{slices}.subspan(2 * sliceBytes));
+            peer.commit(index, 4);
+        });
+        expectTheMirrorHolds(session, *mirror, index, 2);
     }
 
-    TEST(SendReceive, AudioDataOutsideTheChannelsIsRefused)
+    TEST(SendReceive, AudioDataOutsideTheChannelsClosesTheSession)
     {
         MirrorSession session{"audio", sendReceiveSink()};
-        BounceSource peer{session.grant()};
         auto const mirror = openMirror(session);
         auto const size = mirror->channelsMapping().size();
-        auto const bytes = patternBytes(0, 0, 64);
+        auto const valid = patternBytes(0, 0, 64);
+        auto const landed = [&](std::size_t offset) { return std::memcmp(mirror->channels() + offset, valid.data(), valid.size()) == 0; };
+        onASessionOfItsOwn<BounceSource>(session, [&](BounceSource& peer) {
+            peer.data(0, 0, valid);
+            ASSERT_TRUE(peer.pumpUntil([&] { return landed(0); }));
+        });
 
-        peer.data(0, size - 32, bytes);
-        peer.data(0, size, bytes);
-        peer.data(0, UINT64_MAX - 16, bytes);
-        ASSERT_TRUE(peer.pumpUntil([&] { return session.receiver->counters().refusedRange == 3; }));
-        EXPECT_EQ(nonZero(mirror->channels(), size), 0U);
+        for (auto const offset : {size - 32, size, std::uint64_t{UINT64_MAX - 16}})
+        {
+            expectRefusedAndClosed(session, &CounterSnapshot::refusedRange,
+                [&](BounceSource& peer) { peer.data(0, offset, std::span{foreign}.first(64)); });
+            EXPECT_TRUE(landed(0)) << "refused bytes landed over valid ones";
+            EXPECT_EQ(nonZero(mirror->channels() + valid.size(), size - valid.size()), 0U) << "refused bytes landed";
+        }
 
-        peer.data(0, size - 64, bytes);
-        ASSERT_TRUE(peer.pumpUntil([&] { return nonZero(mirror->channels() + size - 64, 64) > 0; }));
-        EXPECT_EQ(std::memcmp(mirror->channels() + size - 64, bytes.data(), bytes.size()), 0);
+        // A new session's data at the very end of the channels lands.
+        BounceSource peer{session.grant()};
+        peer.data(0, size - 64, valid);
+        ASSERT_TRUE(peer.pumpUntil([&] { return landed(size - 64); }));
     }
 
     TEST(SendReceive, ACorrectSenderReplicatesAfterAHostileSession)
     {
         MirrorSession session{"v210", sendReceiveSink()};
-        {
-            BounceSource peer{session.grant()};
+        expectRefusedAndClosed(session, &CounterSnapshot::refusedSequence, [&](BounceSource& peer) {
             ++peer.sequence();
             peer.commit(session.source.currentIndex(), 1);
-            ASSERT_TRUE(peer.pumpUntil([&] { return session.receiver->counters().refusedSequence == 1; }));
-        }
-        ASSERT_TRUE(eventually([&] { return !session.receiver->connected(); })) << "the receiver kept the closed connection";
+        });
 
-        auto sender = Sender::create(*session.sourceDomain, session.uuid, session.grant(), {});
-        ASSERT_TRUE(sender) << sender.error().message;
-        (*sender)->start();
-        auto const index = session.source.currentIndex();
-        session.source.writeGrain(index);
-        EXPECT_EQ(session.sink->verify(index), 0U) << "a new connection starts a new sequence";
-        (*sender)->stop();
-        EXPECT_EQ((*sender)->counters().errors, 0U) << (*sender)->counters().lastError;
+        expectACorrectSourceReplicatesAfterwards(session);
     }
 }
