@@ -3,7 +3,9 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 
+#include "common/Expected.hpp"
 #include "ofi/Info.hpp"
 #include "protocol/Messages.hpp"
 
@@ -63,6 +65,23 @@ namespace mxl::fabric
 
     /// Whether provider offers what the RMA transfer needs (RMA writes on connected endpoints,
     /// at least 4 bytes of remote CQ data, writes placed in order). Asks libfabric only.
+    /// Replication uses connected (FI_EP_MSG) endpoints. Providers that only offer reliable
+    /// datagram endpoints (efa, shm; or a utility provider such as ofi_rxm asked for by name) are
+    /// refused with a clear "not supported" rather than a provider error.
+    inline Expected<void> checkReplicationProvider(std::string const& provider)
+    {
+        for (std::string_view const rdmOnly : {"efa", "shm", "ofi_rxm", "ofi_rxd"})
+        {
+            if (provider.find(rdmOnly) != std::string::npos)
+            {
+                return fail(MXL_ERR_UNSUPPORTED_OPERATION,
+                    "replication over " + provider + " is not supported yet: it needs connected endpoints (tcp, verbs), "
+                    "and RDM endpoints (efa, shm) are not implemented");
+            }
+        }
+        return {};
+    }
+
     inline bool rmaAvailable(std::string const& provider)
     {
         auto info = ofi::Info::query(replicationHints(provider));

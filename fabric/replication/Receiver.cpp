@@ -61,6 +61,10 @@ namespace mxl::fabric
         {
             return fail(MXL_ERR_INVALID_ARG, fmt::format("unknown transfer mode {}", static_cast<int>(options.transfer)));
         }
+        if (auto r = checkReplicationProvider(options.provider); !r)
+        {
+            return r.take_error();
+        }
         std::unique_ptr<Receiver> receiver{new Receiver{domain, options}};
         if (auto r = receiver->setUp(offer); !r)
         {

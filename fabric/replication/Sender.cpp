@@ -44,6 +44,10 @@ namespace mxl::fabric
 
     Expected<std::unique_ptr<Sender>> Sender::create(Domain& domain, Uuid const& flowId, RegionGrant const& grant, Options const& options)
     {
+        if (auto r = checkReplicationProvider(grant.provider); !r)
+        {
+            return r.take_error();
+        }
         std::unique_ptr<Sender> sender{new Sender{grant, options}};
         if (auto r = sender->setUp(domain, flowId); !r)
         {

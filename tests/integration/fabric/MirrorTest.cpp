@@ -87,4 +87,21 @@ namespace mxl::fabric::test
         }
         EXPECT_TRUE(sinkDomain->listFlows().empty()) << "a mirror was left behind";
     }
+
+    TEST(Mirror, ReplicationOverDatagramProvidersIsRefusedAsNotSupported)
+    {
+        Offered video{"v210", 64, 8};
+        mxl::test::TestDomain sinkDir;
+        auto sinkDomain = require(Domain::open(sinkDir.path(), nullptr), "sink domain");
+        for (auto const* provider : {"shm", "efa", "tcp;ofi_rxm"})
+        {
+            Receiver::Options options;
+            options.provider = provider;
+            auto const receiver = Receiver::create(*sinkDomain, video.offer, options);
+            ASSERT_FALSE(receiver) << provider;
+            EXPECT_EQ(receiver.error().status, MXL_ERR_UNSUPPORTED_OPERATION) << provider;
+            EXPECT_NE(receiver.error().message.find("not supported"), std::string::npos) << receiver.error().message;
+        }
+        EXPECT_TRUE(sinkDomain->listFlows().empty()) << "a mirror was created for a provider that cannot replicate";
+    }
 }
