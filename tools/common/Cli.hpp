@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-// Command-line conventions shared by mxl-info and mxl-gen: exit codes and the parsers of option
-// values that more than one tool takes. A bad value throws po::error naming the option, which the
-// tools turn into exit code 2.
+// Command-line conventions shared by the tools: exit codes, the parsers of option values that
+// more than one tool takes, and main()'s error handling. A bad value throws po::error naming the
+// option, which runMain turns into exit code 2.
 
 #include <cstdint>
 #include <cstdio>
+#include <exception>
+#include <iostream>
 #include <string>
 
 #include <boost/program_options/errors.hpp>
@@ -74,5 +76,26 @@ namespace mxl::tools
         }
         auto const value = static_cast<double>(rate.numerator) / static_cast<double>(rate.denominator);
         return fmt::format("{:.2f}", value);
+    }
+
+    /// Runs a tool's body: bad arguments (po::error) exit 2 with the message and a hint, any other
+    /// failure exits 1 with its message; otherwise the body's exit code.
+    template<typename Body>
+    int runMain(char const* tool, Body&& body) noexcept
+    {
+        try
+        {
+            return body();
+        }
+        catch (boost::program_options::error const& e)
+        {
+            std::cerr << tool << ": " << e.what() << "\n(" << tool << " --help lists the options)\n";
+            return exitUsage;
+        }
+        catch (std::exception const& e)
+        {
+            std::cerr << tool << ": " << e.what() << "\n";
+            return exitFailed;
+        }
     }
 }

@@ -9,6 +9,7 @@
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
 
+#include "common/Cli.hpp"
 #include "mxl-bench/FabricBench.hpp"
 #include "mxl-bench/LocalBench.hpp"
 
@@ -16,32 +17,22 @@ namespace po = boost::program_options;
 
 namespace
 {
-    constexpr int exitOk = 0;
-    constexpr int exitUsage = 2;
-    constexpr int exitFailed = 1;
+    using mxl::tools::exitOk;
+    using mxl::tools::exitFailed;
+    using mxl::tools::exitUsage;
 
     void parseFrame(std::string const& text, std::uint32_t& width, std::uint32_t& height)
     {
-        unsigned w = 0, h = 0;
-        char x = 0;
-        if (std::sscanf(text.c_str(), "%u%c%u", &w, &x, &h) != 3 || x != 'x' || w == 0 || h == 0)
-        {
-            throw po::error{fmt::format("--video expects WIDTHxHEIGHT, got '{}'", text)};
-        }
-        width = w;
-        height = h;
+        auto const frame = mxl::tools::parseFrameSize("--video", text);
+        width = frame.width;
+        height = frame.height;
     }
 
-    void parseRate(std::string const& text, std::int64_t& num, std::int64_t& den)
+    void parseRate(std::string const& text, std::int64_t& numerator, std::int64_t& denominator)
     {
-        long long n = 0, d = 1;
-        int const fields = std::sscanf(text.c_str(), "%lld/%lld", &n, &d);
-        if (fields < 1 || n <= 0 || d <= 0)
-        {
-            throw po::error{fmt::format("--rate expects N or N/D with positive integers, got '{}'", text)};
-        }
-        num = n;
-        den = d;
+        auto const rate = mxl::tools::parseRate("--rate", text);
+        numerator = rate.numerator;
+        denominator = rate.denominator;
     }
 
     int runLocal(std::vector<std::string> const& args)
@@ -156,8 +147,7 @@ int main(int argc, char** argv)
     }
     std::string const command = argv[1];
     std::vector<std::string> const args(argv + 2, argv + argc);
-    try
-    {
+    return mxl::tools::runMain("mxl-bench", [&] {
         if (command == "local")
         {
             return runLocal(args);
@@ -169,15 +159,5 @@ int main(int argc, char** argv)
         std::cerr << "mxl-bench: unknown command '" << command << "'\n";
         usage();
         return exitUsage;
-    }
-    catch (po::error const& e)
-    {
-        std::cerr << "mxl-bench " << command << ": " << e.what() << "\n";
-        return exitUsage;
-    }
-    catch (std::exception const& e)
-    {
-        std::cerr << "mxl-bench " << command << ": " << e.what() << "\n";
-        return exitFailed;
-    }
+    });
 }

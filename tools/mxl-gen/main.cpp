@@ -304,23 +304,8 @@ int main(int argc, char** argv)
     auto logger = spdlog::stderr_color_mt("mxl-gen");
     logger->set_pattern("mxl-gen: [%l] %v");
     spdlog::set_default_logger(logger);
-    try
-    {
+    return mxl::tools::runMain("mxl-gen", [&] {
         auto const options = parse(argc, argv);
-        if (!options)
-        {
-            return exitOk;
-        }
-        return run(*options);
-    }
-    catch (po::error const& e)
-    {
-        std::cerr << "mxl-gen: " << e.what() << "\n(mxl-gen --help lists the options)\n";
-        return exitUsage;
-    }
-    catch (std::exception const& e)
-    {
-        std::cerr << "mxl-gen: " << e.what() << "\n";
-        return exitFailed;
-    }
+        return options ? run(*options) : exitOk;
+    });
 }

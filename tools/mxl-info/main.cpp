@@ -246,23 +246,8 @@ namespace
 
 int main(int argc, char** argv)
 {
-    try
-    {
+    return mxl::tools::runMain("mxl-info", [&] {
         auto const options = parse(argc, argv);
-        if (!options)
-        {
-            return exitOk;
-        }
-        return run(*options);
-    }
-    catch (po::error const& e)
-    {
-        std::cerr << "mxl-info: " << e.what() << "\n(mxl-info --help lists the options)\n";
-        return exitUsage;
-    }
-    catch (std::exception const& e)
-    {
-        std::cerr << "mxl-info: " << e.what() << "\n";
-        return exitFailed;
-    }
+        return options ? run(*options) : exitOk;
+    });
 }
