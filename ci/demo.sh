@@ -15,10 +15,12 @@ trap 'rm -rf "$domain"' EXIT
 
 echo
 echo "== A writer and a reader process share a 1080p60 v210 flow in $domain (3 s)"
-"$build/examples/writer_reader" "$domain" 3
-echo
-echo "== Flow directory while the writer runs (MXL 1.x domain format):"
-ls -l "$domain"
+"$build/examples/writer_reader" "$domain" 3 &
+demo=$!
+sleep 1
+echo "-- the flow's files while the writer runs (MXL 1.x domain format):"
+(cd "$domain" && ls -l -- *.mxl-flow *.mxl-flow/grains | head -20)
+wait "$demo"
 echo
 echo "== mxl-bench local: commit-to-readable latency (8 slice batches per frame) and write throughput"
 "$build/tools/mxl-bench/mxl-bench" local --duration 3 --json
