@@ -65,7 +65,11 @@ namespace mxl::fabric::test
             {
                 ASSERT_LE(sizeof header + payload.size(), _memory.size());
                 std::memcpy(_memory.data(), &header, sizeof header);
-                std::memcpy(_memory.data() + sizeof header, payload.data(), payload.size());
+                if (!payload.empty())
+                {
+                    // memcpy from an empty span's null pointer is undefined even for 0 bytes.
+                    std::memcpy(_memory.data() + sizeof header, payload.data(), payload.size());
+                }
                 auto const message = std::span{_memory}.first(sizeof header + payload.size());
                 auto const sent = _sent;
                 for (;;)
