@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <nlohmann/json.hpp>
 
+#include "common/MessagePipe.hpp"
 #include "domain/Domain.hpp"
 #include "replication/Offer.hpp"
 #include "replication/Receiver.hpp"
@@ -20,31 +21,6 @@ namespace mxl::fabric::test
 {
     namespace
     {
-        bool readFully(int fd, void* data, std::size_t size, int timeoutMs)
-        {
-            auto* p = static_cast<std::uint8_t*>(data);
-            while (size > 0)
-            {
-                pollfd pfd{fd, POLLIN, 0};
-                if (::poll(&pfd, 1, timeoutMs) <= 0)
-                {
-                    return false;
-                }
-                auto const n = ::read(fd, p, size);
-                if (n <= 0)
-                {
-                    if (n < 0 && errno == EINTR)
-                    {
-                        continue;
-                    }
-                    return false;
-                }
-                p += n;
-                size -= static_cast<std::size_t>(n);
-            }
-            return true;
-        }
-
         nlohmann::json toJson(CounterSnapshot const& c)
         {
             return {{"grains", c.grains}, {"slices", c.slices}, {"bytes", c.bytes}, {"commits", c.commits}, {"skipped", c.skippedGrains},
@@ -92,8 +68,7 @@ namespace mxl::fabric::test
     bool MessagePipe::send(std::vector<std::byte> const& message) const
     {
         auto const size = static_cast<std::uint32_t>(message.size());
-        return ::write(_fds[1], &size, sizeof size) == sizeof size &&
-               ::write(_fds[1], message.data(), message.size()) == static_cast<ssize_t>(message.size());
+        return mxl::tools::writeAll(_fds[1], &size, sizeof size) && mxl::tools::writeAll(_fds[1], message.data(), message.size());
     }
 
     bool MessagePipe::send(std::string const& text) const
@@ -105,12 +80,12 @@ namespace mxl::fabric::test
     std::optional<std::vector<std::byte>> MessagePipe::receive(int timeoutMs) const
     {
         std::uint32_t size = 0;
-        if (!readFully(_fds[0], &size, sizeof size, timeoutMs))
+        if (!mxl::tools::readAll(_fds[0], &size, sizeof size, timeoutMs))
         {
             return std::nullopt;
         }
         std::vector<std::byte> message(size);
-        if (!readFully(_fds[0], message.data(), size, timeoutMs))
+        if (!mxl::tools::readAll(_fds[0], message.data(), size, timeoutMs))
         {
             return std::nullopt;
         }
