@@ -35,6 +35,21 @@ namespace
         denominator = rate.denominator;
     }
 
+    /// Parses a command's arguments into the variables desc names; false when --help was asked
+    /// (and the help printed).
+    bool parseArguments(po::options_description const& desc, std::vector<std::string> const& args)
+    {
+        po::variables_map vm;
+        po::store(po::command_line_parser(args).options(desc).run(), vm);
+        if (vm.count("help"))
+        {
+            std::cout << desc << "\n";
+            return false;
+        }
+        po::notify(vm);
+        return true;
+    }
+
     int runLocal(std::vector<std::string> const& args)
     {
         mxl::bench::LocalOptions options;
@@ -51,20 +66,20 @@ namespace
             ("duration", po::value(&options.durationS)->default_value(options.durationS), "seconds of the paced latency phase")
             ("grains", po::value(&options.throughputGrains)->default_value(options.throughputGrains), "grains in the unpaced throughput phase")
             ("json", po::bool_switch(&json), "print one JSON object");
-        po::variables_map vm;
-        po::store(po::command_line_parser(args).options(desc).run(), vm);
-        if (vm.count("help"))
+        if (!parseArguments(desc, args))
         {
-            std::cout << desc << "\n";
             return exitOk;
         }
-        po::notify(vm);
         if (options.mediaType != "v210" && options.mediaType != "v210a")
         {
             throw po::error{fmt::format("--format must be v210 or v210a, got '{}'", options.mediaType)};
         }
         parseFrame(video, options.width, options.height);
         parseRate(rate, options.rateNumerator, options.rateDenominator);
+        if (options.batches == 0 || options.batches > options.height)
+        {
+            throw po::error{fmt::format("--slices must be between 1 and the frame height ({})", options.height)};
+        }
         if (options.durationS <= 0 || options.durationS > 3600)
         {
             throw po::error{"--duration must be between 0 and 3600 seconds"};
@@ -100,14 +115,10 @@ namespace
             ("grains", po::value(&options.throughputGrains)->default_value(options.throughputGrains), "grains in the unpaced phase and the baseline")
             ("duration", po::value(&options.latencyDurationS)->default_value(options.latencyDurationS), "seconds of the paced phase")
             ("json", po::bool_switch(&json), "print one JSON object");
-        po::variables_map vm;
-        po::store(po::command_line_parser(args).options(desc).run(), vm);
-        if (vm.count("help"))
+        if (!parseArguments(desc, args))
         {
-            std::cout << desc << "\n";
             return exitOk;
         }
-        po::notify(vm);
         parseFrame(video, options.width, options.height);
         parseRate(rate, options.rateNumerator, options.rateDenominator);
         if (transfer != "rma" && transfer != "send-receive")

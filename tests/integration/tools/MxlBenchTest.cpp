@@ -63,7 +63,10 @@ TEST(MxlBench, BadArgumentsExitTwoWithAMessage)
     auto const badVideo = runTool(MXL_BENCH_PATH, {"local", "--video", "wide"});
     EXPECT_EQ(badVideo.exitCode, 2);
     EXPECT_NE(badVideo.err.find("--video"), std::string::npos) << badVideo.err;
-    auto const badSlices = runTool(MXL_BENCH_PATH, {"fabric", "--slices", "0"});
-    EXPECT_EQ(badSlices.exitCode, 2);
-    EXPECT_NE(badSlices.err.find("--slices"), std::string::npos) << badSlices.err;
+    for (auto const* command : {"local", "fabric"})
+    {
+        auto const badSlices = runTool(MXL_BENCH_PATH, {command, "--slices", "0"});
+        EXPECT_EQ(badSlices.exitCode, 2) << command;
+        EXPECT_NE(badSlices.err.find("--slices"), std::string::npos) << badSlices.err;
+    }
 }
