@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 
 namespace mxl::fabric
@@ -21,6 +22,11 @@ namespace mxl::fabric
         std::uint64_t refusedSequence{0}; ///< Receiver: immediate data not matching its record.
         std::uint64_t refusedRange{0};    ///< Receiver: index, slices or sample counts out of range.
         std::uint64_t errors{0};          ///< Failed operations (completion errors, posting errors).
+        std::uint64_t headIndex{0};       ///< Newest grain index (or sample index) completed.
+        /// Receiver: when the newest grain (or sample batch) became readable, minus its nominal time
+        /// from its index (TAI ns; includes the writer's own delay and any clock offset between hosts);
+        /// nothing before the first one.
+        std::optional<std::int64_t> latencyNs;
         std::string lastError;
     };
 
@@ -38,6 +44,10 @@ namespace mxl::fabric
         std::atomic<std::uint64_t> refusedSequence{0};
         std::atomic<std::uint64_t> refusedRange{0};
         std::atomic<std::uint64_t> errors{0};
+        std::atomic<std::uint64_t> headIndex{0};
+        std::atomic<std::int64_t> latencyNs{noLatency};
+
+        static constexpr std::int64_t noLatency = INT64_MIN;
 
         void error(std::string message)
         {
@@ -59,6 +69,11 @@ namespace mxl::fabric
             s.refusedSequence = refusedSequence.load(std::memory_order_relaxed);
             s.refusedRange = refusedRange.load(std::memory_order_relaxed);
             s.errors = errors.load(std::memory_order_relaxed);
+            s.headIndex = headIndex.load(std::memory_order_relaxed);
+            if (auto const latency = latencyNs.load(std::memory_order_relaxed); latency != noLatency)
+            {
+                s.latencyNs = latency;
+            }
             std::lock_guard lock{_mutex};
             s.lastError = _lastError;
             return s;

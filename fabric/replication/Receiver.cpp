@@ -15,6 +15,7 @@
 #include "flow/ContinuousFlowWriter.hpp"
 #include "flow/DiscreteFlowWriter.hpp"
 #include "replication/FabricHints.hpp"
+#include "time/Timing.hpp"
 
 namespace mxl::fabric
 {
@@ -237,6 +238,43 @@ namespace mxl::fabric
         {
             _counters.error(fmt::format("posting a receive failed: {}", result.again() ? "queue full" : fi_strerror(result.error())));
         }
+    }
+
+    Expected<void> Receiver::renew()
+    {
+        auto const running = _thread.joinable();
+        stop();
+        if (_endpoint)
+        {
+            (void)_endpoint->shutdown();
+            _endpoint.reset();
+        }
+        _connected.store(false, std::memory_order_release);
+        ++_connection;
+        _nextMessage = 0;
+        _epoch = randomEpoch();
+        _grant.epoch = _epoch;
+        if (_options.transfer == Transfer::Rma)
+        {
+            // New registrations, new keys: whatever an earlier grant named can no longer be written.
+            _regionMrs.clear();
+            _commitRingMr.reset();
+            if (auto r = registerMemory(); !r)
+            {
+                return r;
+            }
+            _grant.commitRing = _commitRingMr->remoteRegion();
+            _grant.regions.clear();
+            for (auto const& mr : _regionMrs)
+            {
+                _grant.regions.push_back(mr.remoteRegion());
+            }
+        }
+        if (running)
+        {
+            start();
+        }
+        return {};
     }
 
     void Receiver::start()
@@ -519,6 +557,16 @@ namespace mxl::fabric
         std::memcpy(flow.channels() + header.offset, payload.data(), payload.size());
     }
 
+    void Receiver::noteArrival(std::uint64_t head, std::uint64_t newest) noexcept
+    {
+        _counters.headIndex.store(head, std::memory_order_relaxed);
+        auto const nominal = indexToTimestamp(_definition.rate, newest);
+        if (nominal != undefinedIndex)
+        {
+            _counters.latencyNs.store(static_cast<std::int64_t>(taiNow() - nominal), std::memory_order_relaxed);
+        }
+    }
+
     void Receiver::applyCommit(CommitRecord const& record)
     {
         if (!inSession(record.epoch))
@@ -546,6 +594,7 @@ namespace mxl::fabric
             if (record.validSlices == _totalSlices || (record.grainFlags & MXL_GRAIN_FLAG_INVALID) != 0)
             {
                 _counters.grains.fetch_add(1, std::memory_order_relaxed);
+                noteArrival(record.index, record.index);
                 // The source writes the next grain next: readers must stop taking its slot for the
                 // grain it held before the bytes land.
                 _discrete->claim(record.index + 1);
@@ -561,6 +610,7 @@ namespace mxl::fabric
             }
             _continuous->commitArrived(record.index);
             _counters.commits.fetch_add(1, std::memory_order_relaxed);
+            noteArrival(record.index, record.index - 1);
             _counters.slices.fetch_add(record.count, std::memory_order_relaxed);
             _counters.bytes.fetch_add(static_cast<std::uint64_t>(record.count) * _continuous->flow().sampleWordSize() *
                                           _continuous->flow().channelCount(),

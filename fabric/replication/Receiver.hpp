@@ -70,6 +70,17 @@ namespace mxl::fabric
         void start();
         void stop();
 
+        /// Starts a new session on the same mirror (a reconnecting or restarted source): drops the
+        /// current source connection, registers the mirror's memory again (new keys) and takes a new
+        /// epoch, so that nothing granted before can write or commit any more. grant() is then the new
+        /// grant. Readers keep the mirror; grains resume when the new source connects.
+        Expected<void> renew();
+
+        [[nodiscard]] std::uint64_t epoch() const noexcept
+        {
+            return _epoch;
+        }
+
         [[nodiscard]] CounterSnapshot counters() const
         {
             return _counters.snapshot();
@@ -98,6 +109,9 @@ namespace mxl::fabric
         /// Counts a refused commit or message, logs it and closes the source's session.
         void refuse(std::atomic<std::uint64_t>& counter, std::string const& reason);
         void applyCommit(CommitRecord const& record);
+        /// Counters: the newest index made readable and its latency (newest: the grain, or the last
+        /// sample of a batch, whose nominal time counts).
+        void noteArrival(std::uint64_t head, std::uint64_t newest) noexcept;
         void applyData(BounceHeader const& header, std::span<std::byte const> payload);
 
         Domain& _domain;

@@ -587,9 +587,14 @@ namespace mxl::fabric
             ++_recordHead;
             ++_inFlight;
             _counters.commits.fetch_add(1, std::memory_order_relaxed);
-            if (op.record.kind == CommitKind::Grain && (op.record.validSlices == _layout->totalSlices() || op.record.grainFlags != 0))
+            if (op.record.kind == CommitKind::Samples)
+            {
+                _counters.headIndex.store(op.record.index, std::memory_order_relaxed);
+            }
+            else if (op.record.validSlices == _layout->totalSlices() || op.record.grainFlags != 0)
             {
                 _published.store(op.record.index, std::memory_order_release);
+                _counters.headIndex.store(op.record.index, std::memory_order_relaxed);
             }
         }
     }

@@ -67,6 +67,13 @@ namespace mxl::fabric
             return _published.load(std::memory_order_acquire);
         }
 
+        /// True once the source flow's files were unlinked (deleted, or replaced by a new flow of that
+        /// id): nothing more will ever be committed to what this sender follows.
+        [[nodiscard]] bool sourceRemoved() const noexcept
+        {
+            return _source->removed();
+        }
+
         /// True once the session broke (peer gone, write refused); the sender then stops.
         [[nodiscard]] bool failed() const noexcept
         {

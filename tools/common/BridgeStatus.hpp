@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// The bridge's status area: one file in the domain directory (statusFileName), mapped shared by the
+// bridge that serves the domain and read-only by anyone else (mxl-info), without locks and without
+// writes by readers. The bridge publishes a whole BridgeStatus at a time under a sequence counter
+// (a seqlock: odd while writing); a reader copies the area and retries when the counter moved.
+// The file has a fixed size, fixed-capacity tables and fixed-size text fields (cut to fit), so that
+// a reader never follows a pointer or a length it has not checked. The same snapshot feeds the
+// Prometheus metrics (renderPrometheus).
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/Expected.hpp"
+
+namespace mxl::bridge
+{
+    inline constexpr char statusFileName[] = ".mxl-fabric-bridge.status";
+    inline constexpr std::size_t maxStatusPeers = 64;
+    inline constexpr std::size_t maxStatusFlows = 256;
+
+    struct PeerStatus
+    {
+        std::string address;     ///< "10.0.0.1:7400" (the peer's control address).
+        std::string direction;   ///< "outgoing" (we import from it) or "incoming".
+        std::string state;       ///< "connecting", "authenticating", "up", "backoff", "refused".
+        std::string bridgeId;    ///< The peer bridge's instance id, once known.
+        std::string provider;    ///< Provider chosen for this peer ("tcp", "verbs"), once known.
+        std::uint64_t sessions{0};       ///< Sessions established with this peer so far.
+        std::uint64_t upSince{0};        ///< TAI ns when the current session came up, or 0.
+        double rttMs{-1};                ///< Newest heartbeat round trip, or -1.
+        double clockOffsetMs{0};         ///< Peer clock minus ours (NTP-style estimate).
+        std::uint64_t errors{0};
+        std::string lastError;
+    };
+
+    struct FlowReplicationStatus
+    {
+        std::string flowId;       ///< Lowercase UUID.
+        std::string role;         ///< "export" (this host is the source) or "import" (mirror here).
+        std::string peer;         ///< The peer's control address.
+        std::string state;        ///< "waiting", "offered", "connecting", "active", "source-gone", "disconnected", "refused", "error".
+        std::string provider;
+        std::string transfer;     ///< "rma" or "send-receive".
+        std::uint64_t epoch{0};   ///< Session epoch of the region grant in use (0: none).
+        std::uint64_t grains{0};
+        std::uint64_t bytes{0};
+        std::uint64_t commits{0};
+        std::uint64_t skippedGrains{0};
+        std::uint64_t lagGrains{0};
+        std::uint64_t refused{0};   ///< Refused records (epoch, sequence, range) on the import side.
+        std::uint64_t errors{0};
+        std::uint64_t headIndex{0}; ///< Newest grain index moved.
+        double latencyMs{-1};       ///< Import: arrival minus the grain's nominal time, clock-offset corrected; -1 unknown.
+        std::string lastError;
+    };
+
+    struct BridgeStatus
+    {
+        std::uint32_t pid{0};
+        std::string bridgeId;
+        std::string listen;
+        std::uint64_t startedTai{0};
+        std::uint64_t updatedTai{0}; ///< TAI ns of the last publish (a reader calls a status older than a few seconds stale).
+        std::vector<PeerStatus> peers;          ///< At most maxStatusPeers are published.
+        std::vector<FlowReplicationStatus> flows; ///< At most maxStatusFlows are published.
+    };
+
+    /// The bridge's side. create() makes (or takes over) the status file and holds an exclusive
+    /// flock on it for the writer's life: a second bridge on the same domain gets MXL_ERR_CONFLICT
+    /// naming the pid that holds it. The file is removed on destruction.
+    class StatusWriter
+    {
+    public:
+        static Expected<std::unique_ptr<StatusWriter>> create(std::filesystem::path const& domain);
+        ~StatusWriter();
+        StatusWriter(StatusWriter const&) = delete;
+        StatusWriter& operator=(StatusWriter const&) = delete;
+
+        /// Writes the whole status (texts cut to their field sizes, tables to their capacities).
+        void publish(BridgeStatus const& status) noexcept;
+
+    private:
+        StatusWriter() = default;
+        struct State;
+        std::unique_ptr<State> _state;
+    };
+
+    /// Reads a domain's status area. Nothing when no bridge publishes one; an error (INVALID_ARG,
+    /// naming what is wrong) for a file of the wrong size, magic or version, or counts out of range;
+    /// MXL_ERR_TIMEOUT when a consistent copy could not be taken after many retries.
+    Expected<std::optional<BridgeStatus>> readStatus(std::filesystem::path const& domain);
+
+    /// The Prometheus text exposition format (version 0.0.4) of a status: mxl_bridge_* metrics with
+    /// flow, role and peer labels (label values escaped).
+    std::string renderPrometheus(BridgeStatus const& status);
+}

@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// The daemon: one event loop (epoll) over the control listener, the control sessions and the
+// signals, driving the data plane of libmxl-fabric:
+//   exports - for each subscription of a peer, an Offer when the flow exists, then a Sender
+//             (created on a worker thread, since connecting may take time) once the peer's Grant
+//             checks out; a removed or recreated source flow is announced with FlowGone;
+//   imports - for each --import, an outgoing session (reconnected with back-off), a Subscribe, and
+//             on each Offer a Receiver whose mirror outlives sessions: a reconnecting or restarted
+//             source gets the same mirror under a new epoch and new keys (Receiver::renew()).
+// The state of all of it is published to the domain's status area and to --metrics.
+
+#include <cstdint>
+#include <future>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "MetricsServer.hpp"
+#include "Network.hpp"
+#include "Options.hpp"
+#include "Session.hpp"
+#include "common/BridgeStatus.hpp"
+#include "common/Expected.hpp"
+#include "common/Fd.hpp"
+#include "domain/Domain.hpp"
+#include "replication/Receiver.hpp"
+#include "replication/Sender.hpp"
+
+namespace mxl::bridge
+{
+    class Bridge final : public SessionHandler
+    {
+    public:
+        /// Opens the domain and its status area, picks the providers, listens. Errors:
+        /// NO_FABRIC / UNSUPPORTED_OPERATION (provider), CONFLICT (another bridge serves the
+        /// domain), FLOW_NOT_FOUND (no domain), UNKNOWN (cannot listen).
+        static Expected<std::unique_ptr<Bridge>> create(Options options, PresharedKey key);
+
+        ~Bridge();
+        Bridge(Bridge const&) = delete;
+        Bridge& operator=(Bridge const&) = delete;
+
+        /// Serves until SIGINT or SIGTERM (which the caller has blocked in every thread), then stops
+        /// cleanly: Goodbye to peers, senders stopped, mirrors released.
+        int run();
+
+        void established(Session& session) override;
+        void received(Session& session, ControlMessage& message) override;
+
+    private:
+        /// A peer we import from: one outgoing session at a time, reconnected with back-off.
+        struct Peer
+        {
+            std::string address;
+            SocketAddress socketAddress;
+            Session* session{nullptr};
+            std::uint64_t nextAttempt{0};
+            std::uint64_t backoffNs{0};
+            std::uint64_t sessions{0};
+            std::uint64_t errors{0};
+            std::string lastError;
+            std::string provider; ///< Chosen for the current session.
+            bool refused{false};  ///< Authentication failed: retried slowly.
+        };
+
+        struct Import
+        {
+            Peer* peer{nullptr};
+            Uuid flowId{};
+            std::string state{"waiting"};
+            std::unique_ptr<fabric::Receiver> receiver;
+            std::vector<std::byte> offer; ///< The offer the mirror was made from (a changed one recreates it).
+            std::uint64_t offerEpoch{0};
+            mxlRational rate{0, 1};
+            std::uint64_t resubscribeAt{0};
+            std::uint64_t errors{0};
+            std::string lastError;
+        };
+
+        struct Export
+        {
+            enum class State
+            {
+                Waiting,    ///< Subscribed; offered as soon as the flow exists.
+                Offered,    ///< Waiting for the peer's grant.
+                Connecting, ///< The sender is being created.
+                Active,
+            };
+            Session* session{nullptr};
+            Uuid flowId{};
+            State state{State::Waiting};
+            std::uint64_t offerEpoch{0};
+            std::uint64_t retryAt{0};
+            std::future<Expected<std::unique_ptr<fabric::Sender>>> pending;
+            std::unique_ptr<fabric::Sender> sender;
+            std::string provider;
+            std::string transfer;
+            std::uint64_t grantEpoch{0};
+            std::uint64_t errors{0};
+            std::string lastError;
+        };
+
+        Bridge(Options options, std::unique_ptr<Domain> domain, std::unique_ptr<StatusWriter> status, LocalIdentity identity);
+
+        Expected<void> setUp();
+        void onListener(std::uint64_t now);
+        void onSession(Session& session, std::uint32_t events, std::uint64_t now);
+        void tick(std::uint64_t now);
+        void connectPeers(std::uint64_t now);
+        void sweepSessions(std::uint64_t now);
+        void watch(Session& session);
+
+        // Export side.
+        [[nodiscard]] bool exported(Uuid const& flowId) const;
+        void onSubscribe(Session& session, Uuid const& flowId, std::uint64_t now);
+        void onUnsubscribe(Session& session, Uuid const& flowId);
+        void onGrant(Session& session, Grant const& grant);
+        void exportsTick(std::uint64_t now);
+        void offer(Export& e, std::uint64_t now);
+        void dropExport(Export& e);
+        void publishCatalogue(std::uint64_t now);
+        [[nodiscard]] Catalogue catalogue() const;
+
+        // Import side.
+        Peer* peerOf(Session const& session);
+        Import* importOf(Session& session, Uuid const& flowId);
+        void subscribeAll(Peer& peer);
+        void onOffer(Session& session, Offer const& offer, std::uint64_t now);
+        void onImportError(Session& session, ControlError const& error, std::uint64_t now);
+        void importsTick(std::uint64_t now);
+        void releaseMirror(Import& import, std::string const& why);
+
+        void publishStatus();
+        void shutdown();
+
+        Options _options;
+        std::unique_ptr<Domain> _domain;
+        std::unique_ptr<StatusWriter> _status;
+        LocalIdentity _identity;
+        std::vector<std::string> _providers;
+        Fd _epoll;
+        Fd _listener;
+        Fd _signals;
+        SocketAddress _listenAddress;
+        std::unique_ptr<MetricsServer> _metrics;
+        std::uint64_t _startedTai{0};
+
+        std::list<std::unique_ptr<Session>> _sessions;
+        std::list<Peer> _peers;
+        std::list<Import> _imports;
+        std::list<Export> _exports;
+        /// Senders still being created for exports that were dropped: waited for off the loop.
+        std::list<std::future<Expected<std::unique_ptr<fabric::Sender>>>> _abandoned;
+
+        std::vector<std::byte> _catalogueSent;
+        std::uint64_t _nextCatalogue{0};
+        std::uint64_t _nextStatus{0};
+
+        std::mutex _statusMutex;
+        BridgeStatus _lastStatus; ///< For --metrics, rendered on its thread.
+        bool _stopping{false};
+    };
+}

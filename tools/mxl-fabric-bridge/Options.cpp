@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "Options.hpp"
+
+#include <fstream>
+#include <iostream>
+
+#include <boost/program_options.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "Network.hpp"
+
+namespace po = boost::program_options;
+
+namespace mxl::bridge
+{
+    namespace
+    {
+        po::options_description fileOptions()
+        {
+            po::options_description options{"options (also accepted in --config files as name = value)"};
+            options.add_options()
+                ("domain", po::value<std::string>(), "domain directory (required)")
+                ("listen", po::value<std::string>(), "control channel address IP:PORT (default 0.0.0.0:7400; port 0 picks one)")
+                ("provider", po::value<std::string>(), "auto|tcp|verbs|efa|shm (default auto: the best both peers support)")
+                ("psk-file", po::value<std::string>(), "file holding the pre-shared key (at least 16 bytes, mode 0600)")
+                ("insecure", po::bool_switch(), "run without a key: anyone who reaches --listen may import flows")
+                ("import", po::value<std::vector<std::string>>()->composing(), "PEER_IP:PORT/FLOW_ID: keep that flow mirrored here (repeatable)")
+                ("export", po::value<std::vector<std::string>>()->composing(), "FLOW_ID or all: flows peers may import (repeatable; default all)")
+                ("metrics", po::value<std::string>(), "serve Prometheus metrics over HTTP on IP:PORT")
+                ("log-level", po::value<std::string>(), "trace|debug|info|warn|error (default info)");
+            return options;
+        }
+
+        Uuid parseId(std::string const& option, std::string const& text)
+        {
+            auto const id = parseUuid(text);
+            if (!id)
+            {
+                throw po::error{fmt::format("{} expects a flow id (a UUID), got '{}'", option, text)};
+            }
+            return *id;
+        }
+    }
+
+    ImportSpec parseImport(std::string const& text)
+    {
+        auto const slash = text.find('/');
+        if (slash == std::string::npos)
+        {
+            throw po::error{fmt::format("--import expects PEER_IP:PORT/FLOW_ID, got '{}'", text)};
+        }
+        ImportSpec spec;
+        spec.peer = text.substr(0, slash);
+        if (auto address = parseSocketAddress(spec.peer); !address)
+        {
+            throw po::error{fmt::format("--import {}: {}", text, address.error().message)};
+        }
+        spec.flowId = parseId("--import", text.substr(slash + 1));
+        return spec;
+    }
+
+    std::optional<Options> parseOptions(int argc, char const* const* argv)
+    {
+        auto file = fileOptions();
+        po::options_description commandLine{"mxl-fabric-bridge: replicates flows between the MXL domains of two hosts over libfabric\n\n"
+                                            "usage: mxl-fabric-bridge --domain DIR (--psk-file FILE | --insecure) [--import PEER_IP:PORT/FLOW_ID]... [options]\n\n"
+                                            "exit codes: 0 stopped by SIGINT/SIGTERM, 1 runtime failure, 2 bad options or key file, 3 provider not available\n"};
+        commandLine.add_options()("help,h", "show this help")("config", po::value<std::string>(), "read options from FILE (name = value lines)");
+        commandLine.add(file);
+
+        po::variables_map vm;
+        po::store(po::parse_command_line(argc, argv, commandLine), vm);
+        if (vm.count("help") != 0)
+        {
+            std::cout << commandLine << "\n";
+            return std::nullopt;
+        }
+        if (vm.count("config") != 0)
+        {
+            auto const path = vm["config"].as<std::string>();
+            std::ifstream in{path};
+            if (!in)
+            {
+                throw po::error{fmt::format("--config: cannot read '{}'", path)};
+            }
+            po::store(po::parse_config_file(in, file), vm);
+        }
+        po::notify(vm);
+
+        Options options;
+        if (vm.count("domain") == 0)
+        {
+            throw po::error{"--domain is required"};
+        }
+        options.domain = vm["domain"].as<std::string>();
+        if (vm.count("listen") != 0)
+        {
+            options.listen = vm["listen"].as<std::string>();
+        }
+        if (auto address = parseSocketAddress(options.listen); !address)
+        {
+            throw po::error{"--listen: " + address.error().message};
+        }
+        if (vm.count("provider") != 0)
+        {
+            options.provider = vm["provider"].as<std::string>();
+            if (options.provider != "auto" && options.provider != "tcp" && options.provider != "verbs" && options.provider != "efa" &&
+                options.provider != "shm")
+            {
+                throw po::error{fmt::format("--provider expects auto, tcp, verbs, efa or shm, got '{}'", options.provider)};
+            }
+        }
+        options.insecure = vm["insecure"].as<bool>();
+        if (vm.count("psk-file") != 0)
+        {
+            options.pskFile = vm["psk-file"].as<std::string>();
+        }
+        if (options.insecure == options.pskFile.has_value())
+        {
+            throw po::error{options.insecure ? "--psk-file and --insecure exclude each other"
+                                             : "a key is required: give --psk-file FILE (or --insecure on a trusted test network)"};
+        }
+        if (vm.count("import") != 0)
+        {
+            for (auto const& text : vm["import"].as<std::vector<std::string>>())
+            {
+                options.imports.push_back(parseImport(text));
+            }
+        }
+        if (vm.count("export") != 0)
+        {
+            options.exportAll = false;
+            for (auto const& text : vm["export"].as<std::vector<std::string>>())
+            {
+                if (text == "all")
+                {
+                    options.exportAll = true;
+                }
+                else
+                {
+                    options.exports.push_back(parseId("--export", text));
+                }
+            }
+        }
+        if (vm.count("metrics") != 0)
+        {
+            options.metrics = vm["metrics"].as<std::string>();
+            if (auto address = parseSocketAddress(*options.metrics); !address)
+            {
+                throw po::error{"--metrics: " + address.error().message};
+            }
+        }
+        if (vm.count("log-level") != 0)
+        {
+            options.logLevel = vm["log-level"].as<std::string>();
+            if (spdlog::level::from_str(options.logLevel) == spdlog::level::off && options.logLevel != "off")
+            {
+                throw po::error{fmt::format("--log-level expects trace, debug, info, warn, error or off, got '{}'", options.logLevel)};
+            }
+        }
+        return options;
+    }
+}

@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// mxl-fabric-bridge's options, from the command line and --config FILE (the same names, one
+// "name = value" per line; repeatable options may repeat; the command line wins for single values
+// and adds to repeatable ones). A bad option throws boost::program_options::error naming it.
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/Uuid.hpp"
+
+namespace mxl::bridge
+{
+    inline constexpr int exitOk = 0;
+    inline constexpr int exitFailed = 1;      ///< A runtime failure (domain, listening, another bridge).
+    inline constexpr int exitUsage = 2;       ///< Bad options, configuration or key file.
+    inline constexpr int exitNoProvider = 3;  ///< The provider asked for is not available or not supported.
+
+    struct ImportSpec
+    {
+        std::string peer; ///< "IP:PORT" of the peer bridge's --listen.
+        Uuid flowId{};
+    };
+
+    struct Options
+    {
+        std::filesystem::path domain;
+        std::string listen{"0.0.0.0:7400"};
+        std::string provider{"auto"};
+        std::optional<std::filesystem::path> pskFile;
+        bool insecure{false};
+        std::vector<ImportSpec> imports;
+        bool exportAll{true};
+        std::vector<Uuid> exports;
+        std::optional<std::string> metrics;
+        std::string logLevel{"info"};
+    };
+
+    /// Nothing when --help was asked for (the help text is printed).
+    std::optional<Options> parseOptions(int argc, char const* const* argv);
+
+    /// "PEER_IP:PORT/FLOW_ID"; throws boost::program_options::error.
+    ImportSpec parseImport(std::string const& text);
+}

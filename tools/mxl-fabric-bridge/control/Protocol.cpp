@@ -1,0 +1,532 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "control/Protocol.hpp"
+
+#include <cstring>
+#include <string_view>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "protocol/Wire.hpp"
+
+namespace mxl::bridge
+{
+    namespace
+    {
+        using fabric::WireReader;
+        using fabric::WireWriter;
+
+        // ControlType values are the variant's alternative indices plus one.
+        static_assert(std::variant_size_v<ControlMessage> == static_cast<std::size_t>(ControlType::Goodbye));
+        static_assert(std::is_same_v<std::variant_alternative_t<static_cast<std::size_t>(ControlType::Offer) - 1, ControlMessage>, Offer>);
+        static_assert(std::is_same_v<std::variant_alternative_t<static_cast<std::size_t>(ControlType::Error) - 1, ControlMessage>, ControlError>);
+
+        constexpr std::size_t typeOffset = 6;
+        constexpr std::size_t lengthOffset = 8;
+
+        bool knownType(std::uint16_t type) noexcept
+        {
+            return type >= static_cast<std::uint16_t>(ControlType::Hello) && type <= static_cast<std::uint16_t>(ControlType::Goodbye);
+        }
+
+        /// Longer text would not fit the peer's limit; cut before a character that straddles the limit.
+        std::string_view clipText(std::string_view text) noexcept
+        {
+            if (text.size() <= maxTextSize)
+            {
+                return text;
+            }
+            std::size_t end = maxTextSize;
+            while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0U) == 0x80U)
+            {
+                --end;
+            }
+            return text.substr(0, end);
+        }
+
+        void putUuid(WireWriter& w, Uuid const& id)
+        {
+            w.bytes(std::as_bytes(std::span{id}));
+        }
+
+        void putText(WireWriter& w, std::string_view text)
+        {
+            w.string16(clipText(text));
+        }
+
+        void putBlob(WireWriter& w, std::vector<std::byte> const& blob)
+        {
+            w.put(static_cast<std::uint32_t>(blob.size()));
+            w.bytes(blob);
+        }
+
+        /// Reads a body field by field; the first failure records a sentence naming the field.
+        class BodyReader
+        {
+        public:
+            BodyReader(std::span<std::byte const> body, char const* message) noexcept
+                : _reader{body}
+                , _message{message}
+            {}
+
+            template<typename T>
+            bool get(char const* field, T& out)
+            {
+                return _reader.get(out) || truncated(field, sizeof(T));
+            }
+
+            bool fixed(char const* field, std::span<std::byte> out)
+            {
+                std::span<std::byte const> raw;
+                if (!_reader.bytes(out.size(), raw))
+                {
+                    return truncated(field, out.size());
+                }
+                std::memcpy(out.data(), raw.data(), out.size());
+                return true;
+            }
+
+            bool uuid(char const* field, Uuid& out)
+            {
+                return fixed(field, std::as_writable_bytes(std::span{out}));
+            }
+
+            bool flag(char const* field, bool& out)
+            {
+                std::uint8_t value = 0;
+                if (!get(field, value))
+                {
+                    return false;
+                }
+                if (value > 1)
+                {
+                    return refuse(fmt::format("{} is {}, not 0 or 1", field, value));
+                }
+                out = value == 1;
+                return true;
+            }
+
+            bool text(char const* field, std::string& out)
+            {
+                std::uint16_t length = 0;
+                std::span<std::byte const> raw;
+                if (!get(field, length) || !lengthAtMost(field, length, maxTextSize) || !bytes(field, length, raw))
+                {
+                    return false;
+                }
+                out.assign(reinterpret_cast<char const*>(raw.data()), raw.size());
+                return true;
+            }
+
+            bool blob(char const* field, std::vector<std::byte>& out)
+            {
+                std::uint32_t length = 0;
+                std::span<std::byte const> raw;
+                if (!get(field, length) || !lengthAtMost(field, length, maxControlBody) || !bytes(field, length, raw))
+                {
+                    return false;
+                }
+                out.assign(raw.begin(), raw.end());
+                return true;
+            }
+
+            bool count(char const* field, std::size_t max, std::uint32_t& out)
+            {
+                if (!get(field, out))
+                {
+                    return false;
+                }
+                return out <= max || refuse(fmt::format("{} {} exceeds {}", field, out, max));
+            }
+
+            bool epoch(std::uint64_t& out)
+            {
+                if (!get("offerEpoch", out))
+                {
+                    return false;
+                }
+                return out != 0 || refuse("offerEpoch is 0");
+            }
+
+            bool refuse(std::string what)
+            {
+                _what = std::move(what);
+                return false;
+            }
+
+            /// Names the list element that failed: "flows[3]: label truncated ...".
+            bool inElement(char const* list, std::size_t index)
+            {
+                _what = fmt::format("{}[{}]: {}", list, index, _what);
+                return false;
+            }
+
+            bool end()
+            {
+                return _reader.remaining() == 0 || refuse(fmt::format("{} trailing bytes", _reader.remaining()));
+            }
+
+            [[nodiscard]] Unexpected error() const
+            {
+                return fail(MXL_ERR_INVALID_ARG, fmt::format("control message {}: {}", _message, _what));
+            }
+
+        private:
+            bool truncated(char const* field, std::size_t needed)
+            {
+                return refuse(fmt::format("{} truncated ({} bytes needed, {} left)", field, needed, _reader.remaining()));
+            }
+
+            bool lengthAtMost(char const* field, std::size_t length, std::size_t max)
+            {
+                return length <= max || refuse(fmt::format("{} length {} exceeds {}", field, length, max));
+            }
+
+            bool bytes(char const* field, std::size_t length, std::span<std::byte const>& out)
+            {
+                return _reader.bytes(length, out) || truncated(field, length);
+            }
+
+            WireReader _reader;
+            char const* _message;
+            std::string _what;
+        };
+
+        void write(WireWriter& w, Hello const& m)
+        {
+            w.put(m.minVersion);
+            w.put(m.maxVersion);
+            putUuid(w, m.bridgeId);
+            w.bytes(m.nonce);
+            w.put(m.flags);
+            putText(w, m.software);
+        }
+
+        bool read(BodyReader& r, Hello& m)
+        {
+            if (!r.get("minVersion", m.minVersion) || !r.get("maxVersion", m.maxVersion) || !r.uuid("bridgeId", m.bridgeId) ||
+                !r.fixed("nonce", m.nonce) || !r.get("flags", m.flags) || !r.text("software", m.software))
+            {
+                return false;
+            }
+            if (m.minVersion == 0 || m.minVersion > m.maxVersion)
+            {
+                return r.refuse(fmt::format("version range {}..{} is empty", m.minVersion, m.maxVersion));
+            }
+            return (m.flags & ~helloInsecure) == 0 || r.refuse(fmt::format("unknown flags 0x{:02x}", m.flags));
+        }
+
+        void write(WireWriter& w, Auth const& m)
+        {
+            w.bytes(m.mac);
+        }
+
+        bool read(BodyReader& r, Auth& m)
+        {
+            return r.fixed("mac", m.mac);
+        }
+
+        void write(WireWriter& w, Capabilities const& m)
+        {
+            w.put(static_cast<std::uint32_t>(m.providers.size()));
+            for (auto const& provider : m.providers)
+            {
+                putText(w, provider);
+            }
+            w.put(m.cqDataSize);
+            w.put(m.maxMessageSize);
+            w.put(m.transfers);
+        }
+
+        bool read(BodyReader& r, Capabilities& m)
+        {
+            std::uint32_t count = 0;
+            if (!r.count("providers count", maxProviders, count))
+            {
+                return false;
+            }
+            m.providers.resize(count);
+            for (std::size_t i = 0; i < count; ++i)
+            {
+                if (!r.text("name", m.providers[i]))
+                {
+                    return r.inElement("providers", i);
+                }
+            }
+            if (!r.get("cqDataSize", m.cqDataSize) || !r.get("maxMessageSize", m.maxMessageSize) || !r.get("transfers", m.transfers))
+            {
+                return false;
+            }
+            return (m.transfers & ~(transferRma | transferSendReceive)) == 0 || r.refuse(fmt::format("unknown transfers 0x{:02x}", m.transfers));
+        }
+
+        void write(WireWriter&, CatalogueRequest const&)
+        {}
+
+        bool read(BodyReader&, CatalogueRequest&)
+        {
+            return true;
+        }
+
+        void write(WireWriter& w, Catalogue const& m)
+        {
+            w.put(static_cast<std::uint32_t>(m.flows.size()));
+            for (auto const& entry : m.flows)
+            {
+                putUuid(w, entry.flowId);
+                putText(w, entry.label);
+                putText(w, entry.format);
+                w.put(static_cast<std::uint8_t>(entry.active ? 1 : 0));
+            }
+        }
+
+        bool read(BodyReader& r, Catalogue& m)
+        {
+            std::uint32_t count = 0;
+            if (!r.count("flows count", maxCatalogueEntries, count))
+            {
+                return false;
+            }
+            for (std::size_t i = 0; i < count; ++i)
+            {
+                auto& entry = m.flows.emplace_back();
+                if (!r.uuid("flowId", entry.flowId) || !r.text("label", entry.label) || !r.text("format", entry.format) ||
+                    !r.flag("active", entry.active))
+                {
+                    return r.inElement("flows", i);
+                }
+            }
+            return true;
+        }
+
+        void write(WireWriter& w, Subscribe const& m)
+        {
+            putUuid(w, m.flowId);
+        }
+
+        bool read(BodyReader& r, Subscribe& m)
+        {
+            return r.uuid("flowId", m.flowId);
+        }
+
+        void write(WireWriter& w, Unsubscribe const& m)
+        {
+            putUuid(w, m.flowId);
+        }
+
+        bool read(BodyReader& r, Unsubscribe& m)
+        {
+            return r.uuid("flowId", m.flowId);
+        }
+
+        void write(WireWriter& w, Offer const& m)
+        {
+            putUuid(w, m.flowId);
+            w.put(m.offerEpoch);
+            putBlob(w, m.flowOffer);
+        }
+
+        bool read(BodyReader& r, Offer& m)
+        {
+            return r.uuid("flowId", m.flowId) && r.epoch(m.offerEpoch) && r.blob("flowOffer", m.flowOffer);
+        }
+
+        void write(WireWriter& w, Grant const& m)
+        {
+            putUuid(w, m.flowId);
+            w.put(m.offerEpoch);
+            putBlob(w, m.regionGrant);
+        }
+
+        bool read(BodyReader& r, Grant& m)
+        {
+            return r.uuid("flowId", m.flowId) && r.epoch(m.offerEpoch) && r.blob("regionGrant", m.regionGrant);
+        }
+
+        void write(WireWriter& w, Started const& m)
+        {
+            putUuid(w, m.flowId);
+            w.put(m.offerEpoch);
+        }
+
+        bool read(BodyReader& r, Started& m)
+        {
+            return r.uuid("flowId", m.flowId) && r.epoch(m.offerEpoch);
+        }
+
+        void write(WireWriter& w, FlowGone const& m)
+        {
+            putUuid(w, m.flowId);
+            w.put(m.offerEpoch);
+            putText(w, m.reason);
+        }
+
+        bool read(BodyReader& r, FlowGone& m)
+        {
+            return r.uuid("flowId", m.flowId) && r.epoch(m.offerEpoch) && r.text("reason", m.reason);
+        }
+
+        void write(WireWriter& w, Heartbeat const& m)
+        {
+            w.put(m.sequence);
+            w.put(m.sendTime);
+        }
+
+        bool read(BodyReader& r, Heartbeat& m)
+        {
+            return r.get("sequence", m.sequence) && r.get("sendTime", m.sendTime);
+        }
+
+        void write(WireWriter& w, HeartbeatReply const& m)
+        {
+            w.put(m.sequence);
+            w.put(m.echoTime);
+            w.put(m.receiveTime);
+            w.put(m.sendTime);
+        }
+
+        bool read(BodyReader& r, HeartbeatReply& m)
+        {
+            return r.get("sequence", m.sequence) && r.get("echoTime", m.echoTime) && r.get("receiveTime", m.receiveTime) &&
+                   r.get("sendTime", m.sendTime);
+        }
+
+        void write(WireWriter& w, ControlError const& m)
+        {
+            w.put(m.code);
+            putUuid(w, m.flowId);
+            putText(w, m.reason);
+        }
+
+        bool read(BodyReader& r, ControlError& m)
+        {
+            return r.get("code", m.code) && r.uuid("flowId", m.flowId) && r.text("reason", m.reason);
+        }
+
+        void write(WireWriter& w, Goodbye const& m)
+        {
+            putText(w, m.reason);
+        }
+
+        bool read(BodyReader& r, Goodbye& m)
+        {
+            return r.text("reason", m.reason);
+        }
+
+        template<typename Message>
+        Expected<ControlMessage> decodeBody(std::span<std::byte const> body, char const* name)
+        {
+            BodyReader r{body, name};
+            Message message{};
+            if (!read(r, message) || !r.end())
+            {
+                return r.error();
+            }
+            return ControlMessage{std::move(message)};
+        }
+
+        using BodyDecoder = Expected<ControlMessage> (*)(std::span<std::byte const>, char const*);
+
+        template<std::size_t... Index>
+        constexpr std::array<BodyDecoder, sizeof...(Index)> bodyDecoders(std::index_sequence<Index...>) noexcept
+        {
+            return {&decodeBody<std::variant_alternative_t<Index, ControlMessage>>...};
+        }
+
+        constexpr auto decoders = bodyDecoders(std::make_index_sequence<std::variant_size_v<ControlMessage>>{});
+    }
+
+    char const* controlTypeName(ControlType type) noexcept
+    {
+        switch (type)
+        {
+            case ControlType::Hello: return "Hello";
+            case ControlType::Auth: return "Auth";
+            case ControlType::Capabilities: return "Capabilities";
+            case ControlType::CatalogueRequest: return "CatalogueRequest";
+            case ControlType::Catalogue: return "Catalogue";
+            case ControlType::Subscribe: return "Subscribe";
+            case ControlType::Unsubscribe: return "Unsubscribe";
+            case ControlType::Offer: return "Offer";
+            case ControlType::Grant: return "Grant";
+            case ControlType::Started: return "Started";
+            case ControlType::FlowGone: return "FlowGone";
+            case ControlType::Heartbeat: return "Heartbeat";
+            case ControlType::HeartbeatReply: return "HeartbeatReply";
+            case ControlType::Error: return "Error";
+            case ControlType::Goodbye: return "Goodbye";
+        }
+        return "unknown";
+    }
+
+    ControlType controlType(ControlMessage const& message) noexcept
+    {
+        return static_cast<ControlType>(message.index() + 1);
+    }
+
+    std::vector<std::byte> encodeControl(ControlMessage const& message)
+    {
+        WireWriter w;
+        w.put(controlMagic);
+        w.put(controlVersion);
+        w.put(static_cast<std::uint16_t>(controlType(message)));
+        w.put(std::uint32_t{0});
+        std::visit([&w](auto const& m) { write(w, m); }, message);
+        auto& frame = w.data();
+        auto const bodySize = static_cast<std::uint32_t>(frame.size() - controlHeaderSize);
+        std::memcpy(frame.data() + lengthOffset, &bodySize, sizeof bodySize);
+        return std::move(frame);
+    }
+
+    Expected<std::size_t> controlBodySize(std::span<std::byte const> header)
+    {
+        WireReader r{header};
+        std::uint32_t magic = 0;
+        std::uint16_t version = 0;
+        std::uint16_t type = 0;
+        std::uint32_t length = 0;
+        if (!r.get(magic) || !r.get(version) || !r.get(type) || !r.get(length))
+        {
+            return fail(MXL_ERR_INVALID_ARG,
+                fmt::format("control frame: {} bytes is shorter than the {}-byte header", header.size(), controlHeaderSize));
+        }
+        if (magic != controlMagic)
+        {
+            return fail(MXL_ERR_INVALID_ARG, fmt::format("control frame: bad magic 0x{:08x} (not an mxl-fabric-bridge control connection)", magic));
+        }
+        if (version != controlVersion)
+        {
+            return fail(MXL_ERR_UNSUPPORTED_OPERATION,
+                fmt::format("control frame: peer speaks control protocol version {}; this bridge speaks version {}", version, controlVersion));
+        }
+        if (!knownType(type))
+        {
+            return fail(MXL_ERR_INVALID_ARG, fmt::format("control frame: unknown message type {}", type));
+        }
+        if (length > maxControlBody)
+        {
+            return fail(MXL_ERR_INVALID_ARG, fmt::format("control message {}: body length {} exceeds {}",
+                                                 controlTypeName(static_cast<ControlType>(type)), length, maxControlBody));
+        }
+        return std::size_t{length};
+    }
+
+    Expected<ControlMessage> decodeControl(std::span<std::byte const> frame)
+    {
+        auto bodySize = controlBodySize(frame);
+        if (!bodySize)
+        {
+            return bodySize.take_error();
+        }
+        std::uint16_t type = 0;
+        std::memcpy(&type, frame.data() + typeOffset, sizeof type);
+        auto const* name = controlTypeName(static_cast<ControlType>(type));
+        auto const body = frame.subspan(controlHeaderSize);
+        if (body.size() != bodySize.value())
+        {
+            return fail(MXL_ERR_INVALID_ARG,
+                fmt::format("control message {}: body length field says {} bytes, {} present", name, bodySize.value(), body.size()));
+        }
+        return decoders[type - 1](body, name);
+    }
+}

@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// The control channel between two bridges: TCP, one frame per message.
+//
+//   frame   = magic "MXLC" (u32 LE) | version (u16) | type (u16) | body length (u32) | body
+//             [| 32-byte HMAC-SHA256 trailer, once the session is authenticated; see Connection.hpp]
+//
+// A session starts with Hello both ways, then Auth both ways (challenge-response on the nonces with
+// the pre-shared key), then Capabilities both ways; anything else before authentication is refused.
+// After that: Catalogue, Subscribe/Unsubscribe, Offer/Grant (carrying the fabric layer's FlowOffer and
+// RegionGrant, each tagged with the exporter's offer epoch), Started, FlowGone, Heartbeat(Reply),
+// Error and Goodbye. Decoders check every length, count and enumeration and refuse anything
+// malformed with MXL_ERR_INVALID_ARG and a message naming the message type and field; they never read
+// past their input. All integers are little-endian; strings are u16-length-prefixed UTF-8.
+// Every message compares with == (for tests, and to tell whether a Catalogue changed); received MACs
+// are checked with verifyAuthMac (Auth.hpp), never with ==.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "common/Expected.hpp"
+#include "common/Uuid.hpp"
+
+namespace mxl::bridge
+{
+    inline constexpr std::uint32_t controlMagic = 0x434C584DU; // "MXLC" little-endian
+    inline constexpr std::uint16_t controlVersion = 1;
+    inline constexpr std::size_t controlHeaderSize = 12;
+    inline constexpr std::size_t controlMacSize = 32;
+    /// Largest body accepted (an Offer carries a flow definition of up to 64 KiB; a Grant one region
+    /// descriptor per grain slot).
+    inline constexpr std::size_t maxControlBody = 1024 * 1024;
+    inline constexpr std::size_t maxCatalogueEntries = 4096;
+    inline constexpr std::size_t maxProviders = 32;
+    inline constexpr std::size_t maxTextSize = 1024; ///< Labels, reasons, provider names.
+    inline constexpr std::size_t nonceSize = 32;
+
+    using Nonce = std::array<std::byte, nonceSize>;
+    using Mac = std::array<std::byte, controlMacSize>;
+
+    enum class ControlType : std::uint16_t
+    {
+        Hello = 1,
+        Auth = 2,
+        Capabilities = 3,
+        CatalogueRequest = 4,
+        Catalogue = 5,
+        Subscribe = 6,
+        Unsubscribe = 7,
+        Offer = 8,
+        Grant = 9,
+        Started = 10,
+        FlowGone = 11,
+        Heartbeat = 12,
+        HeartbeatReply = 13,
+        Error = 14,
+        Goodbye = 15,
+    };
+
+    /// First message both ways. flags bit 0: this bridge runs --insecure (no key); both sides must agree.
+    struct Hello
+    {
+        std::uint16_t minVersion{controlVersion};
+        std::uint16_t maxVersion{controlVersion};
+        Uuid bridgeId{};
+        Nonce nonce{};
+        std::uint8_t flags{0};
+        std::string software; ///< "mxl-fabric-bridge 0.1", for logs.
+
+        bool operator==(Hello const&) const = default;
+    };
+    inline constexpr std::uint8_t helloInsecure = 0x01;
+
+    /// Proof of the key: see Auth.hpp for what the MAC covers.
+    struct Auth
+    {
+        Mac mac{};
+
+        bool operator==(Auth const&) const = default;
+    };
+
+    /// Data transfers a bridge can take part in (bit set).
+    inline constexpr std::uint8_t transferRma = 0x01;
+    inline constexpr std::uint8_t transferSendReceive = 0x02;
+
+    struct Capabilities
+    {
+        std::vector<std::string> providers; ///< Replication-capable providers, best first ("verbs", "tcp").
+        std::uint32_t cqDataSize{0};        ///< Immediate data bytes the best provider offers.
+        std::uint32_t maxMessageSize{0};    ///< Largest control body this bridge accepts.
+        std::uint8_t transfers{0};
+
+        bool operator==(Capabilities const&) const = default;
+    };
+
+    struct CatalogueRequest
+    {
+        bool operator==(CatalogueRequest const&) const = default;
+    };
+
+    struct CatalogueEntry
+    {
+        Uuid flowId{};
+        std::string label;
+        std::string format; ///< "video", "audio", "data", ...
+        bool active{false}; ///< A writer holds the flow.
+
+        bool operator==(CatalogueEntry const&) const = default;
+    };
+
+    /// The flows this bridge exports, sent after Capabilities, on request and whenever it changes.
+    struct Catalogue
+    {
+        std::vector<CatalogueEntry> flows;
+
+        bool operator==(Catalogue const&) const = default;
+    };
+
+    struct Subscribe
+    {
+        Uuid flowId{};
+
+        bool operator==(Subscribe const&) const = default;
+    };
+
+    struct Unsubscribe
+    {
+        Uuid flowId{};
+
+        bool operator==(Unsubscribe const&) const = default;
+    };
+
+    /// Exporter -> importer: the flow is there; flowOffer is fabric::encode(FlowOffer). offerEpoch is
+    /// new for every offer, and a Grant must quote it.
+    struct Offer
+    {
+        Uuid flowId{};
+        std::uint64_t offerEpoch{0};
+        std::vector<std::byte> flowOffer;
+
+        bool operator==(Offer const&) const = default;
+    };
+
+    /// Importer -> exporter: where to write; regionGrant is fabric::encode(RegionGrant). Contains keys.
+    struct Grant
+    {
+        Uuid flowId{};
+        std::uint64_t offerEpoch{0};
+        std::vector<std::byte> regionGrant;
+
+        bool operator==(Grant const&) const = default;
+    };
+
+    /// Exporter -> importer: the sender for that grant is connected and running.
+    struct Started
+    {
+        Uuid flowId{};
+        std::uint64_t offerEpoch{0};
+
+        bool operator==(Started const&) const = default;
+    };
+
+    /// Exporter -> importer: the source flow was removed or recreated; the mirror must go.
+    struct FlowGone
+    {
+        Uuid flowId{};
+        std::uint64_t offerEpoch{0};
+        std::string reason;
+
+        bool operator==(FlowGone const&) const = default;
+    };
+
+    /// Times are TAI nanoseconds since the SMPTE epoch (mxlGetTime()).
+    struct Heartbeat
+    {
+        std::uint64_t sequence{0};
+        std::uint64_t sendTime{0};
+
+        bool operator==(Heartbeat const&) const = default;
+    };
+
+    struct HeartbeatReply
+    {
+        std::uint64_t sequence{0};
+        std::uint64_t echoTime{0};    ///< The Heartbeat's sendTime (t1).
+        std::uint64_t receiveTime{0}; ///< When the Heartbeat arrived (t2).
+        std::uint64_t sendTime{0};    ///< When this reply left (t3).
+
+        bool operator==(HeartbeatReply const&) const = default;
+    };
+
+    /// code is an mxlStatus; flowId is nil for errors about the whole session.
+    struct ControlError
+    {
+        std::int32_t code{0};
+        Uuid flowId{};
+        std::string reason;
+
+        bool operator==(ControlError const&) const = default;
+    };
+
+    struct Goodbye
+    {
+        std::string reason;
+
+        bool operator==(Goodbye const&) const = default;
+    };
+
+    using ControlMessage = std::variant<Hello, Auth, Capabilities, CatalogueRequest, Catalogue, Subscribe, Unsubscribe, Offer, Grant, Started,
+        FlowGone, Heartbeat, HeartbeatReply, ControlError, Goodbye>;
+
+    /// "Hello", "Offer", ... for logs.
+    [[nodiscard]] char const* controlTypeName(ControlType type) noexcept;
+    [[nodiscard]] ControlType controlType(ControlMessage const& message) noexcept;
+
+    /// The whole frame (header and body, no MAC trailer). Text longer than maxTextSize is cut to it at
+    /// a UTF-8 character boundary; counts and byte blobs are the caller's to keep within the limits
+    /// above (a Catalogue of many long labels can exceed maxControlBody), else the peer refuses the frame.
+    [[nodiscard]] std::vector<std::byte> encodeControl(ControlMessage const& message);
+
+    /// The body length announced by a frame header, after checking magic, version, type and that
+    /// the length is at most maxControlBody. header must hold at least controlHeaderSize bytes (fewer
+    /// is an error). Errors: MXL_ERR_UNSUPPORTED_OPERATION for another protocol version, else
+    /// MXL_ERR_INVALID_ARG.
+    Expected<std::size_t> controlBodySize(std::span<std::byte const> header);
+
+    /// Decodes one whole frame (header and body, no MAC trailer); trailing bytes are an error.
+    Expected<ControlMessage> decodeControl(std::span<std::byte const> frame);
+}

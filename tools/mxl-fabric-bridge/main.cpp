@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: Apache-2.0
+// mxl-fabric-bridge: keeps flows of this host's domain available to peer bridges and mirrors the
+// flows it imports from them. Foreground; logs to stderr; SIGINT/SIGTERM stop it cleanly.
+#include <csignal>
+#include <iostream>
+
+#include <boost/program_options/errors.hpp>
+#include <spdlog/spdlog.h>
+
+#include "Bridge.hpp"
+#include "Options.hpp"
+#include "common/Logging.hpp"
+#include "control/Auth.hpp"
+
+using namespace mxl::bridge;
+
+namespace
+{
+    int exitCodeFor(mxlStatus status)
+    {
+        switch (status)
+        {
+            case MXL_ERR_NO_FABRIC:
+            case MXL_ERR_UNSUPPORTED_OPERATION: return exitNoProvider;
+            default: return exitFailed;
+        }
+    }
+
+    int serve(int argc, char const* const* argv)
+    {
+        std::optional<Options> options;
+        try
+        {
+            options = parseOptions(argc, argv);
+        }
+        catch (boost::program_options::error const& e)
+        {
+            std::cerr << "mxl-fabric-bridge: " << e.what() << "\n(mxl-fabric-bridge --help lists the options)\n";
+            return exitUsage;
+        }
+        if (!options)
+        {
+            return exitOk;
+        }
+        mxl::log().set_level(spdlog::level::from_str(options->logLevel));
+
+        auto key = options->insecure ? mxl::Expected<PresharedKey>{PresharedKey::insecure()} : loadPresharedKey(*options->pskFile);
+        if (!key)
+        {
+            std::cerr << "mxl-fabric-bridge: --psk-file: " << key.error().message << "\n";
+            return exitUsage;
+        }
+
+        // Signals are taken by the event loop (signalfd): blocked here, before any thread starts, so
+        // that every thread inherits the mask.
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGTERM);
+        ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
+        std::signal(SIGPIPE, SIG_IGN);
+
+        auto bridge = Bridge::create(std::move(*options), std::move(*key));
+        if (!bridge)
+        {
+            mxl::log().error("{}", bridge.error().message);
+            return exitCodeFor(bridge.error().status);
+        }
+        return (*bridge)->run();
+    }
+}
+
+int main(int argc, char** argv)
+{
+    try
+    {
+        return serve(argc, argv);
+    }
+    catch (std::exception const& e)
+    {
+        std::cerr << "mxl-fabric-bridge: " << e.what() << "\n";
+        return exitFailed;
+    }
+}
