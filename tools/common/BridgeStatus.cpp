@@ -54,7 +54,7 @@ namespace mxl::bridge
         }
 
         /// A byte range of the area, in whole words. Both sides copy only the header and the records
-        /// in use, so that a publish is short and a copy rarely overlaps one.
+        /// in use, so that a publish is short and a read rarely overlaps one.
         struct Span
         {
             std::size_t offset;
@@ -71,16 +71,6 @@ namespace mxl::bridge
         constexpr Span flowsSpan(std::size_t count) noexcept
         {
             return {offsetof(StatusArea, flows), count * sizeof(FlowRecord)};
-        }
-
-        /// Mapping to copy, relaxed word by word: the sequence counter orders the whole.
-        void load(std::uint64_t* words, unsigned char* to, Span span) noexcept
-        {
-            for (auto i = span.offset / sizeof(std::uint64_t); i < (span.offset + span.size) / sizeof(std::uint64_t); ++i)
-            {
-                auto const w = word(words, i).load(std::memory_order_relaxed);
-                std::memcpy(to + i * sizeof w, &w, sizeof w);
-            }
         }
 
         /// Staging to mapping; the sequence counter is the writer's to set.
@@ -322,6 +312,66 @@ namespace mxl::bridge
             return fmt::format("pid {}", (*status)->pid);
         }
 
+        // The reader uses pread rather than a mapping: a file truncated under a reader is an error
+        // here, where a mapping would fault (SIGBUS); and a read leaves no mapping to tear down.
+
+        Expected<void> readAt(int fd, std::filesystem::path const& path, void* to, std::size_t offset, std::size_t size)
+        {
+            std::size_t done = 0;
+            while (done < size)
+            {
+                auto const n = ::pread(fd, static_cast<unsigned char*>(to) + done, size - done, static_cast<off_t>(offset + done));
+                if (n < 0 && errno == EINTR)
+                {
+                    continue;
+                }
+                if (n < 0)
+                {
+                    return ioError(path, "read the bridge status file", errno);
+                }
+                if (n == 0)
+                {
+                    return fail(MXL_ERR_INVALID_ARG, fmt::format("{}: truncated while being read", path.string()));
+                }
+                done += static_cast<std::size_t>(n);
+            }
+            return {};
+        }
+
+        Expected<std::uint64_t> readSequence(int fd, std::filesystem::path const& path)
+        {
+            std::uint64_t sequence = 0;
+            if (auto r = readAt(fd, path, &sequence, offsetof(layout::StatusHeader, sequence), sizeof sequence); !r)
+            {
+                return r.take_error();
+            }
+            // Orders the kernel's load of the counter against the loads around it: a system call is
+            // not a memory barrier on every architecture.
+            std::atomic_thread_fence(std::memory_order_acquire);
+            return sequence;
+        }
+
+        /// The header, then the records it counts. Counts out of range are reported once the copy
+        /// proved consistent; until then they only bound what is read.
+        Expected<void> readUsed(int fd, std::filesystem::path const& path, StatusArea& copy)
+        {
+            auto* const bytes = reinterpret_cast<unsigned char*>(&copy);
+            auto readSpan = [&](Span span) {
+                return readAt(fd, path, bytes + span.offset, span.offset, span.size);
+            };
+            if (auto r = readSpan(headerSpan); !r)
+            {
+                return r;
+            }
+            if (auto r = readSpan(peersSpan(std::min<std::size_t>(copy.header.peerCount, maxStatusPeers))); !r)
+            {
+                return r;
+            }
+            auto r = readSpan(flowsSpan(std::min<std::size_t>(copy.header.flowCount, maxStatusFlows)));
+            std::atomic_thread_fence(std::memory_order_acquire);
+            return r;
+        }
+
         bool sameFile(struct stat const& a, struct stat const& b) noexcept
         {
             return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
@@ -381,8 +431,8 @@ namespace mxl::bridge
             }
             if (opened.st_size != 0 && static_cast<std::size_t>(opened.st_size) != areaSize)
             {
-                // Left by a bridge of another layout, which its readers may still have mapped:
-                // shrinking it would make them fault, so start a fresh file instead.
+                // Left by a bridge of another layout, whose readers may map it: shrinking it under
+                // them would make them fault, so start a fresh file instead.
                 if (::unlink(path.c_str()) != 0)
                 {
                     return ioError(path, "remove the status file of another layout", errno);
@@ -506,34 +556,32 @@ namespace mxl::bridge
             return fail(MXL_ERR_INVALID_ARG,
                 fmt::format("{}: not a bridge status area of this version: {} bytes, expected {}", path.string(), st.st_size, areaSize));
         }
-        void* base = ::mmap(nullptr, areaSize, PROT_READ, MAP_SHARED, fd.get(), 0);
-        if (base == MAP_FAILED)
-        {
-            return ioError(path, "map the bridge status file", errno);
-        }
-        Mapping const map{base, areaSize};
-        // The mapping is read-only: atomic loads on it never write.
-        auto* const words = map.as<std::uint64_t>();
         auto copy = std::make_unique<StatusArea>();
-        auto* const bytes = reinterpret_cast<unsigned char*>(copy.get());
         auto const deadline = std::chrono::steady_clock::now() + readPatience;
         for (int attempt = 0;; ++attempt)
         {
-            auto const before = word(words, layout::sequenceWord).load(std::memory_order_acquire);
-            if (before == 0)
+            auto before = readSequence(fd.get(), path);
+            if (!before)
+            {
+                return before.take_error();
+            }
+            if (*before == 0)
             {
                 // Sized but never published: a bridge starting.
                 return std::optional<BridgeStatus>{};
             }
-            if ((before & 1U) == 0)
+            if ((*before & 1U) == 0)
             {
-                load(words, bytes, headerSpan);
-                // Counts out of range are reported once the copy proved consistent; meanwhile they
-                // only bound what is copied.
-                load(words, bytes, peersSpan(std::min<std::size_t>(copy->header.peerCount, maxStatusPeers)));
-                load(words, bytes, flowsSpan(std::min<std::size_t>(copy->header.flowCount, maxStatusFlows)));
-                std::atomic_thread_fence(std::memory_order_acquire);
-                if (word(words, layout::sequenceWord).load(std::memory_order_relaxed) == before)
+                if (auto r = readUsed(fd.get(), path, *copy); !r)
+                {
+                    return r.take_error();
+                }
+                auto after = readSequence(fd.get(), path);
+                if (!after)
+                {
+                    return after.take_error();
+                }
+                if (*after == *before)
                 {
                     return decode(*copy, path);
                 }

@@ -5,9 +5,11 @@
 // fixed-size records, every text a NUL-padded char array. Only BridgeStatus.cpp and tests that
 // corrupt a file on purpose need this.
 //
-// The file is exactly sizeof(StatusArea) bytes and is copied as 64-bit words (relaxed atomics)
-// between two reads of `sequence`: odd while the writer is in the middle of a publish, 0 before
-// the first one. Any change to a record's size or meaning needs a new statusVersion.
+// The file is exactly sizeof(StatusArea) bytes. The writer stores the header and the records in
+// use as 64-bit words (relaxed atomics) while `sequence` is odd; a reader reads them between two
+// reads of `sequence` and keeps the copy only if the counter was even and did not move. 0 means
+// nothing was published yet. Records beyond the counts are zero or leftovers, never read. Any
+// change to a record's size or meaning needs a new statusVersion.
 
 #include <cstddef>
 #include <cstdint>

@@ -31,6 +31,7 @@ namespace mxl::bridge
         constexpr std::uint64_t offerRetryNs = 200 * ms;
         constexpr std::uint64_t failureRetryNs = 500 * ms;
         constexpr std::uint64_t resubscribeNs = 2000 * ms;
+        constexpr std::uint64_t grantTimeoutNs = 5000 * ms;
         constexpr std::uint64_t catalogueIntervalNs = 1000 * ms;
         constexpr std::uint64_t statusIntervalNs = 200 * ms;
         constexpr std::chrono::milliseconds senderConnectTimeout{2000};
@@ -235,7 +236,7 @@ namespace mxl::bridge
         std::array<epoll_event, 64> events{};
         while (!_stopping)
         {
-            auto const n = ::epoll_wait(_epoll.get(), events.data(), static_cast<int>(events.size()), 20);
+            auto const n = ::epoll_wait(_epoll.get(), events.data(), static_cast<int>(events.size()), 50);
             auto const now = monotonicNow();
             for (int i = 0; i < n; ++i)
             {
@@ -619,6 +620,7 @@ namespace mxl::bridge
         }
         e.offerEpoch = randomEpoch();
         e.state = Export::State::Offered;
+        e.retryAt = now + grantTimeoutNs;
         e.session->send(Offer{e.flowId, e.offerEpoch, fabric::encode(*flowOffer)});
         log().info("flow {}: offered to {}", formatUuid(e.flowId), e.session->peerText());
     }
@@ -685,7 +687,13 @@ namespace mxl::bridge
                         offer(e, now);
                     }
                     break;
-                case Export::State::Offered: break;
+                case Export::State::Offered:
+                    if (now >= e.retryAt)
+                    {
+                        // No grant came (the peer is busy or lost it): a new offer, a new epoch.
+                        offer(e, now);
+                    }
+                    break;
                 case Export::State::Connecting:
                     if (ready(e.pending))
                     {
@@ -837,6 +845,12 @@ namespace mxl::bridge
             options.node = session.local() ? session.local()->host() : std::string{"0.0.0.0"};
             options.service = "0";
             options.transfer = fabric::preferredTransfer(peer.provider);
+            auto const& theirs = session.peerCapabilities();
+            if (options.transfer == fabric::Transfer::Rma && (theirs.cqDataSize < 4 || (theirs.transfers & transferRma) == 0))
+            {
+                // The source cannot post RMA writes with 4 bytes of immediate data: messages instead.
+                options.transfer = fabric::Transfer::SendReceive;
+            }
             auto receiver = fabric::Receiver::create(*_domain, *flowOffer, options);
             if (!receiver)
             {

@@ -95,7 +95,7 @@ namespace mxl::bridge
             Uuid flowId{};
             State state{State::Waiting};
             std::uint64_t offerEpoch{0};
-            std::uint64_t retryAt{0};
+            std::uint64_t retryAt{0}; ///< Waiting: when to look for the flow; Offered: when to offer again.
             std::future<Expected<std::unique_ptr<fabric::Sender>>> pending;
             std::unique_ptr<fabric::Sender> sender;
             std::string provider;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // mxl-info: lists, inspects and watches the flows of a domain without disturbing them; collects
-// stale flows and snapshots video grains on request.
+// stale flows and snapshots video grains on request; shows the bridge that replicates the domain.
 #include <chrono>
 #include <exception>
 #include <filesystem>
@@ -12,7 +12,9 @@
 #include <fmt/format.h>
 
 #include <mxl/time.h>
+#include "common/BridgeStatus.hpp"
 #include "common/Cli.hpp"
+#include "mxl-info/BridgeView.hpp"
 #include "mxl-info/FlowStatus.hpp"
 #include "mxl-info/GarbageCollection.hpp"
 #include "mxl-info/Snapshot.hpp"
@@ -31,6 +33,7 @@ namespace
         Watch,
         Gc,
         Snapshot,
+        Bridge,
     };
 
     struct Options
@@ -50,9 +53,11 @@ namespace
         std::string flow;
         bool watch = false;
         bool gc = false;
+        bool bridge = false;
         po::options_description desc{"mxl-info: lists, inspects and watches the flows of an MXL domain\n\n"
                                      "usage: mxl-info --domain DIR [--flow ID] [--json | --watch [--interval MS]]\n"
                                      "       mxl-info --domain DIR --gc\n"
+                                     "       mxl-info --domain DIR --bridge [--json]\n"
                                      "       mxl-info --domain DIR --snapshot ID --output FILE.png\n\noptions"};
         desc.add_options()("help,h", "show this help")
             ("domain", po::value(&o.domain), "domain directory (required)")
@@ -62,7 +67,8 @@ namespace
             ("interval", po::value(&o.intervalMs)->default_value(o.intervalMs), "--watch refresh interval in milliseconds (10..60000)")
             ("gc", po::bool_switch(&gc), "remove stale flows (no live writer) and print their ids")
             ("snapshot", po::value(&o.snapshotId), "write the latest complete grain of a v210/v210a flow (its id) as a PNG")
-            ("output", po::value(&o.output), "PNG file for --snapshot");
+            ("output", po::value(&o.output), "PNG file for --snapshot")
+            ("bridge", po::bool_switch(&bridge), "show the mxl-fabric-bridge serving the domain: its peers and replicated flows");
         po::variables_map vm;
         po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
         if (vm.count("help"))
@@ -75,10 +81,10 @@ namespace
         {
             throw po::error{"--domain is required"};
         }
-        auto const actions = int{watch} + int{gc} + int{vm.count("snapshot") > 0};
+        auto const actions = int{watch} + int{gc} + int{vm.count("snapshot") > 0} + int{bridge};
         if (actions > 1)
         {
-            throw po::error{"--watch, --gc and --snapshot exclude each other"};
+            throw po::error{"--watch, --gc, --snapshot and --bridge exclude each other"};
         }
         if (vm.count("flow"))
         {
@@ -124,6 +130,14 @@ namespace
                 throw po::error{"--gc works on the whole domain; drop --flow"};
             }
             o.action = Action::Gc;
+        }
+        else if (bridge)
+        {
+            if (o.flowId)
+            {
+                throw po::error{"--bridge shows every replicated flow; drop --flow"};
+            }
+            o.action = Action::Bridge;
         }
         else if (o.action != Action::Snapshot && o.flowId)
         {
@@ -236,6 +250,30 @@ namespace
                 {
                     std::cout << fmt::format("wrote {} ({}x{}, grain {} of flow {})\n", o.output, snapshot->width, snapshot->height,
                         snapshot->grainIndex, o.snapshotId);
+                }
+                return exitOk;
+            }
+            case Action::Bridge:
+            {
+                auto status = mxl::bridge::readStatus(o.domain);
+                if (!status)
+                {
+                    std::cerr << "mxl-info: the bridge status of " << o.domain << " is unreadable: " << status.error().message << "\n";
+                    return exitFailed;
+                }
+                auto const now = mxlGetTime();
+                if (o.json)
+                {
+                    auto const bridge = *status ? mxl::info::bridgeJson(**status, now) : nlohmann::json(nullptr);
+                    std::cout << nlohmann::json{{"domain", o.domain}, {"now", now}, {"bridge", bridge}}.dump(2) << "\n";
+                }
+                else if (!*status)
+                {
+                    std::cout << "no bridge serves " << o.domain << "\n";
+                }
+                else
+                {
+                    printLines(mxl::info::bridgeDetails(**status, now));
                 }
                 return exitOk;
             }

@@ -2,6 +2,8 @@
 // mxl-info run as a user runs it, against flows this test creates through the C API.
 #include <algorithm>
 #include <cerrno>
+#include <fstream>
+#include <iterator>
 #include <csignal>
 #include <regex>
 #include <sstream>
@@ -19,6 +21,7 @@
 #include <mxl/time.h>
 #include "ToolProcess.hpp"
 #include "ToolTestSupport.hpp"
+#include "common/BridgeStatus.hpp"
 #include "support/ChildProcess.hpp"
 
 namespace mxl::test
@@ -387,6 +390,8 @@ namespace mxl::test
             {{"--domain", domain.str(), "--output", "x.png"}, "--snapshot"},
             {{"--domain", domain.str(), "--watch", "--json"}, "--json"},
             {{"--domain", domain.str(), "--gc", "--watch"}, "--gc"},
+            {{"--domain", domain.str(), "--bridge", "--watch"}, "--bridge"},
+            {{"--domain", domain.str(), "--bridge", "--flow", newFlowId()}, "--bridge"},
             {{"--domain", domain.str(), "--no-such-option"}, "no-such-option"},
         };
         for (auto const& c : cases)
@@ -437,5 +442,221 @@ namespace mxl::test
         EXPECT_EQ(e.exitCode, 1);
         EXPECT_NE(e.err.find("no complete grain"), std::string::npos) << e.err;
         EXPECT_FALSE(std::filesystem::exists(png));
+    }
+}
+
+namespace mxl::test
+{
+    namespace
+    {
+        /// What a bridge importing the video flow and exporting the audio flow to two peers publishes.
+        bridge::BridgeStatus replicatingStatus(std::string const& videoId, std::string const& audioId)
+        {
+            bridge::BridgeStatus s;
+            s.bridgeId = "b1d9e0c2-6f0a-4c39-9b8e-2d6a1f0c9e11";
+            s.listen = "0.0.0.0:7400";
+            auto& source = s.peers.emplace_back();
+            source.address = "10.0.0.1:7400";
+            source.direction = "outgoing";
+            source.state = "up";
+            source.provider = "verbs";
+            source.sessions = 2;
+            source.rttMs = 0.25;
+            source.clockOffsetMs = -0.5;
+            auto& refused = s.peers.emplace_back();
+            refused.address = "10.0.0.9:40000";
+            refused.direction = "incoming";
+            refused.state = "refused";
+            refused.errors = 3;
+            refused.lastError = "authentication failed";
+
+            auto& mirror = s.flows.emplace_back();
+            mirror.flowId = videoId;
+            mirror.role = "import";
+            mirror.peer = "10.0.0.1:7400";
+            mirror.state = "active";
+            mirror.provider = "verbs";
+            mirror.transfer = "rma";
+            mirror.epoch = 7;
+            mirror.grains = 1234;
+            mirror.bytes = 5'184'000ULL * 1234;
+            mirror.lagGrains = 1;
+            mirror.latencyMs = 2.5;
+            for (auto const* peer : {"10.0.0.2:40123", "10.0.0.3:40123"})
+            {
+                auto& out = s.flows.emplace_back();
+                out.flowId = audioId;
+                out.role = "export";
+                out.peer = peer;
+                out.state = s.flows.size() == 2 ? "active" : "waiting";
+            }
+            return s;
+        }
+    }
+
+    TEST_F(MxlInfoTest, ListingFlowAndBridgeShowWhatTheBridgePublishes)
+    {
+        auto writer = bridge::StatusWriter::create(domain.path());
+        ASSERT_TRUE(writer) << writer.error().message;
+        (*writer)->publish(replicatingStatus(videoId, audioId));
+
+        auto const list = info({});
+        ASSERT_EQ(list.exitCode, 0) << list.err;
+        EXPECT_NE(lineWith(list.out, videoId).find("mirror of 10.0.0.1:7400 lag 1"), std::string::npos) << list.out;
+        EXPECT_NE(lineWith(list.out, audioId).find("export to 10.0.0.2:40123 active, 10.0.0.3:40123 waiting"), std::string::npos) << list.out;
+        EXPECT_EQ(lineWith(list.out, ancId).back(), '-') << "a flow the bridge does not replicate";
+        EXPECT_EQ(list.out.find("stale"), std::string::npos) << list.out;
+        EXPECT_EQ(list.out.find(bridge::statusFileName), std::string::npos) << "the status file is no flow";
+
+        auto const json = info({"--json"});
+        ASSERT_EQ(json.exitCode, 0) << json.err;
+        auto const j = nlohmann::json::parse(json.out);
+        ASSERT_EQ(j.at("flows").size(), 3U);
+        auto const& replication = flowById(j, videoId).at("replication");
+        EXPECT_EQ(replication.at("stale"), false);
+        EXPECT_EQ(replication.at("bridge_pid"), ::getpid());
+        ASSERT_EQ(replication.at("replications").size(), 1U);
+        auto const& mirror = replication.at("replications").at(0);
+        EXPECT_EQ(mirror.at("role"), "import");
+        EXPECT_EQ(mirror.at("peer"), "10.0.0.1:7400");
+        EXPECT_EQ(mirror.at("state"), "active");
+        EXPECT_EQ(mirror.at("transfer"), "rma");
+        EXPECT_EQ(mirror.at("epoch"), 7);
+        EXPECT_EQ(mirror.at("grains"), 1234);
+        EXPECT_EQ(mirror.at("lag_grains"), 1);
+        EXPECT_EQ(mirror.at("latency_ms"), 2.5);
+        EXPECT_EQ(flowById(j, audioId).at("replication").at("replications").size(), 2U);
+        EXPECT_TRUE(flowById(j, audioId).at("replication").at("replications").at(0).at("latency_ms").is_null());
+        EXPECT_TRUE(flowById(j, ancId).at("replication").is_null());
+
+        auto const flow = info({"--flow", videoId});
+        ASSERT_EQ(flow.exitCode, 0) << flow.err;
+        EXPECT_NE(lineWith(flow.out, "replication").find("mirror of 10.0.0.1:7400 lag 1"), std::string::npos) << flow.out;
+        auto const flowJson = info({"--flow", videoId, "--json"});
+        ASSERT_EQ(flowJson.exitCode, 0) << flowJson.err;
+        EXPECT_EQ(nlohmann::json::parse(flowJson.out).at("replication").at("replications").at(0).at("head_index"), 0);
+
+        auto const text = info({"--bridge"});
+        ASSERT_EQ(text.exitCode, 0) << text.err;
+        EXPECT_NE(text.out.find("bridge b1d9e0c2-6f0a-4c39-9b8e-2d6a1f0c9e11 (pid " + std::to_string(::getpid()) + "), listening on 0.0.0.0:7400"),
+            std::string::npos)
+            << text.out;
+        EXPECT_NE(text.out.find("peers (2)"), std::string::npos) << text.out;
+        EXPECT_NE(text.out.find("flows (3)"), std::string::npos) << text.out;
+        EXPECT_EQ(text.out.find("stale"), std::string::npos) << text.out;
+        auto const header = lineWith(text.out, "ADDRESS");
+        for (auto const* column : {"DIRECTION", "STATE", "PROVIDER", "RTT MS", "OFFSET MS", "SESSIONS", "ERRORS", "LAST ERROR"})
+        {
+            EXPECT_NE(header.find(column), std::string::npos) << column << ": " << header;
+        }
+        auto const source = lineWith(text.out, "10.0.0.1:7400 ");
+        for (auto const* cell : {"outgoing", "up", "verbs", "0.250", "-0.500"})
+        {
+            EXPECT_NE(source.find(cell), std::string::npos) << cell << ": " << source;
+        }
+        EXPECT_NE(lineWith(text.out, "10.0.0.9:40000").find("authentication failed"), std::string::npos) << text.out;
+        auto const flowsHeader = lineWith(text.out, "FLOW ");
+        for (auto const* column : {"ROLE", "PEER", "PROVIDER/TRANSFER", "GRAINS", "BYTES", "LAG", "LAT MS", "SKIPPED", "REFUSED", "ERRORS"})
+        {
+            EXPECT_NE(flowsHeader.find(column), std::string::npos) << column << ": " << flowsHeader;
+        }
+        auto const mirrorLine = lineWith(text.out, videoId);
+        for (auto const* cell : {"import", "active", "verbs/rma", "1234", "6.0 GiB", "2.5"})
+        {
+            EXPECT_NE(mirrorLine.find(cell), std::string::npos) << cell << ": " << mirrorLine;
+        }
+
+        auto const bridgeJson = info({"--bridge", "--json"});
+        ASSERT_EQ(bridgeJson.exitCode, 0) << bridgeJson.err;
+        auto const b = nlohmann::json::parse(bridgeJson.out);
+        EXPECT_EQ(b.at("domain"), domain.str());
+        auto const& bridge = b.at("bridge");
+        EXPECT_EQ(bridge.at("pid"), ::getpid());
+        EXPECT_EQ(bridge.at("listen"), "0.0.0.0:7400");
+        EXPECT_EQ(bridge.at("stale"), false);
+        ASSERT_EQ(bridge.at("peers").size(), 2U);
+        EXPECT_EQ(bridge.at("peers").at(0).at("rtt_ms"), 0.25);
+        EXPECT_TRUE(bridge.at("peers").at(1).at("rtt_ms").is_null());
+        ASSERT_EQ(bridge.at("flows").size(), 3U);
+        EXPECT_EQ(bridge.at("flows").at(0).at("flow"), videoId);
+        EXPECT_EQ(bridge.at("flows").at(0).at("bytes"), 5'184'000ULL * 1234);
+    }
+
+    TEST_F(MxlInfoTest, StatusOfABridgeThatStoppedPublishingIsMarkedStale)
+    {
+        auto writer = bridge::StatusWriter::create(domain.path());
+        ASSERT_TRUE(writer) << writer.error().message;
+        auto status = replicatingStatus(videoId, audioId);
+        status.updatedTai = mxlGetTime() - 10'000'000'000ULL;
+        (*writer)->publish(status);
+
+        auto const list = info({});
+        ASSERT_EQ(list.exitCode, 0) << list.err;
+        EXPECT_NE(lineWith(list.out, videoId).find("mirror of 10.0.0.1:7400 lag 1 (stale)"), std::string::npos) << list.out;
+        auto const json = info({"--json"});
+        ASSERT_EQ(json.exitCode, 0) << json.err;
+        EXPECT_EQ(flowById(nlohmann::json::parse(json.out), videoId).at("replication").at("stale"), true);
+
+        auto const text = info({"--bridge"});
+        ASSERT_EQ(text.exitCode, 0) << text.err;
+        EXPECT_NE(lineWith(text.out, "updated").find("stale"), std::string::npos) << text.out;
+        auto const bridgeJson = info({"--bridge", "--json"});
+        ASSERT_EQ(bridgeJson.exitCode, 0) << bridgeJson.err;
+        EXPECT_EQ(nlohmann::json::parse(bridgeJson.out).at("bridge").at("stale"), true);
+    }
+
+    TEST_F(MxlInfoTest, WithoutABridgeThereIsNoReplicationAndBridgeSaysSo)
+    {
+        {
+            auto writer = bridge::StatusWriter::create(domain.path());
+            ASSERT_TRUE(writer) << writer.error().message;
+            (*writer)->publish(replicatingStatus(videoId, audioId));
+        }
+        auto const text = info({"--bridge"});
+        EXPECT_EQ(text.exitCode, 0) << text.err;
+        EXPECT_NE(text.out.find("no bridge serves " + domain.str()), std::string::npos) << text.out;
+        auto const json = info({"--bridge", "--json"});
+        ASSERT_EQ(json.exitCode, 0) << json.err;
+        EXPECT_TRUE(nlohmann::json::parse(json.out).at("bridge").is_null());
+        auto const list = info({});
+        ASSERT_EQ(list.exitCode, 0) << list.err;
+        EXPECT_EQ(lineWith(list.out, videoId).back(), '-') << list.out;
+    }
+
+    TEST_F(MxlInfoTest, CorruptBridgeStatusIsAnErrorForBridgeAndIgnoredByTheListing)
+    {
+        for (auto const& bytes : {std::string{"garbage"}, std::string(200'000, '\xff')})
+        {
+            {
+                std::ofstream out{domain.path() / bridge::statusFileName, std::ios::binary | std::ios::trunc};
+                out << bytes;
+            }
+            auto const text = info({"--bridge"});
+            EXPECT_EQ(text.exitCode, 1) << text.out;
+            EXPECT_NE(text.err.find("unreadable"), std::string::npos) << text.err;
+            EXPECT_NE(text.err.find(bridge::statusFileName), std::string::npos) << text.err;
+            EXPECT_EQ(info({"--bridge", "--json"}).exitCode, 1);
+
+            auto const list = info({});
+            ASSERT_EQ(list.exitCode, 0) << list.err;
+            EXPECT_EQ(lineWith(list.out, videoId).back(), '-') << list.out;
+        }
+
+        // The right size with nonsense in it.
+        std::string area;
+        {
+            auto writer = bridge::StatusWriter::create(domain.path());
+            ASSERT_TRUE(writer) << writer.error().message;
+            std::ifstream in{domain.path() / bridge::statusFileName, std::ios::binary};
+            area.assign(std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{});
+        }
+        std::fill(area.begin() + 24, area.end(), '\xff'); // everything after magic, version, size and sequence
+        {
+            std::ofstream out{domain.path() / bridge::statusFileName, std::ios::binary | std::ios::trunc};
+            out << area;
+        }
+        auto const text = info({"--bridge"});
+        EXPECT_EQ(text.exitCode, 1) << text.out;
+        EXPECT_NE(text.err.find("peers"), std::string::npos) << text.err;
     }
 }

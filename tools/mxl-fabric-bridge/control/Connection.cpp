@@ -43,7 +43,7 @@ namespace mxl::bridge
         {
             ::fcntl(_socket.get(), F_SETFL, flags | O_NONBLOCK);
         }
-        // Fails harmlessly on the socket pairs of tests.
+        // Fails, harmlessly, where the socket is not TCP (socket pairs in tests).
         int const one = 1;
         ::setsockopt(_socket.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }

@@ -13,6 +13,8 @@
 // Error and Goodbye. Decoders check every length, count and enumeration and refuse anything
 // malformed with MXL_ERR_INVALID_ARG and a message naming the message type and field; they never read
 // past their input. All integers are little-endian; strings are u16-length-prefixed UTF-8.
+// A body holds the message's fields in declaration order: ids and nonces as raw bytes, bools as one
+// byte (0 or 1), lists as a u32 count then the elements, byte blobs as a u32 length then the bytes.
 // Every message compares with == (for tests, and to tell whether a Catalogue changed); received MACs
 // are checked with verifyAuthMac (Auth.hpp), never with ==.
 
