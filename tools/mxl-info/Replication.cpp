@@ -93,12 +93,15 @@ namespace mxl::info
             parts.push_back(fmt::format("export to {}", fmt::join(exports, ", ")));
         }
         auto summary = fmt::format("{}", fmt::join(parts, ", "));
+        auto const imports = parts.size() > (exports.empty() ? 0U : 1U);
+        std::string shortSummary = imports && !exports.empty() ? "i+e" : imports ? "imp" : "exp";
         auto const stale = isStale(*_status, _readAt);
         if (stale)
         {
             summary += " (stale)";
+            shortSummary += "?";
         }
-        return ReplicationStatus{std::move(summary), {
+        return ReplicationStatus{std::move(summary), std::move(shortSummary), {
                                                          {"bridge_id", _status->bridgeId},
                                                          {"bridge_pid", _status->pid},
                                                          {"updated_time", _status->updatedTai},

@@ -27,6 +27,9 @@ namespace mxl::info
         /// For tables: "mirror of 10.0.0.1:7400 lag 1", "export to 10.0.0.2:40123 active, 10.0.0.3:40123 waiting",
         /// with " (stale)" when the bridge stopped publishing.
         std::string summary;
+        /// At most 4 characters for narrow tables: "imp" (a mirror here), "exp" (exported), "i+e";
+        /// a trailing "?" when the bridge stopped publishing.
+        std::string shortSummary;
         /// Everything the bridge says about the flow, for --flow and --json.
         nlohmann::json detail;
     };

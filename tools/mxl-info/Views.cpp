@@ -49,6 +49,11 @@ namespace mxl::info
             return f.replication ? f.replication->summary : std::string{noValue};
         }
 
+        std::string shortReplicationText(FlowStatus const& f)
+        {
+            return f.replication ? f.replication->shortSummary : std::string{noValue};
+        }
+
         std::string groupTitle(FlowStatus const& f)
         {
             return f.group.empty() ? std::string{"(no group hint)"} : f.group;
@@ -164,7 +169,7 @@ namespace mxl::info
                     return {f.id.substr(0, 8), f.label, shortMediaType(f.mediaType), noValue, noValue, noValue, noValue, noValue, noValue, "bad"};
                 }
                 return {f.id.substr(0, 8), f.label, shortMediaType(f.mediaType), f.geometry(), tools::formatRate(f.rate()), latencyText(f, true),
-                    latencyMsText(f), f.writerActive ? "yes" : "no", formatAge(now, f.runtime.lastReadTime), replicationText(f)};
+                    latencyMsText(f), f.writerActive ? "yes" : "no", formatAge(now, f.runtime.lastReadTime), shortReplicationText(f)};
             });
         return out;
     }
