@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "Session.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <type_traits>
 
@@ -279,13 +280,17 @@ namespace mxl::bridge
         auto const t3 = static_cast<double>(reply.sendTime);
         auto const rtt = ((static_cast<double>(t4) - t1) - (t3 - t2)) / 1e6;
         _rttMs = std::max(0.0, rtt);
-        _clockOffsetMs = ((t2 - t1) + (t3 - static_cast<double>(t4))) / 2e6;
-        if (std::fabs(_clockOffsetMs) > clockWarnMs + *_rttMs / 2 && !_clockWarned)
+        _samples[_sampleCount++ % _samples.size()] = {*_rttMs, ((t2 - t1) + (t3 - static_cast<double>(t4))) / 2e6};
+        auto const used = std::min(_sampleCount, _samples.size());
+        auto const best = *std::min_element(_samples.begin(), _samples.begin() + static_cast<std::ptrdiff_t>(used));
+        _clockOffsetMs = best.second;
+        // The offset is known to within half the round trip it was measured with.
+        if (used >= 4 && std::fabs(_clockOffsetMs) > clockWarnMs + best.first / 2 && !_clockWarned)
         {
             _clockWarned = true;
             log().warn("peer {}: the two hosts' clocks differ by {:.3f} ms (round trip {:.3f} ms); grain times and latencies across them are off by as "
                        "much: synchronise both hosts (PTP)",
-                _peerText, _clockOffsetMs, *_rttMs);
+                _peerText, _clockOffsetMs, best.first);
         }
         else if (std::fabs(_clockOffsetMs) < clockWarnMs / 2)
         {

@@ -6,7 +6,9 @@
 // misbehaves (a malformed or unexpected message, a failed authentication, silence) is closed with a
 // reason; nothing it does reaches other sessions.
 
+#include <array>
 #include <cstdint>
+#include <utility>
 #include <optional>
 #include <string>
 #include <vector>
@@ -185,6 +187,10 @@ namespace mxl::bridge
         Capabilities _peerCapabilities;
         std::optional<double> _rttMs;
         double _clockOffsetMs{0};
+        /// The newest heartbeat measurements (round trip, offset): the offset reported is the one
+        /// measured with the shortest round trip, the least disturbed by scheduling delays (as NTP).
+        std::array<std::pair<double, double>, 16> _samples{};
+        std::size_t _sampleCount{0};
         bool _clockWarned{false};
         std::uint64_t _establishedTai{0};
         bool _authFailed{false};
