@@ -10,3 +10,4 @@ build=build/ci
 cmake -S . -B "$build" -DMXL_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build "$build" -j "$(nproc)"
 ctest --test-dir "$build" --output-on-failure -j 2 --timeout 300
+./ci/rxe.sh "$build"

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -15,6 +16,15 @@ namespace mxl::fabric
     /// and smaller than the commit ring so that no record slot is reused while in flight.
     inline constexpr std::size_t transmitDepth = 256;
     inline constexpr std::size_t completionQueueSize = 1024;
+
+    /// Grains of a discrete flow a sender may have in flight (written, commit not yet completed
+    /// locally). The receiver claims that many slots beyond each grain it publishes, so that bytes
+    /// landing ahead of their commit never sit under an older grain's header that readers may still
+    /// take; mirror readers therefore see TOO_LATE for the oldest grains of the ring (this window).
+    [[nodiscard]] constexpr std::uint32_t sendWindowGrains(std::uint32_t grainCount) noexcept
+    {
+        return grainCount / 4 > 2 ? grainCount / 4 : 2;
+    }
 
     /// Connected endpoints with RMA writes and remote CQ data, writes placed in the order posted
     /// (so that a commit record never overtakes the payload it publishes).

@@ -557,6 +557,19 @@ namespace mxl::fabric
         std::memcpy(flow.channels() + header.offset, payload.data(), payload.size());
     }
 
+    void Receiver::claimAhead(std::uint64_t index) noexcept
+    {
+        // The source may be writing any grain of its window before this thread has applied the
+        // commits before it (one more: a grain whose commit is in flight): readers must stop taking
+        // those slots for the grains they held before the bytes land.
+        auto const grains = _discrete->flow().grainCount();
+        auto const window = std::max(1U, std::min(sendWindowGrains(grains) + 1, grains - 1));
+        for (std::uint32_t ahead = 1; ahead <= window; ++ahead)
+        {
+            _discrete->claim(index + ahead);
+        }
+    }
+
     void Receiver::noteArrival(std::uint64_t head, std::uint64_t newest) noexcept
     {
         _counters.headIndex.store(head, std::memory_order_relaxed);
@@ -595,9 +608,7 @@ namespace mxl::fabric
             {
                 _counters.grains.fetch_add(1, std::memory_order_relaxed);
                 noteArrival(record.index, record.index);
-                // The source writes the next grain next: readers must stop taking its slot for the
-                // grain it held before the bytes land.
-                _discrete->claim(record.index + 1);
+                claimAhead(record.index);
             }
             return;
         }

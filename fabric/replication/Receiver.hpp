@@ -112,6 +112,9 @@ namespace mxl::fabric
         /// Counters: the newest index made readable and its latency (newest: the grain, or the last
         /// sample of a batch, whose nominal time counts).
         void noteArrival(std::uint64_t head, std::uint64_t newest) noexcept;
+        /// RMA: claims the slots of the grains the source may write before the commits of index+1
+        /// onwards are applied (its window).
+        void claimAhead(std::uint64_t index) noexcept;
         void applyData(BounceHeader const& header, std::span<std::byte const> payload);
 
         Domain& _domain;

@@ -83,8 +83,9 @@ namespace mxl::fabric
         }
         _maxWrite = _grant.transfer == Transfer::Rma ? std::min(_info->maxMessageSize(), maxWriteChunk)
                                                      : std::min<std::size_t>(_grant.maxChunk, _info->maxMessageSize() - sizeof(BounceHeader));
-        // At most half a ring of bytes in flight: older grains are about to be overwritten anyway.
-        _byteBudget = _source->discrete() ? static_cast<std::size_t>(std::max<std::uint32_t>(1, _source->grainCount() / 2)) * _source->grainSize()
+        // Discrete: the window the receiver claims ahead (sendWindowGrains). Continuous: half the
+        // channel buffers (older samples are about to be overwritten anyway).
+        _byteBudget = _source->discrete() ? static_cast<std::size_t>(sendWindowGrains(_source->grainCount())) * _source->grainSize()
                                           : _source->channelsMapping().size() / 2;
         return registerMemory();
     }

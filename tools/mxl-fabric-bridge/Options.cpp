@@ -63,9 +63,10 @@ namespace mxl::bridge
     std::optional<Options> parseOptions(int argc, char const* const* argv)
     {
         auto file = fileOptions();
-        po::options_description commandLine{"mxl-fabric-bridge: replicates flows between the MXL domains of two hosts over libfabric\n\n"
-                                            "usage: mxl-fabric-bridge --domain DIR (--psk-file FILE | --insecure) [--import PEER_IP:PORT/FLOW_ID]... [options]\n\n"
-                                            "exit codes: 0 stopped by SIGINT/SIGTERM, 1 runtime failure, 2 bad options or key file, 3 provider not available\n"};
+        po::options_description commandLine{fmt::format("mxl-fabric-bridge: replicates flows between the MXL domains of two hosts over libfabric\n\n"
+                                                        "usage: {}\n\n"
+                                                        "exit codes: 0 stopped by SIGINT/SIGTERM, 1 runtime failure, 2 bad options or key file, 3 provider not available\n",
+            usage)};
         commandLine.add_options()("help,h", "show this help")("config", po::value<std::string>(), "read options from FILE (name = value lines)");
         commandLine.add(file);
 

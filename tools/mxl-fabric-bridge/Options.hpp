@@ -19,6 +19,9 @@ namespace mxl::bridge
     inline constexpr int exitUsage = 2;       ///< Bad options, configuration or key file.
     inline constexpr int exitNoProvider = 3;  ///< The provider asked for is not available or not supported.
 
+    inline constexpr char usage[] =
+        "mxl-fabric-bridge --domain DIR (--psk-file FILE | --insecure) [--listen IP:PORT] [--import PEER_IP:PORT/FLOW_ID]... [options]";
+
     struct ImportSpec
     {
         std::string peer; ///< "IP:PORT" of the peer bridge's --listen.

