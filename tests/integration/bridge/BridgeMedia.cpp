@@ -567,6 +567,26 @@ namespace mxl::bridge::test
         }
     }
 
+    std::optional<std::uint64_t> MirrorVerifier::firstHead()
+    {
+        std::uint64_t next = 0;
+        while (!isHead(next))
+        {
+            if (stopping())
+            {
+                return std::nullopt;
+            }
+            next = head();
+            if (next == MXL_UNDEFINED_INDEX)
+            {
+                _invalid = true;
+                return std::nullopt;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds{2});
+        }
+        return next;
+    }
+
     std::uint64_t MirrorVerifier::head() const
     {
         mxlFlowRuntimeInfo runtime{};
@@ -630,21 +650,12 @@ namespace mxl::bridge::test
         }
         auto const grainCount = config.discrete.grainCount;
         _grainCount = grainCount;
-        std::uint64_t next = 0;
-        while (!isHead(next))
+        auto first = firstHead();
+        if (!first)
         {
-            if (stopping())
-            {
-                return;
-            }
-            next = head();
-            if (next == MXL_UNDEFINED_INDEX)
-            {
-                _invalid = true;
-                return;
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds{2});
+            return;
         }
+        auto next = *first;
         while (!stopping())
         {
             auto const newest = head();
@@ -717,21 +728,12 @@ namespace mxl::bridge::test
         }
         auto const bufferLength = config.continuous.bufferLength;
         auto const block = std::min<std::uint64_t>(maxCount, std::max<std::uint64_t>(1, static_cast<std::uint64_t>(_flow.rate.numerator / 100)));
-        std::uint64_t next = 0;
-        while (!isHead(next))
+        auto first = firstHead();
+        if (!first)
         {
-            if (stopping())
-            {
-                return;
-            }
-            next = head();
-            if (next == MXL_UNDEFINED_INDEX)
-            {
-                _invalid = true;
-                return;
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds{2});
+            return;
         }
+        auto next = *first;
         while (!stopping())
         {
             mxlWrappedMultiBufferSlice slices;

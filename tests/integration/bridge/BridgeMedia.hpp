@@ -158,6 +158,8 @@ namespace mxl::bridge::test
         void noteVerified(std::uint64_t index);
         bool stopping() const;
         std::uint64_t head() const;
+        /// Waits until the mirror has a head; nothing when stopped first or the flow went invalid.
+        std::optional<std::uint64_t> firstHead();
 
         std::string _domain;
         TestFlow _flow;
