@@ -5,6 +5,12 @@
 // commit ring after the payload bytes it publishes, with the record's sequence number as the
 // write's immediate data (32 bits: what verbs and EFA carry). The sink validates the record before
 // it touches the mirror's headers: the peer never writes a grain header.
+//
+// Flow control runs the other way (discrete flows over RMA): the sink sends CreditRecord messages
+// naming the newest grain whose slot it has claimed, and the source writes no grain beyond it. A
+// source that wants to start, or to resume after skipping ahead, first writes a Claim record for the
+// grain it wants and waits for the credit that answers it. So no byte ever lands in a slot that
+// readers may still take for an older grain, however long the sink's thread is held up.
 
 #include <cstdint>
 
@@ -14,6 +20,7 @@ namespace mxl::fabric
     {
         Grain = 1,   ///< index = grain index; validSlices and grainFlags apply.
         Samples = 2, ///< index = new head sample index; count = samples in this batch.
+        Claim = 3,   ///< Discrete: index = the grain the source wants to write next; asks for credit.
     };
 
     struct CommitRecord
@@ -28,6 +35,21 @@ namespace mxl::fabric
     };
 
     static_assert(sizeof(CommitRecord) == 32);
+
+    inline constexpr std::uint32_t creditMagic = 0x44435258U; // "XRCD" little-endian
+
+    /// Sink to source, as a message: every slot from the source's current window up to grain
+    /// `claimedThrough` is claimed, so grains up to it may be written (and none a ring or more older).
+    struct CreditRecord
+    {
+        std::uint32_t magic;
+        std::uint32_t reserved;
+        std::uint64_t epoch;          ///< The session epoch of the grant.
+        std::uint64_t claimedThrough; ///< The newest grain index whose slot is claimed.
+        std::uint64_t answers;        ///< The index of the last Claim record applied (UINT64_MAX: none).
+    };
+
+    static_assert(sizeof(CreditRecord) == 32);
 
     /// Records in the sink's ring. Larger than any transmit queue we open, so a record slot is never
     /// rewritten while its previous write is still in flight on the sender.

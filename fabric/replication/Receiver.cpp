@@ -48,6 +48,7 @@ namespace mxl::fabric
         stop();
         _endpoint.reset();
         _bounceMr.reset();
+        _creditMr.reset();
         _regionMrs.clear();
         _commitRingMr.reset();
         if (_mirror)
@@ -138,6 +139,16 @@ namespace mxl::fabric
         if (auto r = _options.transfer == Transfer::Rma ? registerMemory() : registerBounceBuffers(); !r)
         {
             return r;
+        }
+        if (usesCredits())
+        {
+            _creditOut = std::make_unique<CreditRecord[]>(creditSlots);
+            auto mr = ofi::MemoryRegion::create(*_fabricDomain, std::as_bytes(std::span{_creditOut.get(), creditSlots}), FI_SEND);
+            if (!mr)
+            {
+                return mr.take_error();
+            }
+            _creditMr.emplace(std::move(*mr));
         }
         auto port = _listener->port();
         if (!port)
@@ -252,6 +263,7 @@ namespace mxl::fabric
         _connected.store(false, std::memory_order_release);
         ++_connection;
         _nextMessage = 0;
+        resetCredit();
         _epoch = randomEpoch();
         _grant.epoch = _epoch;
         if (_options.transfer == Transfer::Rma)
@@ -305,6 +317,7 @@ namespace mxl::fabric
         {
             handleEvents();
             handleCompletions();
+            flushCredit();
             // Block only when neither queue has anything pending (fi_trywait), on all three fds.
             if (!_cq->tryWait() || !_events->tryWait())
             {
@@ -348,6 +361,7 @@ namespace mxl::fabric
                     else
                     {
                         _endpoint.emplace(std::move(*ep));
+                        resetCredit();
                         if (auto accepted = _endpoint->accept(); !accepted)
                         {
                             _counters.error(accepted.error().message);
@@ -398,6 +412,13 @@ namespace mxl::fabric
                 {
                     onMessageError(error);
                 }
+                else if (creditCompleted(error.context))
+                {
+                    if (error.error != FI_ECANCELED)
+                    {
+                        _counters.error(fmt::format("sending credit failed: {}", error.providerMessage.data()));
+                    }
+                }
                 else
                 {
                     _counters.error(fmt::format("completion error: {}", error.providerMessage.data()));
@@ -410,6 +431,10 @@ namespace mxl::fabric
             }
             for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i)
             {
+                if (creditCompleted(entries[i].op_context))
+                {
+                    continue;
+                }
                 if (_options.transfer == Transfer::SendReceive && (entries[i].flags & FI_RECV) != 0)
                 {
                     onMessage(entries[i].op_context, entries[i].len);
@@ -419,6 +444,9 @@ namespace mxl::fabric
                     onCommit(static_cast<std::uint32_t>(entries[i].data));
                 }
             }
+            // Credit goes back as soon as the commits that raised it are applied, not after the queue
+            // ran dry: the source may be waiting for it.
+            flushCredit();
         }
     }
 
@@ -568,6 +596,76 @@ namespace mxl::fabric
         {
             _discrete->claim(index + ahead);
         }
+        // Credit only grows between Claim records, so that the answer to a claim is never taken back.
+        _claimedThrough = _claimed ? std::max(_claimedThrough, index + window) : index + window;
+        _claimed = true;
+    }
+
+    void Receiver::applyClaim(CommitRecord const& record)
+    {
+        auto const grains = _discrete->flow().grainCount();
+        if (record.index > UINT64_MAX - grains)
+        {
+            refuse(_counters.refusedRange, "an index, slice count, sample count or byte range out of range");
+            return;
+        }
+        // The source starts, or resumes after skipping ahead (or after its writer rewound): it asks
+        // for the window from record.index on. Slots already holding those grains stay as they are.
+        auto const window = std::max(1U, std::min(sendWindowGrains(grains) + 1, grains - 1));
+        for (std::uint32_t ahead = 0; ahead < window; ++ahead)
+        {
+            _discrete->claim(record.index + ahead);
+        }
+        _claimedThrough = record.index + window - 1;
+        _answeredClaim = record.index;
+        _claimed = true;
+    }
+
+    void Receiver::resetCredit() noexcept
+    {
+        _claimed = false;
+        _claimedThrough = 0;
+        _answeredClaim = UINT64_MAX;
+        // Buffers of the closed connection may still complete (or never): count them free.
+        _creditsCompleted = _creditsPosted;
+        _creditSent = false;
+    }
+
+    bool Receiver::creditCompleted(void* context) noexcept
+    {
+        if (!_creditOut || context < static_cast<void*>(_creditOut.get()) || context >= static_cast<void*>(_creditOut.get() + creditSlots))
+        {
+            return false;
+        }
+        _creditsCompleted += _creditsCompleted < _creditsPosted ? 1 : 0;
+        return true;
+    }
+
+    void Receiver::flushCredit()
+    {
+        if (!usesCredits() || !_endpoint || !_claimed || _creditsPosted - _creditsCompleted >= creditSlots)
+        {
+            return;
+        }
+        CreditRecord const credit{creditMagic, 0, _epoch, _claimedThrough, _answeredClaim};
+        if (_creditSent && credit.claimedThrough == _lastCredit.claimedThrough && credit.answers == _lastCredit.answers)
+        {
+            return;
+        }
+        auto* slot = &_creditOut[_creditsPosted % creditSlots];
+        *slot = credit;
+        auto const result = _endpoint->send(std::as_bytes(std::span{slot, 1}), _creditMr->desc(), slot);
+        if (result.posted())
+        {
+            ++_creditsPosted;
+            _creditSent = true;
+            _lastCredit = credit;
+        }
+        else if (!result.again())
+        {
+            // The connection is going away: the source stops writing when it sees that too.
+            _counters.error(fmt::format("sending credit failed: {}", fi_strerror(result.error())));
+        }
     }
 
     void Receiver::noteArrival(std::uint64_t head, std::uint64_t newest) noexcept
@@ -610,6 +708,11 @@ namespace mxl::fabric
                 noteArrival(record.index, record.index);
                 claimAhead(record.index);
             }
+            return;
+        }
+        if (record.kind == CommitKind::Claim && usesCredits())
+        {
+            applyClaim(record);
             return;
         }
         if (record.kind == CommitKind::Samples && _continuous != nullptr)

@@ -113,8 +113,19 @@ namespace mxl::fabric
         /// sample of a batch, whose nominal time counts).
         void noteArrival(std::uint64_t head, std::uint64_t newest) noexcept;
         /// RMA: claims the slots of the grains the source may write before the commits of index+1
-        /// onwards are applied (its window).
+        /// onwards are applied (its window), and raises the credit to the last of them.
         void claimAhead(std::uint64_t index) noexcept;
+        /// RMA, discrete: a Claim record: claims the window from index on and answers with credit.
+        void applyClaim(CommitRecord const& record);
+        [[nodiscard]] bool usesCredits() const noexcept
+        {
+            return _options.transfer == Transfer::Rma && _discrete != nullptr;
+        }
+        /// Sends the newest credit when it changed (and a credit buffer is free).
+        void flushCredit();
+        void resetCredit() noexcept;
+        /// Whether a completion's context is one of the credit buffers (and counts it).
+        bool creditCompleted(void* context) noexcept;
         void applyData(BounceHeader const& header, std::span<std::byte const> payload);
 
         Domain& _domain;
@@ -138,9 +149,21 @@ namespace mxl::fabric
         std::vector<ofi::MemoryRegion> _regionMrs;
         std::unique_ptr<std::byte[]> _bounce;
         std::optional<ofi::MemoryRegion> _bounceMr;
+        static constexpr std::size_t creditSlots = 16;
+        std::unique_ptr<CreditRecord[]> _creditOut; ///< Credit messages, creditSlots in flight at most.
+        std::optional<ofi::MemoryRegion> _creditMr;
         std::optional<ofi::Endpoint> _endpoint;
         std::size_t _connection{0};    ///< Counts accepted connections; tags receives with their own.
         std::uint32_t _nextMessage{0}; ///< SendReceive: the sequence the next message must carry.
+
+        // Credit (RMA, discrete flows): what this session's source may write.
+        bool _claimed{false};                   ///< Whether the source has been given any credit yet.
+        std::uint64_t _claimedThrough{0};       ///< The newest grain whose slot is claimed.
+        std::uint64_t _answeredClaim{UINT64_MAX}; ///< The index of the last Claim record applied.
+        std::uint64_t _creditsPosted{0};
+        std::uint64_t _creditsCompleted{0};
+        bool _creditSent{false};
+        CreditRecord _lastCredit{};             ///< What the last credit message said.
 
         RegionGrant _grant;
         Counters _counters;

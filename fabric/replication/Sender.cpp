@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include <poll.h>
 #include <fmt/format.h>
@@ -37,6 +38,7 @@ namespace mxl::fabric
     {
         stop();
         _endpoint.reset();
+        _creditsMr.reset();
         _headersMr.reset();
         _recordsMr.reset();
         _sourceMrs.clear();
@@ -240,6 +242,16 @@ namespace mxl::fabric
             _headersMr.emplace(std::move(*headers));
             return {};
         }
+        if (usesCredits())
+        {
+            _creditsIn = std::make_unique<CreditRecord[]>(creditBuffers);
+            auto credits = ofi::MemoryRegion::create(*_fabricDomain, std::as_bytes(std::span{_creditsIn.get(), creditBuffers}), FI_RECV);
+            if (!credits)
+            {
+                return credits.take_error();
+            }
+            _creditsMr.emplace(std::move(*credits));
+        }
         _records = std::make_unique<CommitRecord[]>(localRecordEntries);
         auto records = ofi::MemoryRegion::create(*_fabricDomain, std::as_bytes(std::span{_records.get(), localRecordEntries}), FI_WRITE);
         if (!records)
@@ -285,6 +297,14 @@ namespace mxl::fabric
     void Sender::run()
     {
         std::atomic_ref<std::uint32_t const> counter{*_source->syncCounter()};
+        if (usesCredits())
+        {
+            // Before the first Claim record: the sink's credit answers it.
+            for (std::size_t buffer = 0; buffer < creditBuffers && !failed(); ++buffer)
+            {
+                postCreditReceive(buffer);
+            }
+        }
         while (!_stopping.load(std::memory_order_acquire) && !failed())
         {
             auto const seen = counter.load(std::memory_order_acquire);
@@ -299,10 +319,16 @@ namespace mxl::fabric
                 drainCompletions();
             }
             drainEvents();
-            if (_inFlight > 0 || _payloadPosted != _payloadQueued || _recordHead != _recordTail)
+            if (std::exchange(_creditArrived, false) && _waitingForCredit)
             {
-                // Work is moving: drive the provider (tcp progresses only while its queues are read)
-                // and look at the flow again at least every millisecond.
+                // The credit a committed grain waited for came in while the queues were read.
+                continue;
+            }
+            if (_inFlight > 0 || _payloadPosted != _payloadQueued || _recordHead != _recordTail || _waitingForCredit)
+            {
+                // Work is moving, or a committed grain waits for the sink's credit: drive the provider
+                // (tcp progresses only while its queues are read) and look at the flow again at least
+                // every millisecond.
                 if (_cq->tryWait())
                 {
                     pollfd fd{_cq->waitFd(), POLLIN, 0};
@@ -348,6 +374,9 @@ namespace mxl::fabric
             // writer may have committed several before this thread first looked.
             _next = !_started && _fromCreation ? low : head;
             _started = true;
+            // Whatever the sink claimed was for the indices before the rewind: ask again.
+            _credit.reset();
+            _claimPending.reset();
         }
         if (_next < low)
         {
@@ -402,6 +431,20 @@ namespace mxl::fabric
             auto const invalid = (flags & MXL_GRAIN_FLAG_INVALID) != 0;
             if (valid > state.sent || (invalid && valid == state.sent))
             {
+                if (usesCredits())
+                {
+                    auto const verdict = credit(i);
+                    if (verdict == Credit::Wait)
+                    {
+                        break;
+                    }
+                    if (verdict == Credit::Skip)
+                    {
+                        _counters.skippedGrains.fetch_add(1, std::memory_order_relaxed);
+                        state.done = true;
+                        continue;
+                    }
+                }
                 auto const to = std::min(valid, total);
                 if (!sendSlices(i, slot, state.sent, to, flags))
                 {
@@ -416,6 +459,55 @@ namespace mxl::fabric
             ++_next;
         }
         _counters.lagGrains.store(head >= _next ? head - _next + 1 : 0, std::memory_order_relaxed);
+    }
+
+    Sender::Credit Sender::credit(std::uint64_t index)
+    {
+        _waitingForCredit = false;
+        if (_credit && index <= *_credit)
+        {
+            return index + _source->grainCount() > *_credit ? Credit::Write : Credit::Skip;
+        }
+        _waitingForCredit = true;
+        if (!_claimPending && recordCapacity - (_recordTail - _recordHead) >= 1)
+        {
+            // Beyond the credit (the first grain, or after skipping ahead): ask the sink to claim the
+            // window from this grain on. The record is placed after every byte already written.
+            queueRecord(0, 0, CommitRecord{_grant.epoch, index, 0, 0, 0, CommitKind::Claim, 0});
+            _claimPending = index;
+        }
+        return Credit::Wait;
+    }
+
+    void Sender::postCreditReceive(std::size_t buffer)
+    {
+        auto const result = _endpoint->recv(std::as_writable_bytes(std::span{&_creditsIn[buffer], 1}), _creditsMr->desc(), &_creditsIn[buffer]);
+        if (!result.posted())
+        {
+            abort(fmt::format("posting a receive for credit failed: {}", result.again() ? "queue full" : fi_strerror(result.error())));
+        }
+    }
+
+    void Sender::onCredit(std::size_t buffer, std::size_t length)
+    {
+        auto const credit = _creditsIn[buffer];
+        if (length != sizeof(CreditRecord) || credit.magic != creditMagic || credit.epoch != _grant.epoch)
+        {
+            abort("the sink sent a malformed credit message");
+            return;
+        }
+        postCreditReceive(buffer);
+        if (_claimPending)
+        {
+            if (credit.answers != *_claimPending)
+            {
+                // Credit granted before the sink saw the claim: the answer is still to come.
+                return;
+            }
+            _claimPending.reset();
+        }
+        _creditArrived = _creditArrived || !_credit || credit.claimedThrough != *_credit;
+        _credit = credit.claimedThrough;
     }
 
     bool Sender::sendSlices(std::uint64_t index, std::uint32_t slot, std::uint16_t from, std::uint16_t to, std::uint32_t flags)
@@ -529,6 +621,10 @@ namespace mxl::fabric
 
     bool Sender::recordStillValid(RecordOp const& op) const noexcept
     {
+        if (op.record.kind == CommitKind::Claim)
+        {
+            return true;
+        }
         if (op.record.kind == CommitKind::Grain)
         {
             // The writer reclaims a slot when it opens the grain a ring later: if it did while the
@@ -587,6 +683,10 @@ namespace mxl::fabric
             }
             ++_recordHead;
             ++_inFlight;
+            if (op.record.kind == CommitKind::Claim)
+            {
+                continue;
+            }
             _counters.commits.fetch_add(1, std::memory_order_relaxed);
             if (op.record.kind == CommitKind::Samples)
             {
@@ -673,6 +773,14 @@ namespace mxl::fabric
                 ofi::CompletionError error;
                 if (_cq->readError(error))
                 {
+                    if ((error.flags & FI_RECV) != 0)
+                    {
+                        if (error.error != FI_ECANCELED)
+                        {
+                            abort(fmt::format("receiving credit failed: {}", error.providerMessage.data()));
+                        }
+                        continue;
+                    }
                     onCompletion(error.context);
                     abort(fmt::format("a write failed: {}", error.providerMessage.data()));
                 }
@@ -684,6 +792,16 @@ namespace mxl::fabric
             }
             for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i)
             {
+                if ((entries[i].flags & FI_RECV) != 0 && _creditsIn)
+                {
+                    auto const* at = static_cast<CreditRecord const*>(entries[i].op_context);
+                    auto const buffer = static_cast<std::size_t>(at - _creditsIn.get());
+                    if (buffer < creditBuffers)
+                    {
+                        onCredit(buffer, entries[i].len);
+                    }
+                    continue;
+                }
                 onCompletion(entries[i].op_context);
             }
         }

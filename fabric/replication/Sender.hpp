@@ -109,7 +109,16 @@ namespace mxl::fabric
             bool done{false};
         };
 
+        /// What the credit the sink granted says of writing a grain now.
+        enum class Credit
+        {
+            Write, ///< Its slot is claimed: write.
+            Wait,  ///< Beyond the credit: a Claim record is (or will be) asked for; wait for the answer.
+            Skip,  ///< A ring or more older than the credit: its slot holds a newer grain on the sink.
+        };
+
         static constexpr std::size_t payloadCapacity = 4096;
+        static constexpr std::size_t creditBuffers = 32; ///< More than the sink keeps in flight.
         static constexpr std::size_t recordCapacity = 1024;
 
         Sender(RegionGrant grant, Options options);
@@ -137,6 +146,13 @@ namespace mxl::fabric
         void drainCompletions();
         void onCompletion(void* context) noexcept;
         void drainEvents();
+        [[nodiscard]] bool usesCredits() const noexcept
+        {
+            return _grant.transfer == Transfer::Rma && _source->discrete();
+        }
+        [[nodiscard]] Credit credit(std::uint64_t index);
+        void postCreditReceive(std::size_t buffer);
+        void onCredit(std::size_t buffer, std::size_t length);
         void abort(std::string message);
 
         RegionGrant _grant;
@@ -156,6 +172,8 @@ namespace mxl::fabric
         std::optional<ofi::MemoryRegion> _recordsMr;
         std::unique_ptr<BounceHeader[]> _headers;        ///< SendReceive: headers staged for sending.
         std::optional<ofi::MemoryRegion> _headersMr;
+        std::unique_ptr<CreditRecord[]> _creditsIn;      ///< RMA, discrete: receive buffers for credit.
+        std::optional<ofi::MemoryRegion> _creditsMr;
 
         // Replication state, touched only by the sender thread.
         std::vector<SlotState> _slots;
@@ -175,6 +193,10 @@ namespace mxl::fabric
         std::size_t _recordHead{0};
         std::size_t _recordTail{0};
         std::size_t _inFlight{0};
+        std::optional<std::uint64_t> _credit;       ///< The newest grain the sink claimed a slot for.
+        std::optional<std::uint64_t> _claimPending; ///< The grain of a Claim record not answered yet.
+        bool _waitingForCredit{false};
+        bool _creditArrived{false}; ///< New credit came in since the last look at the flow.
 
         Counters _counters;
         std::atomic<std::uint64_t> _published{0};
