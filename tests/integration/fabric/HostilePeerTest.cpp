@@ -12,6 +12,7 @@
 
 #include "ReceiverSession.hpp"
 #include "flow/Flow.hpp"
+#include "replication/FabricHints.hpp"
 
 namespace mxl::fabric::test
 {
@@ -160,6 +161,52 @@ namespace mxl::fabric::test
             expectRefusedAndClosed(session, &CounterSnapshot::refusedRange, record);
             expectTheMirrorHolds(session, index, 100);
         }
+
+        expectACorrectSourceReplicatesAfterwards(session);
+    }
+
+    TEST(HostilePeer, AClaimOnlyClaimsSlotsAndIsAnsweredWithCredit)
+    {
+        MirrorSession session{"v210"};
+        auto const epoch = session.grant().epoch;
+        auto const index = session.source.currentIndex();
+        applyOnASessionOfItsOwn(session, grainRecord(epoch, index, 0, 100));
+        expectTheMirrorHolds(session, index, 100);
+
+        // A source resuming four grains ahead asks for credit first.
+        HostileSource peer{session.grant()};
+        auto const wanted = index + 4;
+        commitInItsSlot(peer, CommitRecord{epoch, wanted, 0, 0, 0, CommitKind::Claim, 0});
+        ASSERT_TRUE(peer.pumpUntil([&] {
+            return std::any_of(peer.credits().begin(), peer.credits().end(), [&](CreditRecord const& c) { return c.answers == wanted; });
+        })) << "no credit answered the claim";
+        auto const& credit = peer.credits().back();
+        auto const grains = session.offer.config.discrete.grainCount;
+        auto const window = std::max(1U, std::min(sendWindowGrains(grains) + 1, grains - 1));
+        EXPECT_EQ(credit.magic, creditMagic);
+        EXPECT_EQ(credit.epoch, epoch);
+        EXPECT_EQ(credit.answers, wanted);
+        EXPECT_EQ(credit.claimedThrough, wanted + window - 1);
+        // Claimed slots are not published: the head stays, and the claimed grains are still to come.
+        expectTheMirrorHolds(session, index, 100);
+        EXPECT_EQ(peek(*session.sink, wanted).first, MXL_ERR_OUT_OF_RANGE_TOO_EARLY);
+        EXPECT_EQ(session.receiver->counters().commits, 1U) << "a claim is not a commit";
+        EXPECT_EQ(refusals(session.receiver->counters()), 0U);
+    }
+
+    TEST(HostilePeer, AClaimBeyondTheLastIndicesClosesTheSession)
+    {
+        MirrorSession session{"v210"};
+        auto const epoch = session.grant().epoch;
+        auto const index = session.source.currentIndex();
+        applyOnASessionOfItsOwn(session, grainRecord(epoch, index, 0, 100));
+
+        // Claiming the window from here would run past the largest index.
+        expectRefusedAndClosed(session, &CounterSnapshot::refusedRange, CommitRecord{epoch, UINT64_MAX - 2, 1, 0, 0, CommitKind::Claim, 0});
+        expectTheMirrorHolds(session, index, 100);
+        expectRefusedAndClosed(session, &CounterSnapshot::refusedEpoch, CommitRecord{epoch ^ 1, index + 1, 2, 0, 0, CommitKind::Claim, 0});
+        expectTheMirrorHolds(session, index, 100);
+        EXPECT_EQ(peek(*session.sink, index + 1).first, MXL_ERR_OUT_OF_RANGE_TOO_EARLY);
 
         expectACorrectSourceReplicatesAfterwards(session);
     }

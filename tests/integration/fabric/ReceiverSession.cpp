@@ -91,11 +91,25 @@ namespace mxl::fabric::test
         , _endpoint{require(ofi::Endpoint::open(_domain, _info, ofi::EndpointQueues{_cq, _cq, &_events, nullptr}), "endpoint")}
         , _memory(1 << 20)
         , _mr{require(ofi::MemoryRegion::create(_domain, _memory, FI_WRITE), "memory region")}
+        , _creditMr{require(ofi::MemoryRegion::create(_domain, std::as_bytes(std::span{_creditBuffers}), FI_RECV), "credit memory region")}
     {
+        for (std::size_t buffer = 0; buffer < _creditBuffers.size(); ++buffer)
+        {
+            postCreditReceive(buffer);
+        }
         require(_endpoint.connect(), "connect");
         if (!pumpUntil([this] { return _connected || _shutDown; }) || !_connected)
         {
             throw std::runtime_error("the hostile source could not connect to the sink");
+        }
+    }
+
+    void HostileSource::postCreditReceive(std::size_t buffer)
+    {
+        auto const result = _endpoint.recv(std::as_writable_bytes(std::span{&_creditBuffers[buffer], 1}), _creditMr.desc(), &_creditBuffers[buffer]);
+        if (!result.posted())
+        {
+            throw std::runtime_error("the hostile source could not post a receive for credit");
         }
     }
 
@@ -171,6 +185,15 @@ namespace mxl::fabric::test
             if (n <= 0)
             {
                 break;
+            }
+            for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i)
+            {
+                if ((entries[i].flags & FI_RECV) != 0)
+                {
+                    auto const* credit = static_cast<CreditRecord const*>(entries[i].op_context);
+                    _credits.push_back(*credit);
+                    postCreditReceive(static_cast<std::size_t>(credit - _creditBuffers.data()));
+                }
             }
         }
         for (;;)

@@ -5,6 +5,7 @@
 // and a hand-made source that connects to it with its own libfabric objects and writes whatever a
 // test tells it to: what a broken or hostile peer could send.
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -142,10 +143,17 @@ namespace mxl::fabric::test
             return _shutDown;
         }
 
+        /// The credit messages the sink sent so far, in order.
+        [[nodiscard]] std::vector<CreditRecord> const& credits() const noexcept
+        {
+            return _credits;
+        }
+
         static constexpr std::size_t payloadOffset = 64 * 1024;
 
     private:
         void drain();
+        void postCreditReceive(std::size_t buffer);
         void post(std::span<std::byte const> bytes, ofi::RmaTarget target, std::optional<std::uint64_t> imm);
 
         RegionGrant _grant;
@@ -157,6 +165,9 @@ namespace mxl::fabric::test
         ofi::Endpoint _endpoint;
         std::vector<std::byte> _memory;
         ofi::MemoryRegion _mr;
+        std::array<CreditRecord, 8> _creditBuffers{};
+        ofi::MemoryRegion _creditMr;
+        std::vector<CreditRecord> _credits;
         std::size_t _records{0};
         bool _connected{false};
         bool _shutDown{false};
