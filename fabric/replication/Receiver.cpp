@@ -603,6 +603,11 @@ namespace mxl::fabric
 
     void Receiver::applyClaim(CommitRecord const& record)
     {
+        if (_continuous != nullptr)
+        {
+            applySamplesClaim(record);
+            return;
+        }
         auto const grains = _discrete->flow().grainCount();
         if (record.index > UINT64_MAX - grains)
         {
@@ -617,6 +622,67 @@ namespace mxl::fabric
             _discrete->claim(record.index + ahead);
         }
         _claimedThrough = record.index + window - 1;
+        _answeredClaim = record.index;
+        _claimed = true;
+    }
+
+    void Receiver::fillSilence(std::uint64_t from, std::uint64_t count) noexcept
+    {
+        auto& flow = _continuous->flow();
+        auto const length = flow.bufferLength();
+        auto const word = std::size_t{flow.sampleWordSize()};
+        auto const stride = std::size_t{length} * word;
+        count = std::min<std::uint64_t>(count, length);
+        auto const start = from % length;
+        auto const first = std::min<std::uint64_t>(count, length - start);
+        for (std::uint32_t c = 0; c < flow.channelCount(); ++c)
+        {
+            auto* channel = flow.channels() + c * stride;
+            std::memset(channel + start * word, 0, first * word);
+            std::memset(channel, 0, (count - first) * word);
+        }
+    }
+
+    void Receiver::applySamplesClaim(CommitRecord const& record)
+    {
+        auto& flow = _continuous->flow();
+        auto const length = std::uint64_t{flow.bufferLength()};
+        auto const half = length / 2;
+        if (record.index > UINT64_MAX - length)
+        {
+            refuse(_counters.refusedRange, "an index, slice count, sample count or byte range out of range");
+            return;
+        }
+        auto head = flow.headIndex().load(std::memory_order_acquire);
+        if (record.index > head)
+        {
+            // The source resumes further on (it skipped what it no longer had, or it starts): the
+            // samples in between are lost, and readers get silence for them rather than whatever the
+            // ring held a lap ago. Each step fills half a ring that no reader may read at that moment
+            // (beyond the head), then moves the head over it.
+            if (std::atomic_ref<std::uint64_t const>{flow.info().runtime.lastWriteTime}.load(std::memory_order_acquire) != 0)
+            {
+                log().warn("flow {}: the source resumes at sample {}, {} samples after the mirror's head; readers get silence for those",
+                    formatUuid(_definition.id), record.index, record.index - head);
+            }
+            std::uint64_t silenced = 0;
+            while (head < record.index)
+            {
+                if (silenced >= length)
+                {
+                    head = record.index; // Every position holds silence now.
+                }
+                else
+                {
+                    auto const step = std::min(record.index - head, half);
+                    fillSilence(head, step);
+                    silenced += step;
+                    head += step;
+                }
+                _continuous->commitArrived(head);
+            }
+        }
+        _claimedThrough = head + half;
         _answeredClaim = record.index;
         _claimed = true;
     }
@@ -722,7 +788,23 @@ namespace mxl::fabric
                 refuse(_counters.refusedRange, "an index, slice count, sample count or byte range out of range");
                 return;
             }
+            auto& flow = _continuous->flow();
+            auto const length = std::uint64_t{flow.bufferLength()};
+            auto const head = flow.headIndex().load(std::memory_order_acquire);
+            auto const first = record.index - record.count;
+            if (first > head)
+            {
+                // The source skipped samples it no longer had (within its credit): silence for them,
+                // never the previous lap; and never over the batch itself.
+                auto const from = std::max(head, record.index > length ? record.index - length : 0);
+                if (first > from)
+                {
+                    fillSilence(from, first - from);
+                }
+            }
             _continuous->commitArrived(record.index);
+            _claimedThrough = _claimed ? std::max(_claimedThrough, record.index + length / 2) : record.index + length / 2;
+            _claimed = true;
             _counters.commits.fetch_add(1, std::memory_order_relaxed);
             noteArrival(record.index, record.index - 1);
             _counters.slices.fetch_add(record.count, std::memory_order_relaxed);

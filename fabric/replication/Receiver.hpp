@@ -115,12 +115,17 @@ namespace mxl::fabric
         /// RMA: claims the slots of the grains the source may write before the commits of index+1
         /// onwards are applied (its window), and raises the credit to the last of them.
         void claimAhead(std::uint64_t index) noexcept;
-        /// RMA, discrete: a Claim record: claims the window from index on and answers with credit.
+        /// RMA: a Claim record: claims the window from index on and answers with credit.
         void applyClaim(CommitRecord const& record);
         [[nodiscard]] bool usesCredits() const noexcept
         {
-            return _options.transfer == Transfer::Rma && _discrete != nullptr;
+            return _options.transfer == Transfer::Rma;
         }
+        /// Continuous: a Claim record: moves the head to record.index through silence, in steps of at
+        /// most half the ring, so that no reader is ever handed the previous lap's samples.
+        void applySamplesClaim(CommitRecord const& record);
+        /// Continuous: zeroes samples [from, from + count) of every channel (at most one ring).
+        void fillSilence(std::uint64_t from, std::uint64_t count) noexcept;
         /// Sends the newest credit when it changed (and a credit buffer is free).
         void flushCredit();
         void resetCredit() noexcept;
@@ -158,7 +163,7 @@ namespace mxl::fabric
 
         // Credit (RMA, discrete flows): what this session's source may write.
         bool _claimed{false};                   ///< Whether the source has been given any credit yet.
-        std::uint64_t _claimedThrough{0};       ///< The newest grain whose slot is claimed.
+        std::uint64_t _claimedThrough{0};       ///< The newest grain whose slot is claimed (continuous: end of the writable samples).
         std::uint64_t _answeredClaim{UINT64_MAX}; ///< The index of the last Claim record applied.
         std::uint64_t _creditsPosted{0};
         std::uint64_t _creditsCompleted{0};

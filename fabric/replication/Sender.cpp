@@ -347,6 +347,7 @@ namespace mxl::fabric
             // Nothing was ever committed: the head of a new flow means nothing yet, and every grain
             // committed from now on is new to the sink.
             _fromCreation = true;
+            _following.store(true, std::memory_order_release);
             return;
         }
         auto const head = _source->headIndex().load(std::memory_order_acquire);
@@ -358,6 +359,7 @@ namespace mxl::fabric
         {
             scanSamples(head);
         }
+        _following.store(true, std::memory_order_release);
     }
 
     void Sender::scanGrains(std::uint64_t head)
@@ -547,7 +549,11 @@ namespace mxl::fabric
             // the head), so that no sample it is told is there was never sent.
             auto const readable = std::uint64_t{_source->bufferLength() / 2};
             _samplesSent = head >= readable ? head - readable : 0;
+            _samplesQueued = _samplesSent;
             _started = true;
+            // Whatever the sink granted was for other indices: ask again from here.
+            _credit.reset();
+            _claimPending.reset();
         }
         if (head == _samplesSent)
         {
@@ -557,13 +563,32 @@ namespace mxl::fabric
         auto const word = _source->sampleWordSize();
         auto const channels = _source->channelCount();
         std::uint64_t const maxBatch = length / 2;
-        auto count = head - _samplesSent;
-        if (count > maxBatch)
+        if (head - _samplesSent > maxBatch)
         {
-            _counters.skippedGrains.fetch_add(count - maxBatch, std::memory_order_relaxed);
+            _counters.skippedGrains.fetch_add(head - _samplesSent - maxBatch, std::memory_order_relaxed);
             _samplesSent = head - maxBatch;
-            count = maxBatch;
         }
+        auto end = head;
+        if (usesCredits())
+        {
+            _waitingForCredit = false;
+            // The sink's credit only grows to what it has applied plus half its ring: a source that
+            // skipped beyond that (or has no credit yet) asks it to move its head to here first.
+            if (!_claimPending && (!_credit || _samplesSent >= _samplesQueued + maxBatch) &&
+                recordCapacity - (_recordTail - _recordHead) >= 1)
+            {
+                queueRecord(0, _samplesSent, CommitRecord{_grant.epoch, _samplesSent, 0, 0, 0, CommitKind::Claim, 0});
+                _claimPending = _samplesSent;
+                _samplesQueued = _samplesSent; // The sink's head will be here.
+            }
+            if (_claimPending || !_credit || *_credit <= _samplesSent)
+            {
+                _waitingForCredit = true;
+                return;
+            }
+            end = std::min(head, *_credit);
+        }
+        auto const count = end - _samplesSent;
         auto const start = _samplesSent % length;
         auto const first = std::min<std::uint64_t>(count, length - start);
         auto const rest = (count - first) * word;
@@ -584,10 +609,11 @@ namespace mxl::fabric
                 queueWrite(std::as_bytes(std::span{_source->channels() + channelBase, rest}), desc, _samplesSent + first, channelBase, 0);
             }
         }
-        queueRecord(0, _samplesSent, CommitRecord{_grant.epoch, head, 0, 0, 0, CommitKind::Samples, static_cast<std::uint32_t>(count)});
+        queueRecord(0, _samplesSent, CommitRecord{_grant.epoch, end, 0, 0, 0, CommitKind::Samples, static_cast<std::uint32_t>(count)});
         _counters.slices.fetch_add(count, std::memory_order_relaxed);
         _counters.bytes.fetch_add(count * word * channels, std::memory_order_relaxed);
-        _samplesSent = head;
+        _samplesSent = end;
+        _samplesQueued = end;
     }
 
     bool Sender::room(std::size_t ops, std::size_t bytes) const noexcept

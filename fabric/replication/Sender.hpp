@@ -74,6 +74,14 @@ namespace mxl::fabric
             return _source->removed();
         }
 
+        /// True once the thread has first looked at the flow: every grain (or sample) committed from
+        /// then on is sent. Earlier ones are sent only if still within reach (a live flow is followed
+        /// from its head; a flow never written before, from its first grain).
+        [[nodiscard]] bool following() const noexcept
+        {
+            return _following.load(std::memory_order_acquire);
+        }
+
         /// True once the session broke (peer gone, write refused); the sender then stops.
         [[nodiscard]] bool failed() const noexcept
         {
@@ -148,7 +156,7 @@ namespace mxl::fabric
         void drainEvents();
         [[nodiscard]] bool usesCredits() const noexcept
         {
-            return _grant.transfer == Transfer::Rma && _source->discrete();
+            return _grant.transfer == Transfer::Rma;
         }
         [[nodiscard]] Credit credit(std::uint64_t index);
         void postCreditReceive(std::size_t buffer);
@@ -178,7 +186,8 @@ namespace mxl::fabric
         // Replication state, touched only by the sender thread.
         std::vector<SlotState> _slots;
         std::uint64_t _next{0};
-        std::uint64_t _samplesSent{0};
+        std::uint64_t _samplesSent{0};   ///< Continuous: the next sample to send.
+        std::uint64_t _samplesQueued{0}; ///< Continuous: the end of the last batch queued.
         bool _started{false};
         bool _fromCreation{false}; ///< The flow had never been written when first looked at.
         std::uint32_t _sequence{0}; ///< RMA: of the next record; SendReceive: of the next message.
@@ -193,14 +202,17 @@ namespace mxl::fabric
         std::size_t _recordHead{0};
         std::size_t _recordTail{0};
         std::size_t _inFlight{0};
-        std::optional<std::uint64_t> _credit;       ///< The newest grain the sink claimed a slot for.
-        std::optional<std::uint64_t> _claimPending; ///< The grain of a Claim record not answered yet.
+        /// Discrete: the newest grain the sink claimed a slot for. Continuous: the end (exclusive) of
+        /// the samples the sink lets this source write.
+        std::optional<std::uint64_t> _credit;
+        std::optional<std::uint64_t> _claimPending; ///< The grain (or sample) of a Claim record not answered yet.
         bool _waitingForCredit{false};
         bool _creditArrived{false}; ///< New credit came in since the last look at the flow.
 
         Counters _counters;
         std::atomic<std::uint64_t> _published{0};
         std::atomic<bool> _failed{false};
+        std::atomic<bool> _following{false};
         std::atomic<bool> _stopping{false};
         std::thread _thread;
     };

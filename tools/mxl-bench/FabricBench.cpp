@@ -266,6 +266,11 @@ namespace mxl::bench
                 auto grant = require(fabric::decodeRegionGrant(std::as_bytes(std::span{grantText.data(), grantText.size()})), "region grant");
                 auto sender = require(fabric::Sender::create(*domain, flowId, grant, {}), "sender");
                 sender->start();
+                while (!sender->following() && !sender->failed())
+                {
+                    // Grains committed before the sender's first look would not count as sent.
+                    std::this_thread::sleep_for(std::chrono::microseconds{200});
+                }
 
                 mxlGrainInfo probe;
                 mxlFlowWriterGetGrainInfo(writer, 0, &probe);

@@ -117,6 +117,7 @@ namespace mxl::bridge::test
         std::uint64_t missed{0};         ///< Indices the mirror never completed while newer ones arrived.
         std::vector<std::uint64_t> missedIndices; ///< The first few of them.
         std::uint64_t late{0};           ///< Indices overwritten before the verifier got to them.
+        std::uint64_t silenced{0};       ///< Audio blocks holding silence for samples the source lost (a gap the bridge admits to).
         std::uint64_t reopened{0};       ///< Times the mirror was deleted or recreated under the reader.
         std::optional<std::uint64_t> first; ///< First index checked.
         std::optional<std::uint64_t> last;  ///< Newest index checked.

@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -428,5 +429,106 @@ namespace mxl::bridge::test
         EXPECT_TRUE(overwritten.empty()) << overwritten.size() << " of " << checked.size()
                                          << " grains read as the oldest in the ring held other bytes under their header; first: " << first;
         EXPECT_EQ(mirror.report().corrupt, 0U) << mirror.report();
+    }
+
+    TEST_F(LoopbackBridge, StalledSinkBridgeNeverHandsAudioReadersThePreviousLap)
+    {
+        // As for grains: the sink bridge is stopped three times for 300 ms, three times half its
+        // audio ring. The source must wait for credit, and after the stall the mirror's head moves
+        // over the samples the source no longer had through silence: a reader of the oldest samples
+        // the mirror serves gets the right samples or silence, never samples of an earlier lap.
+        auto const audio = audioFlow();
+        LiveWriter writer{domainA.str(), audio};
+        ASSERT_EQ(writer.problem(), "");
+        start(domainA);
+        auto const addressA = listenAddress(domainA);
+        ASSERT_FALSE(addressA.empty());
+        auto& b = start(domainB, {"--import", addressA + "/" + audio.id});
+        ASSERT_TRUE(waitForActive(domainB.path(), audio.id, "import", 15s)) << "flow " << audio.id << " is not active on B";
+        MirrorVerifier mirror{domainB.str(), audio};
+        ASSERT_TRUE(mirror.waitForCount(10, 5s)) << mirror.report();
+
+        mxl::test::Instance instance{domainB.str()};
+        mxlFlowReader reader = nullptr;
+        ASSERT_EQ(mxlCreateFlowReader(instance.get(), audio.id.c_str(), nullptr, &reader), MXL_STATUS_OK);
+        mxlFlowConfigInfo config;
+        ASSERT_EQ(mxlFlowReaderGetConfigInfo(reader, &config), MXL_STATUS_OK);
+        auto const half = std::uint64_t{config.continuous.bufferLength / 2};
+        std::uint64_t const block = 240;
+
+        std::thread stalls{[pid = b.pid()] {
+            for (int i = 0; i < 3; ++i)
+            {
+                std::this_thread::sleep_for(700ms);
+                ::kill(pid, SIGSTOP);
+                std::this_thread::sleep_for(300ms);
+                ::kill(pid, SIGCONT);
+            }
+        }};
+        std::uint64_t checked = 0;
+        std::uint64_t wrongBlocks = 0;
+        std::uint64_t silentBlocks = 0;
+        std::string first;
+        auto const until = Clock::now() + 3500ms;
+        while (Clock::now() < until)
+        {
+            std::this_thread::sleep_for(1ms);
+            mxlFlowRuntimeInfo runtime;
+            if (mxlFlowReaderGetRuntimeInfo(reader, &runtime) != MXL_STATUS_OK || runtime.headIndex < half + block)
+            {
+                continue;
+            }
+            // The oldest samples the mirror still hands out: the positions the source writes next.
+            auto const from = runtime.headIndex - half;
+            mxlWrappedMultiBufferSlice slices;
+            if (mxlFlowReaderGetSamplesNonBlocking(reader, from + block, block, &slices) != MXL_STATUS_OK)
+            {
+                continue;
+            }
+            std::optional<std::string> wrong;
+            bool silent = false;
+            for (std::uint32_t c = 0; c < slices.count && !wrong; ++c)
+            {
+                auto n = from;
+                for (auto const& fragment : slices.base.fragments)
+                {
+                    auto const* samples = reinterpret_cast<float const*>(static_cast<std::uint8_t const*>(fragment.pointer) + c * slices.stride);
+                    for (std::size_t i = 0; i < fragment.size / sizeof(float) && !wrong; ++i, ++n)
+                    {
+                        auto const expected = sampleValue(audio, c, n);
+                        if (samples[i] == 0.0F && expected != 0.0F)
+                        {
+                            silent = true;
+                        }
+                        else if (samples[i] != expected)
+                        {
+                            wrong = "sample " + std::to_string(n) + " of channel " + std::to_string(c) + " is " + std::to_string(samples[i]) +
+                                    ", expected " + std::to_string(expected);
+                        }
+                    }
+                }
+            }
+            if (mxlFlowReaderGetRuntimeInfo(reader, &runtime) != MXL_STATUS_OK || runtime.headIndex > from + half)
+            {
+                continue; // Overwritten while being read, and the head says so: what a reader must be told.
+            }
+            ++checked;
+            silentBlocks += silent ? 1 : 0;
+            if (wrong)
+            {
+                ++wrongBlocks;
+                if (first.empty())
+                {
+                    first = *wrong;
+                }
+            }
+        }
+        stalls.join();
+        mxlReleaseFlowReader(instance.get(), reader);
+        mirror.stop();
+        EXPECT_GT(checked, 20U);
+        EXPECT_EQ(wrongBlocks, 0U) << wrongBlocks << " of " << checked << " oldest blocks held samples of another lap; first: " << first;
+        EXPECT_EQ(mirror.report().corrupt, 0U) << mirror.report();
+        std::cout << checked << " oldest blocks checked, " << silentBlocks << " held silence for lost samples; " << mirror.report() << "\n";
     }
 }

@@ -2,9 +2,11 @@
 #include "ReplicationHarness.hpp"
 
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstring>
 #include <stdexcept>
+#include <thread>
 
 #include <fcntl.h>
 #include <poll.h>
@@ -181,6 +183,11 @@ namespace mxl::fabric::test
                 return 1;
             }
             (*sender)->start();
+            // Ready once the thread has looked at the flow: the test's grains come after that look.
+            for (int waited = 0; !(*sender)->following() && !(*sender)->failed() && waited < 5000; ++waited)
+            {
+                std::this_thread::sleep_for(std::chrono::milliseconds{1});
+            }
             _senderStatus.send(std::string{"ready"});
             // Until told to stop, report a session the sender gave up on as soon as it does.
             auto reported = false;
