@@ -225,12 +225,61 @@ namespace mxl::fabric::test
                  samplesRecord(epoch, index + 480, 2, 0),                     // none
                  samplesRecord(epoch, 100, 3, 101),                           // more than precede the index
                  samplesRecord(epoch, UINT64_MAX, 4, 480),
-                 grainRecord(epoch, index + 480, 5, 1), // a grain in a sample flow
+                 grainRecord(epoch, index + 480, 5, 1),                       // a grain in a sample flow
+                 CommitRecord{epoch, UINT64_MAX - 10, 6, 0, 0, CommitKind::Claim, 0}, // a claim past the last indices
              })
         {
             expectRefusedAndClosed(session, &CounterSnapshot::refusedRange, record);
             EXPECT_EQ(session.sink->headIndex(), index) << "a refused record moved the head";
         }
+    }
+
+    TEST(HostilePeer, AnAudioClaimMovesTheHeadThroughSilenceAndIsAnsweredWithCredit)
+    {
+        MirrorSession session{"audio"};
+        auto const epoch = session.grant().epoch;
+        auto const length = std::uint64_t{session.offer.config.continuous.bufferLength};
+        auto const half = length / 2;
+        auto const index = session.source.currentIndex();
+        HostileSource peer{session.grant()};
+
+        // Every position of the mirror holds non-zero bytes, then a batch makes them readable.
+        auto const bytes = static_cast<std::size_t>(session.grant().regions[0].length);
+        ASSERT_LE(HostileSource::payloadOffset + bytes, peer.memory().size());
+        std::fill_n(peer.memory().begin() + HostileSource::payloadOffset, bytes, std::byte{0x5A});
+        peer.write(HostileSource::payloadOffset, bytes, *session.grant().regions[0].target(0, bytes));
+        commitInItsSlot(peer, samplesRecord(epoch, index, 0, 480));
+        ASSERT_TRUE(peer.pumpUntil([&] { return session.sink->headIndex() == index; }));
+
+        // The source resumes three rings later: the head moves there, over silence.
+        auto const resume = index + 3 * length;
+        commitInItsSlot(peer, CommitRecord{epoch, resume, 1, 0, 0, CommitKind::Claim, 0});
+        ASSERT_TRUE(peer.pumpUntil([&] {
+            return std::any_of(peer.credits().begin(), peer.credits().end(), [&](CreditRecord const& c) { return c.answers == resume; });
+        })) << "no credit answered the claim";
+        EXPECT_EQ(session.sink->headIndex(), resume);
+        EXPECT_EQ(peer.credits().back().claimedThrough, resume + half);
+        mxlWrappedMultiBufferSlice slices;
+        ASSERT_EQ(mxlFlowReaderGetSamplesNonBlocking(session.sink->reader, resume, half, &slices), MXL_STATUS_OK);
+        std::size_t nonZero = 0;
+        for (std::uint32_t c = 0; c < slices.count; ++c)
+        {
+            for (auto const& fragment : slices.base.fragments)
+            {
+                auto const* channel = static_cast<std::uint8_t const*>(fragment.pointer) + c * slices.stride;
+                nonZero += static_cast<std::size_t>(std::count_if(channel, channel + fragment.size, [](auto b) { return b != 0; }));
+            }
+        }
+        EXPECT_EQ(nonZero, 0U) << "the half ring readers may read after the jump must be silence";
+
+        // A claim behind the head (a source restarting its session) moves nothing.
+        commitInItsSlot(peer, CommitRecord{epoch, resume - 100, 2, 0, 0, CommitKind::Claim, 0});
+        ASSERT_TRUE(peer.pumpUntil([&] {
+            return std::any_of(peer.credits().begin(), peer.credits().end(), [&](CreditRecord const& c) { return c.answers == resume - 100; });
+        }));
+        EXPECT_EQ(session.sink->headIndex(), resume);
+        EXPECT_EQ(peer.credits().back().claimedThrough, resume + half);
+        EXPECT_EQ(refusals(session.receiver->counters()), 0U);
     }
 
     TEST(HostilePeer, WriteWithAnUnknownKeyNeverLandsAndOnlyDropsThatConnection)
