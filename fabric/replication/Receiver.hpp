@@ -86,6 +86,12 @@ namespace mxl::fabric
             return _counters.snapshot();
         }
 
+        /// Whether the mirror is continuous (audio): counters then count samples, not grains.
+        [[nodiscard]] bool continuous() const noexcept
+        {
+            return _continuous != nullptr;
+        }
+
         [[nodiscard]] bool connected() const noexcept
         {
             return _connected.load(std::memory_order_acquire);

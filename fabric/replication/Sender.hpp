@@ -74,6 +74,12 @@ namespace mxl::fabric
             return _source->removed();
         }
 
+        /// Whether the flow is continuous (audio): counters then count samples, not grains.
+        [[nodiscard]] bool continuous() const noexcept
+        {
+            return !_source->discrete();
+        }
+
         /// True once the thread has first looked at the flow: every grain (or sample) committed from
         /// then on is sent. Earlier ones are sent only if still within reach (a live flow is followed
         /// from its head; a flow never written before, from its first grain).

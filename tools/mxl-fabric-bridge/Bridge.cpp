@@ -997,7 +997,8 @@ namespace mxl::bridge
             if (e.sender)
             {
                 auto const c = e.sender->counters();
-                f.grains = c.grains;
+                // Audio moves samples: they stand for grains here, as in the lag and skipped counts.
+                f.grains = e.sender->continuous() ? c.slices : c.grains;
                 f.bytes = c.bytes;
                 f.commits = c.commits;
                 f.skippedGrains = c.skippedGrains;
@@ -1028,7 +1029,7 @@ namespace mxl::bridge
                 f.provider = grant.provider;
                 f.transfer = transferName(grant.transfer);
                 f.epoch = grant.epoch;
-                f.grains = c.grains;
+                f.grains = import.receiver->continuous() ? c.slices : c.grains;
                 f.bytes = c.bytes;
                 f.commits = c.commits;
                 f.refused = c.refusedEpoch + c.refusedSequence + c.refusedRange;

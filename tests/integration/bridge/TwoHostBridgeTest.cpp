@@ -202,6 +202,18 @@ namespace mxl::bridge::test
             mxlReleaseFlowReader(a.get(), source);
             mxlReleaseFlowReader(b.get(), mirror);
         }
+        // Both bridges count what moved, audio in samples: a second of 48 kHz is well over 10000.
+        for (auto const& [domain, role] : {std::pair{domainA.path(), "export"}, std::pair{domainB.path(), "import"}})
+        {
+            auto const status = waitForStatus(domain, [](BridgeStatus const&) { return true; }, 1s);
+            ASSERT_TRUE(status);
+            for (auto const* flow : {&video, &audio, &anc})
+            {
+                auto const* f = findFlow(*status, flow->id, role);
+                ASSERT_NE(f, nullptr) << role << " of " << flow->id;
+                EXPECT_GE(f->grains, flow == &audio ? 10000U : 30U) << role << " of " << flow->id << " counted too little";
+            }
+        }
 
         for (auto* mirror : {&videoMirror, &audioMirror, &ancMirror})
         {
