@@ -145,6 +145,31 @@ namespace mxl::bridge::test
             return status ? status->listen : std::string{};
         }
 
+        /// A bridge on A and one on B importing flow from A; returns B's once the import is active.
+        RunningBridge& importOnB(TestFlow const& flow)
+        {
+            start(domainA);
+            auto const addressA = listenAddress(domainA);
+            EXPECT_FALSE(addressA.empty()) << "A did not publish its address";
+            auto& b = start(domainB, {"--import", addressA + "/" + flow.id});
+            EXPECT_TRUE(waitForActive(domainB.path(), flow.id, "import", 15s)) << "flow " << flow.id << " is not active on B";
+            return b;
+        }
+
+        /// Stops pid three times for 300 ms, 700 ms apart, on a thread of its own (a starved host).
+        static std::thread stallThreeTimes(pid_t pid)
+        {
+            return std::thread{[pid] {
+                for (int i = 0; i < 3; ++i)
+                {
+                    std::this_thread::sleep_for(700ms);
+                    ::kill(pid, SIGSTOP);
+                    std::this_thread::sleep_for(300ms);
+                    ::kill(pid, SIGCONT);
+                }
+            }};
+        }
+
         /// Exits with the runTool result of a bridge that must not start.
         mxl::test::ToolResult refused(std::vector<std::string> const& args)
         {
@@ -360,11 +385,8 @@ namespace mxl::bridge::test
         auto const video = videoFlow();
         LiveWriter writer{domainA.str(), video};
         ASSERT_EQ(writer.problem(), "");
-        start(domainA);
-        auto const addressA = listenAddress(domainA);
-        ASSERT_FALSE(addressA.empty());
-        auto& b = start(domainB, {"--import", addressA + "/" + video.id});
-        ASSERT_TRUE(waitForActive(domainB.path(), video.id, "import", 15s)) << "flow " << video.id << " is not active on B";
+        auto& b = importOnB(video);
+        ASSERT_FALSE(HasFailure());
         MirrorVerifier mirror{domainB.str(), video};
         ASSERT_TRUE(mirror.waitForCount(10, 5s)) << mirror.report();
 
@@ -375,15 +397,7 @@ namespace mxl::bridge::test
         ASSERT_EQ(mxlFlowReaderGetConfigInfo(reader, &config), MXL_STATUS_OK);
         auto const grainCount = config.discrete.grainCount;
 
-        std::thread stalls{[pid = b.pid()] {
-            for (int i = 0; i < 3; ++i)
-            {
-                std::this_thread::sleep_for(700ms);
-                ::kill(pid, SIGSTOP);
-                std::this_thread::sleep_for(300ms);
-                ::kill(pid, SIGCONT);
-            }
-        }};
+        auto stalls = stallThreeTimes(b.pid());
         std::set<std::uint64_t> checked;
         std::set<std::uint64_t> overwritten;
         std::string first;
@@ -440,11 +454,8 @@ namespace mxl::bridge::test
         auto const audio = audioFlow();
         LiveWriter writer{domainA.str(), audio};
         ASSERT_EQ(writer.problem(), "");
-        start(domainA);
-        auto const addressA = listenAddress(domainA);
-        ASSERT_FALSE(addressA.empty());
-        auto& b = start(domainB, {"--import", addressA + "/" + audio.id});
-        ASSERT_TRUE(waitForActive(domainB.path(), audio.id, "import", 15s)) << "flow " << audio.id << " is not active on B";
+        auto& b = importOnB(audio);
+        ASSERT_FALSE(HasFailure());
         MirrorVerifier mirror{domainB.str(), audio};
         ASSERT_TRUE(mirror.waitForCount(10, 5s)) << mirror.report();
 
@@ -456,15 +467,7 @@ namespace mxl::bridge::test
         auto const half = std::uint64_t{config.continuous.bufferLength / 2};
         std::uint64_t const block = 240;
 
-        std::thread stalls{[pid = b.pid()] {
-            for (int i = 0; i < 3; ++i)
-            {
-                std::this_thread::sleep_for(700ms);
-                ::kill(pid, SIGSTOP);
-                std::this_thread::sleep_for(300ms);
-                ::kill(pid, SIGCONT);
-            }
-        }};
+        auto stalls = stallThreeTimes(b.pid());
         std::uint64_t checked = 0;
         std::uint64_t wrongBlocks = 0;
         std::uint64_t silentBlocks = 0;
