@@ -28,7 +28,10 @@
 namespace mxl::fabric
 {
     inline constexpr std::uint32_t messageMagic = 0x464C584DU; // "MXLF" little-endian
-    inline constexpr std::uint16_t protocolVersion = 1;
+    /// 1: offers, grants, commit records. 2: sink credit (Claim records, CreditRecord messages): a
+    /// source of version 1 would never claim, and a sink of version 1 refuses Claim records, so the
+    /// two do not mix; the offer or grant of the other version is refused naming both versions.
+    inline constexpr std::uint16_t protocolVersion = 2;
     inline constexpr std::size_t messageHeaderSize = 12;
     inline constexpr std::size_t maxFlowDefinitionSize = 64 * 1024;
     inline constexpr std::size_t maxMessageSize = 4 * 1024 * 1024;

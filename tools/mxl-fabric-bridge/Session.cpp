@@ -15,7 +15,7 @@ namespace mxl::bridge
 {
     namespace
     {
-        constexpr char software[] = "mxl-fabric-bridge 0.1";
+        constexpr char software[] = "mxl-fabric-bridge 0.2";
         constexpr double clockWarnMs = 1.0;
 
         Role otherRole(Role role)
