@@ -414,10 +414,10 @@ namespace mxl::fabric
                 }
                 else if (creditCompleted(error.context))
                 {
-                    if (error.error != FI_ECANCELED)
-                    {
-                        _counters.error(fmt::format("sending credit failed: {}", error.providerMessage.data()));
-                    }
+                    // Usually the connection going away (its shutdown event ends the session); on a
+                    // connection that stays, the newest credit is simply sent again.
+                    log().debug("flow {}: a credit message failed: {}", formatUuid(_definition.id), error.providerMessage.data());
+                    _creditSent = false;
                 }
                 else
                 {
@@ -729,8 +729,9 @@ namespace mxl::fabric
         }
         else if (!result.again())
         {
-            // The connection is going away: the source stops writing when it sees that too.
-            _counters.error(fmt::format("sending credit failed: {}", fi_strerror(result.error())));
+            // The connection is going away (its shutdown event ends the session); until then the
+            // credit stays unsent and is tried again.
+            log().debug("flow {}: sending credit failed: {}", formatUuid(_definition.id), fi_strerror(result.error()));
         }
     }
 
