@@ -137,3 +137,8 @@ TEST(Replication, AnIndexTheWriterSkippedDoesNotHoldBackLaterGrains)
     replication.stop();
     expectCleanSession(replication, 9);
 }
+
+TEST(Replication, AWriterThatRewindsIsFollowedAndItsNewGrainsArriveByteExact)
+{
+    mxl::fabric::test::writerRewindIsFollowed(rma);
+}

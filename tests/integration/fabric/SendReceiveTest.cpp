@@ -268,6 +268,11 @@ namespace mxl::fabric::test
         thousandSmallGrainsArriveIntact(sendReceive);
     }
 
+    TEST(SendReceive, AWriterThatRewindsIsFollowedAndItsNewGrainsArriveByteExact)
+    {
+        mxl::fabric::test::writerRewindIsFollowed(sendReceive);
+    }
+
     TEST(SendReceive, AudioBatchesCrossingTheRingEdgeArriveExactInEveryChannel)
     {
         audioBatchesCrossTheRingEdgeExact(sendReceive);
