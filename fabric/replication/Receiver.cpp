@@ -777,7 +777,7 @@ namespace mxl::fabric
             }
             return;
         }
-        if (record.kind == CommitKind::Claim && usesCredits())
+        if (record.kind == CommitKind::Claim && (usesCredits() || _continuous != nullptr))
         {
             applyClaim(record);
             return;

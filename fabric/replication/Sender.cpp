@@ -551,6 +551,7 @@ namespace mxl::fabric
             _samplesSent = head >= readable ? head - readable : 0;
             _samplesQueued = _samplesSent;
             _started = true;
+            _claimSamples = true;
             // Whatever the sink granted was for other indices: ask again from here.
             _credit.reset();
             _claimPending.reset();
@@ -567,8 +568,31 @@ namespace mxl::fabric
         {
             _counters.skippedGrains.fetch_add(head - _samplesSent - maxBatch, std::memory_order_relaxed);
             _samplesSent = head - maxBatch;
+            _claimSamples = true;
         }
         auto end = head;
+        if (!usesCredits())
+        {
+            // Send/receive has no credit, but messages are applied in order: a Claim sent before the
+            // batch makes the sink move its head here (through silence) before it copies the batch,
+            // so that the copy never lands in positions its readers may read. Payloads are posted
+            // ahead of records, so the batch is queued only once the Claim has been posted.
+            if (_claimRecord && _recordHead <= *_claimRecord)
+            {
+                return;
+            }
+            _claimRecord.reset();
+            if (_claimSamples)
+            {
+                if (recordCapacity - (_recordTail - _recordHead) >= 1)
+                {
+                    _claimRecord = _recordTail;
+                    queueRecord(0, _samplesSent, CommitRecord{_grant.epoch, _samplesSent, 0, 0, 0, CommitKind::Claim, 0});
+                    _claimSamples = false;
+                }
+                return;
+            }
+        }
         if (usesCredits())
         {
             _waitingForCredit = false;

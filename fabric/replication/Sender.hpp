@@ -194,6 +194,8 @@ namespace mxl::fabric
         std::uint64_t _next{0};
         std::uint64_t _samplesSent{0};   ///< Continuous: the next sample to send.
         std::uint64_t _samplesQueued{0}; ///< Continuous: the end of the last batch queued.
+        bool _claimSamples{false};       ///< Send/receive, continuous: a Claim goes before the next batch.
+        std::optional<std::size_t> _claimRecord; ///< Its place in the record queue until it is posted.
         bool _started{false};
         bool _fromCreation{false}; ///< The flow had never been written when first looked at.
         std::uint32_t _sequence{0}; ///< RMA: of the next record; SendReceive: of the next message.

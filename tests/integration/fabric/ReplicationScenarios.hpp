@@ -5,7 +5,9 @@
 // given options, so that every transfer mode proves the same behaviour with the same test.
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -242,5 +244,96 @@ namespace mxl::fabric::test
 
         replication.stop();
         expectCleanSession(replication, 10);
+    }
+    /// A live audio writer (10 ms batches) while the sink's process is stopped three times for
+    /// 300 ms, three times half its ring: a reader of the oldest samples the mirror serves gets the
+    /// right samples or silence for lost ones, never samples of an earlier lap.
+    inline void stalledSinkNeverHandsAudioReadersThePreviousLap(ReplicationOptions const& options)
+    {
+        constexpr std::uint32_t channels = 2;
+        constexpr std::uint64_t batch = 480;
+        constexpr std::uint64_t block = 240;
+        mxl::test::TestDomain a, b;
+        auto const id = formatUuid(randomUuid());
+        Source source{a, mxl::test::flowDef(id, "audio", 0, 0, 48000, 1, channels)};
+        Replication replication{a.str(), b.str(), *parseUuid(id), options};
+        ASSERT_TRUE(replication.start()) << replication.error();
+        Sink sink{b, id};
+        auto const half = std::uint64_t{source.config.continuous.bufferLength / 2};
+
+        std::atomic<bool> stop{false};
+        std::thread writer{[&] {
+            auto index = source.currentIndex();
+            while (!stop.load())
+            {
+                index += batch;
+                source.writeSamples(index, batch);
+                std::this_thread::sleep_for(std::chrono::milliseconds{10});
+            }
+        }};
+        std::thread stalls{[pid = replication.receiverProcess()->pid()] {
+            for (int i = 0; i < 3; ++i)
+            {
+                std::this_thread::sleep_for(std::chrono::milliseconds{700});
+                ::kill(pid, SIGSTOP);
+                std::this_thread::sleep_for(std::chrono::milliseconds{300});
+                ::kill(pid, SIGCONT);
+            }
+        }};
+        std::uint64_t checked = 0;
+        std::uint64_t wrong = 0;
+        std::uint64_t firstWrong = 0;
+        auto const until = std::chrono::steady_clock::now() + std::chrono::milliseconds{3500};
+        while (std::chrono::steady_clock::now() < until)
+        {
+            std::this_thread::sleep_for(std::chrono::milliseconds{1});
+            auto const head = sink.headIndex();
+            if (head < half + block)
+            {
+                continue;
+            }
+            auto const from = head - half;
+            mxlWrappedMultiBufferSlice slices;
+            if (mxlFlowReaderGetSamplesNonBlocking(sink.reader, from + block, block, &slices) != MXL_STATUS_OK)
+            {
+                continue;
+            }
+            std::uint64_t bad = 0;
+            std::uint64_t badAt = 0;
+            for (std::uint32_t c = 0; c < slices.count; ++c)
+            {
+                auto n = from;
+                for (auto const& fragment : slices.base.fragments)
+                {
+                    auto const* samples = reinterpret_cast<float const*>(static_cast<std::uint8_t const*>(fragment.pointer) + c * slices.stride);
+                    for (std::size_t i = 0; i < fragment.size / sizeof(float); ++i, ++n)
+                    {
+                        if (samples[i] != sampleValue(n, c) && samples[i] != 0.0F)
+                        {
+                            badAt = bad == 0 ? n : badAt;
+                            ++bad;
+                        }
+                    }
+                }
+            }
+            if (sink.headIndex() > from + half)
+            {
+                continue; // Overwritten while being read, and the head says so.
+            }
+            ++checked;
+            if (bad > 0 && wrong++ == 0)
+            {
+                firstWrong = badAt;
+            }
+        }
+        stalls.join();
+        stop.store(true);
+        writer.join();
+        replication.stop();
+        EXPECT_GT(checked, 20U);
+        EXPECT_EQ(wrong, 0U) << wrong << " of " << checked << " oldest blocks held samples of an earlier lap; the first at sample " << firstWrong;
+        EXPECT_EQ(replication.receiverCounters().refusedEpoch + replication.receiverCounters().refusedRange +
+                      replication.receiverCounters().refusedSequence,
+            0U);
     }
 }

@@ -142,3 +142,8 @@ TEST(Replication, AWriterThatRewindsIsFollowedAndItsNewGrainsArriveByteExact)
 {
     mxl::fabric::test::writerRewindIsFollowed(rma);
 }
+
+TEST(AudioReplication, StalledSinkNeverHandsAudioReadersThePreviousLap)
+{
+    mxl::fabric::test::stalledSinkNeverHandsAudioReadersThePreviousLap(rma);
+}

@@ -465,4 +465,8 @@ namespace mxl::fabric::test
 
         expectACorrectSourceReplicatesAfterwards(session);
     }
+    TEST(SendReceive, StalledSinkNeverHandsAudioReadersThePreviousLap)
+    {
+        mxl::fabric::test::stalledSinkNeverHandsAudioReadersThePreviousLap(sendReceive);
+    }
 }
