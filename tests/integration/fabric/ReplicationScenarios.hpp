@@ -10,6 +10,8 @@
 #include <csignal>
 #include <cstdint>
 #include <cstring>
+#include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,6 +29,34 @@
 
 namespace mxl::fabric::test
 {
+    /// A source flow in one domain replicated into another by a Sender and a Receiver in two
+    /// processes, and a reader of the mirror once started.
+    struct ReplicatedFlow
+    {
+        ReplicatedFlow(ReplicationOptions const& options, std::function<std::string(std::string const& id)> const& definition)
+            : source{a, definition(id)}
+            , replication{a.str(), b.str(), *parseUuid(id), options}
+        {}
+
+        /// Starts both sides and opens the reader; false, with the reason in replication.error(), when
+        /// either side failed.
+        bool start()
+        {
+            if (!replication.start())
+            {
+                return false;
+            }
+            sink.emplace(b, id);
+            return true;
+        }
+
+        mxl::test::TestDomain a, b;
+        std::string id{formatUuid(randomUuid())};
+        Source source;
+        Replication replication;
+        std::optional<Sink> sink;
+    };
+
     inline void expectCleanSession(Replication const& replication, std::uint64_t grains)
     {
         auto const& sent = replication.senderCounters();
@@ -45,12 +75,11 @@ namespace mxl::fabric::test
     /// Writes grains whole grains and checks each on the sink as it arrives.
     inline void replicateAndVerify(ReplicationOptions const& options, std::string const& media, int width, int height, unsigned grains)
     {
-        mxl::test::TestDomain a, b;
-        auto const id = formatUuid(randomUuid());
-        Source source{a, mxl::test::flowDef(id, media, width, height, 50, 1)};
-        Replication replication{a.str(), b.str(), *parseUuid(id), options};
-        ASSERT_TRUE(replication.start()) << replication.error();
-        Sink sink{b, id};
+        ReplicatedFlow flow{options, [&](std::string const& id) { return mxl::test::flowDef(id, media, width, height, 50, 1); }};
+        auto& source = flow.source;
+        ASSERT_TRUE(flow.start()) << flow.replication.error();
+        auto& replication = flow.replication;
+        auto& sink = *flow.sink;
 
         mxlFlowConfigInfo mirrorConfig;
         ASSERT_EQ(mxlFlowReaderGetConfigInfo(sink.reader, &mirrorConfig), MXL_STATUS_OK);
@@ -72,12 +101,11 @@ namespace mxl::fabric::test
     inline void partialSlicesArriveProgressively(ReplicationOptions const& options, std::string const& media, int width, int height,
         unsigned batches)
     {
-        mxl::test::TestDomain a, b;
-        auto const id = formatUuid(randomUuid());
-        Source source{a, mxl::test::flowDef(id, media, width, height, 50, 1)};
-        Replication replication{a.str(), b.str(), *parseUuid(id), options};
-        ASSERT_TRUE(replication.start()) << replication.error();
-        Sink sink{b, id};
+        ReplicatedFlow flow{options, [&](std::string const& id) { return mxl::test::flowDef(id, media, width, height, 50, 1); }};
+        auto& source = flow.source;
+        ASSERT_TRUE(flow.start()) << flow.replication.error();
+        auto& replication = flow.replication;
+        auto& sink = *flow.sink;
         constexpr std::uint64_t grains = 3;
         ASSERT_GE(source.config.discrete.grainCount, grains) << "each grain must land in a fresh (zeroed) slot of the mirror";
         auto const& sliceSizes = source.config.discrete.sliceSizes;
@@ -133,13 +161,12 @@ namespace mxl::fabric::test
         // How far the writer may run ahead of the sink's reader: well within the ring, so that no
         // grain is overwritten before it is read.
         constexpr std::uint64_t lag = 16;
-        mxl::test::TestDomain a, b;
-        auto const id = formatUuid(randomUuid());
-        Source source{a, mxl::test::flowDef(id, "v210", 320, 180, 500, 1)};
+        ReplicatedFlow flow{options, [&](std::string const& id) { return mxl::test::flowDef(id, "v210", 320, 180, 500, 1); }};
+        auto& source = flow.source;
         ASSERT_GT(source.config.discrete.grainCount, 4 * lag);
-        Replication replication{a.str(), b.str(), *parseUuid(id), options};
-        ASSERT_TRUE(replication.start()) << replication.error();
-        Sink sink{b, id};
+        ASSERT_TRUE(flow.start()) << flow.replication.error();
+        auto& replication = flow.replication;
+        auto& sink = *flow.sink;
 
         std::vector<std::uint64_t> corrupt;
         auto const first = source.currentIndex();
@@ -165,12 +192,11 @@ namespace mxl::fabric::test
     inline void audioBatchesCrossTheRingEdgeExact(ReplicationOptions const& options)
     {
         constexpr std::uint32_t channels = 4;
-        mxl::test::TestDomain a, b;
-        auto const id = formatUuid(randomUuid());
-        Source source{a, mxl::test::flowDef(id, "audio", 0, 0, 48000, 1, channels)};
-        Replication replication{a.str(), b.str(), *parseUuid(id), options};
-        ASSERT_TRUE(replication.start()) << replication.error();
-        Sink sink{b, id};
+        ReplicatedFlow flow{options, [&](std::string const& id) { return mxl::test::flowDef(id, "audio", 0, 0, 48000, 1, channels); }};
+        auto& source = flow.source;
+        ASSERT_TRUE(flow.start()) << flow.replication.error();
+        auto& replication = flow.replication;
+        auto& sink = *flow.sink;
         auto const length = std::uint64_t{source.config.continuous.bufferLength};
         // One sync batch per commit, so that each commit wakes the sink's reader; the ring length
         // is a multiple of 1024 samples, so batches of 480 straddle its edge over and over.
@@ -212,12 +238,11 @@ namespace mxl::fabric::test
     /// comes back as a local flow's would.
     inline void writerRewindIsFollowed(ReplicationOptions const& options)
     {
-        mxl::test::TestDomain a, b;
-        auto const id = formatUuid(randomUuid());
-        Source source{a, mxl::test::flowDef(id, "v210", 320, 180, 50, 1)};
-        Replication replication{a.str(), b.str(), *parseUuid(id), options};
-        ASSERT_TRUE(replication.start()) << replication.error();
-        Sink sink{b, id};
+        ReplicatedFlow flow{options, [&](std::string const& id) { return mxl::test::flowDef(id, "v210", 320, 180, 50, 1); }};
+        auto& source = flow.source;
+        ASSERT_TRUE(flow.start()) << flow.replication.error();
+        auto& replication = flow.replication;
+        auto& sink = *flow.sink;
 
         auto const first = source.currentIndex();
         for (auto i = first; i < first + 5; ++i)
@@ -253,12 +278,11 @@ namespace mxl::fabric::test
         constexpr std::uint32_t channels = 2;
         constexpr std::uint64_t batch = 480;
         constexpr std::uint64_t block = 240;
-        mxl::test::TestDomain a, b;
-        auto const id = formatUuid(randomUuid());
-        Source source{a, mxl::test::flowDef(id, "audio", 0, 0, 48000, 1, channels)};
-        Replication replication{a.str(), b.str(), *parseUuid(id), options};
-        ASSERT_TRUE(replication.start()) << replication.error();
-        Sink sink{b, id};
+        ReplicatedFlow flow{options, [&](std::string const& id) { return mxl::test::flowDef(id, "audio", 0, 0, 48000, 1, channels); }};
+        auto& source = flow.source;
+        ASSERT_TRUE(flow.start()) << flow.replication.error();
+        auto& replication = flow.replication;
+        auto& sink = *flow.sink;
         auto const half = std::uint64_t{source.config.continuous.bufferLength / 2};
 
         std::atomic<bool> stop{false};
