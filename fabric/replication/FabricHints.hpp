@@ -26,6 +26,15 @@ namespace mxl::fabric
         return grainCount / 4 > 2 ? grainCount / 4 : 2;
     }
 
+    /// Slots the receiver claims ahead of each grain it publishes (and from a Claim record's grain on):
+    /// the send window and one more for a grain whose commit is in flight, never the whole ring.
+    [[nodiscard]] constexpr std::uint32_t claimWindowGrains(std::uint32_t grainCount) noexcept
+    {
+        auto const window = sendWindowGrains(grainCount) + 1;
+        auto const most = grainCount > 1 ? grainCount - 1 : 1;
+        return window < most ? window : most;
+    }
+
     /// Connected endpoints with RMA writes and remote CQ data, writes placed in the order posted
     /// (so that a commit record never overtakes the payload it publishes).
     inline ofi::Hints replicationHints(std::string const& provider)

@@ -591,14 +591,12 @@ namespace mxl::fabric
         // commits before it (one more: a grain whose commit is in flight): readers must stop taking
         // those slots for the grains they held before the bytes land.
         auto const grains = _discrete->flow().grainCount();
-        auto const window = std::max(1U, std::min(sendWindowGrains(grains) + 1, grains - 1));
+        auto const window = claimWindowGrains(grains);
         for (std::uint32_t ahead = 1; ahead <= window; ++ahead)
         {
             _discrete->claim(index + ahead);
         }
-        // Credit only grows between Claim records, so that the answer to a claim is never taken back.
-        _claimedThrough = _claimed ? std::max(_claimedThrough, index + window) : index + window;
-        _claimed = true;
+        raiseCredit(index + window);
     }
 
     void Receiver::applyClaim(CommitRecord const& record)
@@ -616,7 +614,7 @@ namespace mxl::fabric
         }
         // The source starts, or resumes after skipping ahead (or after its writer rewound): it asks
         // for the window from record.index on. Slots already holding those grains stay as they are.
-        auto const window = std::max(1U, std::min(sendWindowGrains(grains) + 1, grains - 1));
+        auto const window = claimWindowGrains(grains);
         for (std::uint32_t ahead = 0; ahead < window; ++ahead)
         {
             _discrete->claim(record.index + ahead);
@@ -684,6 +682,13 @@ namespace mxl::fabric
         }
         _claimedThrough = head + half;
         _answeredClaim = record.index;
+        _claimed = true;
+    }
+
+    void Receiver::raiseCredit(std::uint64_t claimedThrough) noexcept
+    {
+        // Credit only grows between Claim records, so that the answer to a claim is never taken back.
+        _claimedThrough = _claimed ? std::max(_claimedThrough, claimedThrough) : claimedThrough;
         _claimed = true;
     }
 
@@ -804,8 +809,7 @@ namespace mxl::fabric
                 }
             }
             _continuous->commitArrived(record.index);
-            _claimedThrough = _claimed ? std::max(_claimedThrough, record.index + length / 2) : record.index + length / 2;
-            _claimed = true;
+            raiseCredit(record.index + length / 2);
             _counters.commits.fetch_add(1, std::memory_order_relaxed);
             noteArrival(record.index, record.index - 1);
             _counters.slices.fetch_add(record.count, std::memory_order_relaxed);

@@ -135,6 +135,8 @@ namespace mxl::fabric
         /// Sends the newest credit when it changed (and a credit buffer is free).
         void flushCredit();
         void resetCredit() noexcept;
+        /// What the source may write grows to claimedThrough (unless it already reaches further).
+        void raiseCredit(std::uint64_t claimedThrough) noexcept;
         /// Whether a completion's context is one of the credit buffers (and counts it).
         bool creditCompleted(void* context) noexcept;
         void applyData(BounceHeader const& header, std::span<std::byte const> payload);

@@ -471,7 +471,7 @@ namespace mxl::fabric
             return index + _source->grainCount() > *_credit ? Credit::Write : Credit::Skip;
         }
         _waitingForCredit = true;
-        if (!_claimPending && recordCapacity - (_recordTail - _recordHead) >= 1)
+        if (!_claimPending && recordRoom())
         {
             // Beyond the credit (the first grain, or after skipping ahead): ask the sink to claim the
             // window from this grain on. The record is placed after every byte already written.
@@ -584,7 +584,7 @@ namespace mxl::fabric
             _claimRecord.reset();
             if (_claimSamples)
             {
-                if (recordCapacity - (_recordTail - _recordHead) >= 1)
+                if (recordRoom())
                 {
                     _claimRecord = _recordTail;
                     queueRecord(0, _samplesSent, CommitRecord{_grant.epoch, _samplesSent, 0, 0, 0, CommitKind::Claim, 0});
@@ -599,7 +599,7 @@ namespace mxl::fabric
             // The sink's credit only grows to what it has applied plus half its ring: a source that
             // skipped beyond that (or has no credit yet) asks it to move its head to here first.
             if (!_claimPending && (!_credit || _samplesSent >= _samplesQueued + maxBatch) &&
-                recordCapacity - (_recordTail - _recordHead) >= 1)
+                recordRoom())
             {
                 queueRecord(0, _samplesSent, CommitRecord{_grant.epoch, _samplesSent, 0, 0, 0, CommitKind::Claim, 0});
                 _claimPending = _samplesSent;
@@ -643,7 +643,7 @@ namespace mxl::fabric
     bool Sender::room(std::size_t ops, std::size_t bytes) const noexcept
     {
         auto const idle = _outstandingBytes == 0;
-        return payloadCapacity - (_payloadQueued - _payloadDone) >= ops && recordCapacity - (_recordTail - _recordHead) >= 1 &&
+        return payloadCapacity - (_payloadQueued - _payloadDone) >= ops && recordRoom() &&
                (idle || _outstandingBytes + bytes <= _byteBudget);
     }
 

@@ -153,6 +153,10 @@ namespace mxl::fabric
         /// Whether ops payload writes of bytes more bytes and a record fit: bounded by queue sizes and
         /// by the bytes a sink may have in flight (half the ring).
         [[nodiscard]] bool room(std::size_t ops, std::size_t bytes) const noexcept;
+        [[nodiscard]] bool recordRoom() const noexcept
+        {
+            return _recordTail - _recordHead < recordCapacity;
+        }
         [[nodiscard]] bool recordStillValid(RecordOp const& op) const noexcept;
         void postPending();
         ofi::PostResult postPayload(PayloadOp const& op, void* context) noexcept;

@@ -182,7 +182,7 @@ namespace mxl::fabric::test
         })) << "no credit answered the claim";
         auto const& credit = peer.credits().back();
         auto const grains = session.offer.config.discrete.grainCount;
-        auto const window = std::max(1U, std::min(sendWindowGrains(grains) + 1, grains - 1));
+        auto const window = claimWindowGrains(grains);
         EXPECT_EQ(credit.magic, creditMagic);
         EXPECT_EQ(credit.epoch, epoch);
         EXPECT_EQ(credit.answers, wanted);
