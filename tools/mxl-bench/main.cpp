@@ -12,6 +12,7 @@
 #include "common/Cli.hpp"
 #include "mxl-bench/FabricBench.hpp"
 #include "mxl-bench/LocalBench.hpp"
+#include "mxl-bench/NoiseBench.hpp"
 
 namespace po = boost::program_options;
 
@@ -139,12 +140,39 @@ namespace
         return exitOk;
     }
 
+    int runNoise(std::vector<std::string> const& args)
+    {
+        mxl::bench::NoiseOptions options;
+        bool json = false;
+        po::options_description desc{"mxl-bench noise: this machine's own scheduling noise and CPU steal, to read other results against"};
+        desc.add_options()("help,h", "show this help")
+            ("duration", po::value(&options.durationS)->default_value(options.durationS), "seconds to measure")
+            ("period-us", po::value(&options.periodUs)->default_value(options.periodUs), "wake-up period of the probe in microseconds")
+            ("json", po::bool_switch(&json), "print one JSON object");
+        if (!parseArguments(desc, args))
+        {
+            return exitOk;
+        }
+        if (options.durationS <= 0 || options.durationS > 3600)
+        {
+            throw po::error{"--duration must be between 0 and 3600 seconds"};
+        }
+        if (options.periodUs < 100 || options.periodUs > 1'000'000)
+        {
+            throw po::error{"--period-us must be between 100 and 1000000"};
+        }
+        auto const result = mxl::bench::runNoise(options);
+        std::cout << (json ? result.dump() : result.dump(2)) << "\n";
+        return exitOk;
+    }
+
     void usage()
     {
         std::cout << "usage: mxl-bench <command> [options]\n\n"
                      "commands:\n"
                      "  local    latency and throughput between two processes on this host\n"
-                     "  fabric   replication between a source and a sink process over a libfabric provider\n\n"
+                     "  fabric   replication between a source and a sink process over a libfabric provider\n"
+                     "  noise    this machine's scheduling noise (timer wake-up lateness) and CPU steal\n\n"
                      "mxl-bench <command> --help shows the options of a command.\n";
     }
 }
@@ -166,6 +194,10 @@ int main(int argc, char** argv)
         if (command == "fabric")
         {
             return runFabric(args);
+        }
+        if (command == "noise")
+        {
+            return runNoise(args);
         }
         std::cerr << "mxl-bench: unknown command '" << command << "'\n";
         usage();

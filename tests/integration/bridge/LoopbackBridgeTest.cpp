@@ -348,8 +348,13 @@ namespace mxl::bridge::test
         mirror.stop();
         auto const report = mirror.report();
         EXPECT_EQ(report.corrupt, 0U) << report;
-        EXPECT_EQ(report.missed, 0U) << report;
         EXPECT_EQ(report.firstProblem, "");
+        // Under load the exporter may give grains up; each one a reader misses must be counted by it.
+        auto const status = waitForStatus(domainA.path(), [](BridgeStatus const&) { return true; }, 1s);
+        ASSERT_TRUE(status);
+        auto const* flow = findFlow(*status, video.id, "export");
+        ASSERT_NE(flow, nullptr);
+        EXPECT_LE(report.missed, flow->skippedGrains + writer.skipped()) << report;
     }
 
     TEST_F(LoopbackBridge, ImportOfAFlowThatDoesNotExistYetStartsWhenItAppears)

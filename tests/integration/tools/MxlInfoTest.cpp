@@ -275,7 +275,19 @@ namespace mxl::test
             }
             return true;
         };
-        readFor(std::chrono::milliseconds{700});
+        // Two refreshes at least (100 ms apart) before quitting; a loaded machine may take a while to start the tool.
+        auto const refreshesSoFar = [&] {
+            std::size_t count = 0;
+            for (auto at = screen.find("mxl-info "); at != std::string::npos; at = screen.find("mxl-info ", at + 1))
+            {
+                ++count;
+            }
+            return count;
+        };
+        auto const watchDeadline = std::chrono::steady_clock::now() + std::chrono::seconds{15};
+        while (refreshesSoFar() < 3 && std::chrono::steady_clock::now() < watchDeadline && readFor(std::chrono::milliseconds{100}))
+        {
+        }
         ASSERT_EQ(::write(master, "q", 1), 1);
         readFor(std::chrono::seconds{3});
 

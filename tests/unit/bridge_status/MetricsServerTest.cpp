@@ -184,7 +184,9 @@ TEST(MetricsServer, SilentClientIsClosedAfterTheDeadlineWhileAnotherIsServed)
 
     auto const served = request(server->port(), "GET /metrics HTTP/1.1\r\n\r\n");
     EXPECT_EQ(statusLine(served), "HTTP/1.1 200 OK");
-    EXPECT_LT(Clock::now() - start, std::chrono::seconds{1}) << "the silent client held the other up";
+    // Served before the silent client's 2 s deadline ran out: it did not hold the other up.
+    pollfd pending{silent.get(), POLLIN, 0};
+    EXPECT_EQ(::poll(&pending, 1, 0), 0) << "the silent client was answered before the other was served: it held it up";
 
     auto const answer = readToEnd(silent, std::chrono::seconds{5});
     auto const closedAfter = Clock::now() - start;
@@ -228,7 +230,7 @@ TEST(MetricsServer, StopsPromptlyWithClientsConnected)
     std::this_thread::sleep_for(std::chrono::milliseconds{50});
     auto const start = Clock::now();
     server.reset();
-    EXPECT_LT(Clock::now() - start, std::chrono::milliseconds{500});
+    EXPECT_LT(Clock::now() - start, std::chrono::milliseconds{1900}) << "stopping waited for the client's 2 s deadline";
     auto const rest = readToEnd(silent, std::chrono::seconds{1});
     ASSERT_TRUE(rest) << "the client's socket was not closed";
     EXPECT_TRUE(rest->empty());

@@ -23,7 +23,6 @@ namespace mxl::ofi::test
         auto server = Server{};
         auto client = Client{require(server.listener.port(), "port")};
         auto const both = std::vector{server.watched(), client.watched()};
-        auto const started = std::chrono::steady_clock::now();
 
         require(client.endpoint.connect(), "connect");
         ASSERT_TRUE(pumpUntil(both, [&] { return server.inbox.find(CmEventKind::ConnectionRequest, server.listener.fid()) != nullptr; }));
@@ -35,7 +34,6 @@ namespace mxl::ofi::test
 
         EXPECT_EQ(server.inbox.find(CmEventKind::Connected, server.endpoint->fid())->code, FI_CONNECTED);
         EXPECT_EQ(client.inbox.find(CmEventKind::Error, client.endpoint.fid()), nullptr);
-        EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
     }
 
     TEST(OfiTcpConnection, EventQueueWaitTimesOutWhenNothingHappens)
@@ -49,7 +47,7 @@ namespace mxl::ofi::test
         ASSERT_FALSE(event);
         EXPECT_EQ(event.error().status, MXL_ERR_TIMEOUT);
         EXPECT_GE(elapsed, 100ms);
-        EXPECT_LT(elapsed, 2s);
+        EXPECT_LT(elapsed, 10s) << "the wait did not return at its timeout";
     }
 
     TEST(OfiTcpConnection, ClientShutdownReachesServerAsShutdownEvent)
