@@ -10,4 +10,5 @@ build=build/ci
 cmake -S . -B "$build" -DMXL_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build "$build" -j "$(nproc)"
 ctest --test-dir "$build" --output-on-failure -j 2 --timeout 300
+./ci/engine-as-user.sh "$build"
 ./ci/rxe.sh "$build"

@@ -29,9 +29,6 @@
 #define MXL_GRAIN_VALID_SLICES_ANY 0
 #define MXL_GRAIN_VALID_SLICES_ALL 0xFFFF
 
-/** Index that no grain or sample has: the answer to an invalid rate. */
-#define MXL_UNDEFINED_INDEX UINT64_MAX
-
 #ifdef __cplusplus
 extern "C"
 {

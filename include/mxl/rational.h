@@ -13,6 +13,10 @@ extern "C"
 #    include <stdint.h>
 #endif
 
+/** Index that no grain or sample has: the answer to an invalid rate (here, as in MXL, so that
+ *  mxl/time.h brings it). */
+#define MXL_UNDEFINED_INDEX UINT64_MAX
+
     /** A rate as numerator / denominator, e.g. {30000, 1001} for 29.97 Hz. A rate with a zero
      *  numerator or denominator is invalid. */
     typedef struct mxlRational_t

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <cctype>
 #include <cstring>
+#include <string>
 
 #include <mxl/flow.h>
 #include "api/Guard.hpp"
@@ -99,6 +101,38 @@ extern "C" MXL_EXPORT mxlStatus mxlReleaseFlowWriter(mxlInstance in_instance, mx
     });
 }
 
+namespace
+{
+    std::string flowKey(char const* flowId)
+    {
+        std::string key{flowId};
+        for (auto& c : key)
+        {
+            c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        }
+        return key;
+    }
+
+    /// The reader this instance already has for the flow, with one more reference; 0 if none
+    /// (or its flow was removed or recreated since). Called with the instance's mutex held.
+    std::uintptr_t reuseReader(Instance& instance, std::string const& key)
+    {
+        auto const known = instance.readerByFlow.find(key);
+        if (known == instance.readerByFlow.end())
+        {
+            return 0;
+        }
+        auto const entry = instance.readers.find(known->second);
+        if (entry == instance.readers.end() || entry->second.reader->flow().removed())
+        {
+            instance.readerByFlow.erase(known);
+            return 0;
+        }
+        ++entry->second.references;
+        return known->second;
+    }
+}
+
 extern "C" MXL_EXPORT mxlStatus mxlCreateFlowReader(mxlInstance in_instance, char const* in_flowId, char const*, mxlFlowReader* out_reader)
 {
     return guarded("mxlCreateFlowReader", [&] {
@@ -107,18 +141,34 @@ extern "C" MXL_EXPORT mxlStatus mxlCreateFlowReader(mxlInstance in_instance, cha
         {
             return MXL_ERR_INVALID_ARG;
         }
+        auto const key = flowKey(in_flowId);
+        {
+            std::lock_guard lock{instance->mutex};
+            if (auto const handle = reuseReader(*instance, key); handle != 0)
+            {
+                *out_reader = fromValue<mxlFlowReader>(handle);
+                return MXL_STATUS_OK;
+            }
+        }
         auto reader = instance->domain->createReader(in_flowId);
         if (!reader)
         {
             return report("mxlCreateFlowReader", reader.error());
+        }
+        std::lock_guard lock{instance->mutex};
+        // Another thread may have opened the same flow meanwhile: one reader per flow all the same.
+        if (auto const handle = reuseReader(*instance, key); handle != 0)
+        {
+            *out_reader = fromValue<mxlFlowReader>(handle);
+            return MXL_STATUS_OK;
         }
         auto const handle = readerTable().insert(reader->get());
         if (handle == 0)
         {
             return MXL_ERR_UNKNOWN;
         }
-        std::lock_guard lock{instance->mutex};
-        instance->readers.emplace(handle, std::move(*reader));
+        instance->readers.emplace(handle, ReaderEntry{std::move(*reader), key, 1});
+        instance->readerByFlow[key] = handle;
         *out_reader = fromValue<mxlFlowReader>(handle);
         return MXL_STATUS_OK;
     });
@@ -138,10 +188,20 @@ extern "C" MXL_EXPORT mxlStatus mxlReleaseFlowReader(mxlInstance in_instance, mx
         {
             return MXL_ERR_INVALID_FLOW_READER;
         }
+        if (--it->second.references > 0)
+        {
+            return MXL_STATUS_OK;
+        }
+        // The last release: the handle goes, and with it the reader's place in every group.
         readerTable().remove(in_reader);
         for (auto& [handle, group] : instance->groups)
         {
-            group->remove(it->second.get());
+            group->remove(it->second.reader.get());
+        }
+        if (auto const known = instance->readerByFlow.find(it->second.flowKey);
+            known != instance->readerByFlow.end() && known->second == it->first)
+        {
+            instance->readerByFlow.erase(known);
         }
         instance->readers.erase(it);
         return MXL_STATUS_OK;

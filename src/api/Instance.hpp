@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 
 #include <mxl/flow.h>
@@ -16,13 +17,25 @@
 
 namespace mxl
 {
+    /// A reader handle and how many creates it answered (as in MXL, one reader per flow per
+    /// instance: each mxlCreateFlowReader of the same flow returns it again and needs a release).
+    struct ReaderEntry
+    {
+        std::unique_ptr<FlowReader> reader;
+        std::string flowKey; ///< The flow id as asked, lower case.
+        std::uint32_t references{1};
+    };
+
     /// What an mxlInstance owns. Every reader, writer and group handle created through it is
     /// registered both here (ownership) and in the process-wide handle tables (validation).
     struct Instance
     {
         std::unique_ptr<Domain> domain;
         std::mutex mutex;
-        std::unordered_map<std::uintptr_t, std::unique_ptr<FlowReader>> readers;
+        std::unordered_map<std::uintptr_t, ReaderEntry> readers;
+        /// The handle a new create of a flow answers with; a reader whose flow was removed or
+        /// recreated is not handed out again (its handle lives on until released).
+        std::unordered_map<std::string, std::uintptr_t> readerByFlow;
         std::unordered_map<std::uintptr_t, std::unique_ptr<FlowWriter>> writers;
         std::unordered_map<std::uintptr_t, std::unique_ptr<SyncGroup>> groups;
     };

@@ -57,15 +57,6 @@ namespace mxl
             return Liveness::Stale;
         }
 
-        std::unique_ptr<FlowWriter> makeWriter(std::unique_ptr<Flow> flow)
-        {
-            if (flow->discrete())
-            {
-                return std::make_unique<DiscreteFlowWriter>(std::move(flow));
-            }
-            return std::make_unique<ContinuousFlowWriter>(std::move(flow));
-        }
-
         Expected<std::string> readFile(std::filesystem::path const& path)
         {
             std::ifstream in{path, std::ios::binary};
@@ -101,6 +92,36 @@ namespace mxl
         : _path{std::move(path)}
         , _options{options}
     {}
+
+    std::unique_ptr<FlowWriter> Domain::makeWriter(std::unique_ptr<Flow> flow)
+    {
+        auto const accessFile = flow->dir() / "access";
+        auto* lastReadTime = &flow->data()->info.runtime.lastReadTime;
+        std::unique_ptr<FlowWriter> writer;
+        if (flow->discrete())
+        {
+            writer = std::make_unique<DiscreteFlowWriter>(std::move(flow));
+        }
+        else
+        {
+            writer = std::make_unique<ContinuousFlowWriter>(std::move(flow));
+        }
+        std::shared_ptr<AccessWatcher> watcher;
+        {
+            std::lock_guard lock{_watcherMutex};
+            if (!_watcherStarted)
+            {
+                _watcherStarted = true;
+                _accessWatcher = AccessWatcher::start();
+            }
+            watcher = _accessWatcher;
+        }
+        if (watcher)
+        {
+            writer->watchAccess(watcher->watch(accessFile, lastReadTime));
+        }
+        return writer;
+    }
 
     Expected<std::unique_ptr<Domain>> Domain::open(std::filesystem::path path, char const* optionsJson)
     {

@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -10,6 +11,7 @@
 #include <mxl/flowinfo.h>
 #include "common/Expected.hpp"
 #include "common/Uuid.hpp"
+#include "flow/AccessWatcher.hpp"
 #include "flow/FlowDefinition.hpp"
 #include "flow/FlowReader.hpp"
 #include "flow/FlowWriter.hpp"
@@ -84,7 +86,13 @@ namespace mxl
 
         Expected<std::filesystem::path> flowDirFor(std::string_view flowId) const;
 
+        /// The writer for a flow just opened read-write, its readers' reads watched.
+        std::unique_ptr<FlowWriter> makeWriter(std::unique_ptr<Flow> flow);
+
         std::filesystem::path _path;
         DomainOptions _options;
+        std::mutex _watcherMutex;
+        std::shared_ptr<AccessWatcher> _accessWatcher; ///< Started with the first writer.
+        bool _watcherStarted{false};
     };
 }

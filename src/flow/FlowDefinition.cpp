@@ -2,6 +2,7 @@
 #include "flow/FlowDefinition.hpp"
 
 #include <limits>
+#include <numeric>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -184,12 +185,17 @@ namespace mxl
                 {
                     return bad(fmt::format("'frame_height' is {}; interlaced video needs an even height", h));
                 }
-                h /= 2;
-                if (def.rate.numerator > std::numeric_limits<std::int64_t>::max() / 2)
+                // As in MXL: an interlaced grain_rate is a frame rate, 30000/1001 or 25/1 (in any
+                // unreduced form); the flow then runs at the field rate, twice that.
+                auto const divisor = std::gcd(def.rate.numerator, def.rate.denominator);
+                auto const frames = mxlRational{def.rate.numerator / divisor, def.rate.denominator / divisor};
+                if (!((frames.numerator == 30000 && frames.denominator == 1001) || (frames.numerator == 25 && frames.denominator == 1)))
                 {
-                    return bad("'grain_rate' is too large to double for fields");
+                    return bad(fmt::format("'grain_rate' is {}/{}; interlaced video ('interlace_mode' {}) needs the frame rate 30000/1001 or 25/1",
+                        def.rate.numerator, def.rate.denominator, root.at("interlace_mode").get<std::string>()));
                 }
-                def.rate.numerator *= 2;
+                h /= 2;
+                def.rate = mxlRational{frames.numerator * 2, frames.denominator};
             }
 
             std::uint64_t const line = (w + 47) / 48 * 128;

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "common/Fd.hpp"
+#include "flow/AccessWatcher.hpp"
 #include "flow/Flow.hpp"
 
 namespace mxl
@@ -33,9 +34,17 @@ namespace mxl
         }
 
         /// Hands the flow back (for release: the caller decides whether it was the last writer).
+        /// The watch on its readers ends first: it writes into the flow's mapping.
         std::unique_ptr<Flow> takeFlow() noexcept
         {
+            _accessWatch.reset();
             return std::move(_flow);
+        }
+
+        /// Readers' reads are recorded in lastReadTime as they happen (see AccessWatcher).
+        void watchAccess(std::unique_ptr<AccessWatch> watch) noexcept
+        {
+            _accessWatch = std::move(watch);
         }
 
     protected:
@@ -50,7 +59,7 @@ namespace mxl
                 _lastReadMirror = now;
                 if (auto const readTime = _flow->accessTime(); readTime != 0)
                 {
-                    std::atomic_ref<std::uint64_t>{runtime.lastReadTime}.store(readTime, std::memory_order_relaxed);
+                    storeLaterTime(&runtime.lastReadTime, readTime);
                 }
             }
         }
@@ -58,5 +67,6 @@ namespace mxl
     private:
         std::unique_ptr<Flow> _flow;
         std::uint64_t _lastReadMirror{0};
+        std::unique_ptr<AccessWatch> _accessWatch; ///< Declared after _flow: goes before the mapping does.
     };
 }

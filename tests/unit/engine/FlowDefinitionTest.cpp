@@ -163,6 +163,43 @@ TEST(FlowDefinition, InterlacedVideoHasFieldGrainsAtTwiceTheFrameRate)
     EXPECT_EQ(psf.rate.numerator, 25);
 }
 
+TEST(FlowDefinition, InterlacedGrainRateMustBe30000Over1001Or25)
+{
+    // As in MXL 1.x: the grain_rate of interlaced video is the frame rate, one of two, in any unreduced form.
+    struct Accepted
+    {
+        int num, den;
+        std::int64_t fieldNum, fieldDen;
+    };
+    for (auto const& [num, den, fieldNum, fieldDen] : {Accepted{30000, 1001, 60000, 1001}, Accepted{25, 1, 50, 1}, Accepted{50, 2, 50, 1},
+             Accepted{60000, 2002, 60000, 1001}})
+    {
+        SCOPED_TRACE(::testing::Message() << num << "/" << den);
+        auto const def = parsed(with(video("v210", 1920, 1080, num, den), "interlace_mode", "interlaced_bff"));
+        EXPECT_EQ(def.rate.numerator, fieldNum);
+        EXPECT_EQ(def.rate.denominator, fieldDen);
+    }
+    std::vector<BadCase> refused;
+    for (auto const& [num, den] : {std::pair{60000, 1001}, std::pair{50, 1}, std::pair{30, 1}, std::pair{24000, 1001}, std::pair{24, 1}})
+    {
+        for (auto const* mode : {"interlaced_tff", "interlaced_bff"})
+        {
+            refused.push_back({"interlaced rate", with(video("v210", 1920, 1080, num, den), "interlace_mode", mode), "30000/1001 or 25/1"});
+        }
+    }
+    expectRejected(refused);
+
+    // Through the C API too, with MXL's status for an invalid definition; progressive video keeps any rate.
+    TestDomain domain;
+    ScopedInstance instance{domain.str()};
+    mxlFlowWriter writer = nullptr;
+    auto const interlaced = with(video("v210", 1920, 1080, 60000, 1001), "interlace_mode", "interlaced_tff").dump();
+    EXPECT_EQ(mxlCreateFlowWriter(instance.get(), interlaced.c_str(), nullptr, &writer, nullptr, nullptr), MXL_ERR_UNKNOWN);
+    auto const progressive = with(video("v210", 1920, 1080, 60000, 1001), "interlace_mode", "progressive").dump();
+    ASSERT_EQ(mxlCreateFlowWriter(instance.get(), progressive.c_str(), nullptr, &writer, nullptr, nullptr), MXL_STATUS_OK);
+    EXPECT_EQ(mxlReleaseFlowWriter(instance.get(), writer), MXL_STATUS_OK);
+}
+
 TEST(FlowDefinition, IdentityLabelHintsAndTextAreKeptVerbatim)
 {
     auto const id = newFlowId();

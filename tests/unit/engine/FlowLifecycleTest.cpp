@@ -328,8 +328,12 @@ TEST(FlowLifecycle, NullAndReleasedHandlesAreRefusedWithoutCrashing)
     mxlFlowWriter releasedAudioWriter = nullptr;
     ASSERT_EQ(createWriter(instance.get(), flowDef(audioId, "audio", 0, 0, 48000, 1, 1), &releasedAudioWriter), MXL_STATUS_OK);
     ASSERT_EQ(mxlReleaseFlowWriter(instance.get(), releasedAudioWriter), MXL_STATUS_OK);
+    // (A reader of another flow: a second create of videoId's reader would answer videoReader again.)
+    auto const otherId = newFlowId();
+    mxlFlowWriter otherWriter = nullptr;
+    ASSERT_EQ(createWriter(instance.get(), flowDef(otherId, "v210", 64, 8, 25, 1), &otherWriter), MXL_STATUS_OK);
     mxlFlowReader releasedReader = nullptr;
-    ASSERT_EQ(mxlCreateFlowReader(instance.get(), videoId.c_str(), nullptr, &releasedReader), MXL_STATUS_OK);
+    ASSERT_EQ(mxlCreateFlowReader(instance.get(), otherId.c_str(), nullptr, &releasedReader), MXL_STATUS_OK);
     ASSERT_EQ(mxlReleaseFlowReader(instance.get(), releasedReader), MXL_STATUS_OK);
     mxlFlowSynchronizationGroup releasedGroup = nullptr;
     ASSERT_EQ(mxlCreateFlowSynchronizationGroup(instance.get(), &releasedGroup), MXL_STATUS_OK);
@@ -690,4 +694,73 @@ TEST(GarbageCollection, RemovesOnlyStaleFlowsAndLeavesOtherEntriesAlone)
     bool active = false;
     ASSERT_EQ(mxlIsFlowActive(instance.get(), liveId.c_str(), &active), MXL_STATUS_OK);
     EXPECT_TRUE(active);
+}
+
+TEST(FlowLifecycle, OneReaderPerFlowPerInstanceIsReferenceCounted)
+{
+    TestDomain domain;
+    ScopedInstance instance{domain.str()};
+    ScopedInstance other{domain.str()};
+    auto const id = newFlowId();
+    mxlFlowWriter writer = nullptr;
+    ASSERT_EQ(createWriter(instance.get(), flowDef(id, "v210", 64, 8, 25, 1), &writer), MXL_STATUS_OK);
+    ASSERT_EQ(mxl::test::writeWholeGrain(writer, 10), MXL_STATUS_OK);
+
+    // As in MXL 1.x: the same handle for the same flow on the same instance (the id in any case).
+    mxlFlowReader first = nullptr;
+    mxlFlowReader second = nullptr;
+    mxlFlowReader third = nullptr;
+    ASSERT_EQ(mxlCreateFlowReader(instance.get(), id.c_str(), nullptr, &first), MXL_STATUS_OK);
+    ASSERT_EQ(mxlCreateFlowReader(instance.get(), id.c_str(), nullptr, &second), MXL_STATUS_OK);
+    std::string upper = id;
+    for (auto& c : upper)
+    {
+        c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    }
+    ASSERT_EQ(mxlCreateFlowReader(instance.get(), upper.c_str(), nullptr, &third), MXL_STATUS_OK);
+    EXPECT_EQ(first, second);
+    EXPECT_EQ(first, third);
+    mxlFlowReader elsewhere = nullptr;
+    ASSERT_EQ(mxlCreateFlowReader(other.get(), id.c_str(), nullptr, &elsewhere), MXL_STATUS_OK);
+    EXPECT_NE(elsewhere, first) << "another instance has a reader of its own";
+
+    // In a group, the reader stays until its last release.
+    mxlFlowSynchronizationGroup group = nullptr;
+    ASSERT_EQ(mxlCreateFlowSynchronizationGroup(instance.get(), &group), MXL_STATUS_OK);
+    ASSERT_EQ(mxlFlowSynchronizationGroupAddReader(group, first), MXL_STATUS_OK);
+    mxlRational const rate{25, 1};
+    auto const grain11 = mxlIndexToTimestamp(&rate, 11);
+
+    mxlFlowRuntimeInfo runtime{};
+    for (int release = 0; release < 2; ++release)
+    {
+        SCOPED_TRACE(release);
+        ASSERT_EQ(mxlReleaseFlowReader(instance.get(), first), MXL_STATUS_OK);
+        EXPECT_EQ(mxlFlowReaderGetRuntimeInfo(first, &runtime), MXL_STATUS_OK) << "released fewer times than created: still valid";
+        EXPECT_EQ(runtime.headIndex, 10U);
+        EXPECT_EQ(mxlFlowSynchronizationGroupWaitForDataAt(group, grain11, 0), MXL_ERR_TIMEOUT) << "the group still waits for the reader";
+    }
+    ASSERT_EQ(mxlReleaseFlowReader(instance.get(), first), MXL_STATUS_OK);
+    EXPECT_EQ(mxlFlowReaderGetRuntimeInfo(first, &runtime), MXL_ERR_INVALID_FLOW_READER) << "the last release ends the handle";
+    EXPECT_EQ(mxlReleaseFlowReader(instance.get(), first), MXL_ERR_INVALID_FLOW_READER) << "one release too many";
+    EXPECT_EQ(mxlFlowSynchronizationGroupWaitForDataAt(group, grain11, 0), MXL_ERR_INVALID_ARG) << "the last release left the group empty";
+
+    // After the last release a create opens the flow anew: a working handle.
+    mxlFlowReader again = nullptr;
+    ASSERT_EQ(mxlCreateFlowReader(instance.get(), id.c_str(), nullptr, &again), MXL_STATUS_OK);
+    EXPECT_EQ(mxlFlowReaderGetRuntimeInfo(again, &runtime), MXL_STATUS_OK);
+
+    // A reader whose flow was removed and recreated is not handed out again.
+    ASSERT_EQ(mxlReleaseFlowWriter(instance.get(), writer), MXL_STATUS_OK);
+    ASSERT_EQ(createWriter(instance.get(), flowDef(id, "v210", 64, 8, 25, 1), &writer), MXL_STATUS_OK);
+    mxlFlowReader recreated = nullptr;
+    ASSERT_EQ(mxlCreateFlowReader(instance.get(), id.c_str(), nullptr, &recreated), MXL_STATUS_OK);
+    EXPECT_NE(recreated, again);
+    EXPECT_EQ(mxlFlowReaderGetRuntimeInfo(again, &runtime), MXL_ERR_FLOW_INVALID);
+    EXPECT_EQ(mxlFlowReaderGetRuntimeInfo(recreated, &runtime), MXL_STATUS_OK);
+    EXPECT_EQ(mxlReleaseFlowReader(instance.get(), again), MXL_STATUS_OK);
+    EXPECT_EQ(mxlReleaseFlowReader(instance.get(), recreated), MXL_STATUS_OK);
+    EXPECT_EQ(mxlReleaseFlowReader(other.get(), elsewhere), MXL_STATUS_OK);
+    EXPECT_EQ(mxlReleaseFlowSynchronizationGroup(instance.get(), group), MXL_STATUS_OK);
+    EXPECT_EQ(mxlReleaseFlowWriter(instance.get(), writer), MXL_STATUS_OK);
 }

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -235,4 +236,52 @@ TEST_F(ReadOnlyDomain, ReaderLearnsThatTheFlowWasRemovedThroughTheWritablePath)
     mxlGrainInfo info{};
     std::uint8_t* payload = nullptr;
     EXPECT_EQ(mxlFlowReaderGetGrain(reader, 1, 1'000'000, &info, &payload), MXL_ERR_FLOW_INVALID);
+}
+
+// Permission bits, not a read-only mount: a domain directory the user may not write. Root ignores
+// permission bits, so this runs as an ordinary user only (ci/engine-as-user.sh runs the engine's
+// tests as `nobody`; under root it says so and skips).
+TEST(UnwritableDomain, AnOrdinaryUserReadsFlowsButCannotWriteOrCollect)
+{
+    if (::geteuid() == 0)
+    {
+        GTEST_SKIP() << "root ignores permission bits; ci/engine-as-user.sh runs this test as an ordinary user";
+    }
+    TestDomain domain;
+    auto const id = newFlowId();
+    mxlFlowWriter writer = nullptr;
+    {
+        ScopedInstance owner{domain.str()};
+        ASSERT_TRUE(owner);
+        ASSERT_EQ(mxlCreateFlowWriter(owner.get(), flowDef(id, "v210", 64, 8, 25, 1).c_str(), nullptr, &writer, nullptr, nullptr), MXL_STATUS_OK);
+        ASSERT_EQ(mxl::test::writeWholeGrain(writer, 7), MXL_STATUS_OK);
+        // The flow stays (a writer's instance destroyed without releasing would remove it): keep the
+        // writer and take write permission away from everybody, owner included.
+        ASSERT_EQ(::chmod(domain.str().c_str(), 0555), 0);
+        struct Restore
+        {
+            std::string path;
+            ~Restore()
+            {
+                ::chmod(path.c_str(), 0755); // so that the domain can be removed whatever failed
+            }
+        } restore{domain.str()};
+
+        ScopedInstance reading{domain.str()};
+        ASSERT_TRUE(reading);
+        mxlFlowWriter denied = nullptr;
+        EXPECT_EQ(mxlCreateFlowWriter(reading.get(), flowDef(newFlowId(), "v210", 64, 8, 25, 1).c_str(), nullptr, &denied, nullptr, nullptr),
+            MXL_ERR_PERMISSION_DENIED);
+        EXPECT_EQ(denied, nullptr);
+        EXPECT_EQ(mxlGarbageCollectFlows(reading.get()), MXL_ERR_PERMISSION_DENIED);
+        mxlFlowReader reader = nullptr;
+        ASSERT_EQ(mxlCreateFlowReader(reading.get(), id.c_str(), nullptr, &reader), MXL_STATUS_OK);
+        mxlGrainInfo info{};
+        std::uint8_t* payload = nullptr;
+        EXPECT_EQ(mxlFlowReaderGetGrain(reader, 7, 0, &info, &payload), MXL_STATUS_OK);
+        EXPECT_EQ(info.index, 7U);
+        EXPECT_EQ(mxlReleaseFlowReader(reading.get(), reader), MXL_STATUS_OK);
+
+        EXPECT_EQ(mxlReleaseFlowWriter(owner.get(), writer), MXL_STATUS_OK);
+    }
 }

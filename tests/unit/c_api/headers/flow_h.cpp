@@ -1,0 +1,3 @@
+// SPDX-License-Identifier: Apache-2.0
+// flow_h.c compiled as C++.
+#include "flow_h.c"

@@ -1,0 +1,3 @@
+// SPDX-License-Identifier: Apache-2.0
+// rational_h.c compiled as C++.
+#include "rational_h.c"
