@@ -7,7 +7,7 @@
 # Reports, per flow: grains moved per second against the nominal rate, grains skipped by the
 # exporting bridge, the importing bridge and the writer, lag and latency (sampled every 0.5 s: p50,
 # p99, max); per process: CPU in % of one core; and the noise probe (`mxl-bench noise`: timer
-# wake-up lateness and CPU steal) once on the quiet machine before anything starts and once beside
+# wake-up lateness and CPU steal) once before any of its processes start and once beside
 # the run. The functional tests assert none of these figures: this script measures them.
 #
 # Usage: sudo ./ci/bench-bridge.sh [--flows N] [--duration S] [--video WxH] [--rate R] [--slices N]
@@ -128,9 +128,9 @@ monotonic() { awk '{ print $1 }' /proc/uptime; }
 cpuTicks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 statusOf() { "$info" --domain "$1" --bridge --json 2>/dev/null | jq -c ".bridge // {flows: []}"; }
 
-echo "== noise on the quiet machine (mxl-bench noise, 3 s)"
-quietNoise=$("$bench" noise --duration 3 --json)
-echo "   $quietNoise"
+echo "== noise before the benchmark starts anything (mxl-bench noise, 3 s)"
+beforeNoise=$("$bench" noise --duration 3 --json)
+echo "   $beforeNoise"
 
 echo "== two hosts: $nsA ($addressA) and $nsB ($addressB), joined by a veth pair"
 ip netns add "$nsA"
@@ -263,7 +263,7 @@ rateValue=$(awk -v r="$rate" 'BEGIN { n = split(r, p, "/"); print (n == 2 ? p[1]
 result=$(jq -n -c \
     --argjson a0 "$statusA0" --argjson a1 "$statusA1" --argjson b0 "$statusB0" --argjson b1 "$statusB1" \
     --slurpfile samples "$samples" \
-    --argjson quiet "$quietNoise" --argjson loaded "$loadedNoise" \
+    --argjson before0 "$beforeNoise" --argjson loaded "$loadedNoise" \
     --argjson ids "$(printf '%s\n' "${ids[@]}" | jq -R . | jq -s .)" \
     --argjson writerSkipped "$(printf '%s\n' "${writerSkipped[@]}" | jq -s .)" \
     --argjson genCpu "$(printf '%s\n' "${genCpu[@]}" | jq -s .)" \
@@ -293,9 +293,9 @@ result=$(jq -n -c \
             }],
         cpu_percent: {bridge_a: $cpuA, bridge_b: $cpuB},
         resume_s: {link_cut_3s: $resumeLink, source_bridge_restart: $resumeRestart},
-        noise_quiet: {wake_late_us: $quiet.wake_late_us, cpu_busy: $quiet.cpu_busy, cpu_steal: $quiet.cpu_steal},
+        noise_before: {wake_late_us: $before0.wake_late_us, cpu_busy: $before0.cpu_busy, cpu_steal: $before0.cpu_steal},
         noise_during: {wake_late_us: $loaded.wake_late_us, cpu_busy: $loaded.cpu_busy, cpu_steal: $loaded.cpu_steal},
-        noise_ratio_p99: (if ($quiet.wake_late_us.p99 // 0) > 0 then $loaded.wake_late_us.p99 / $quiet.wake_late_us.p99 else null end)
+        noise_ratio_p99: (if ($before0.wake_late_us.p99 // 0) > 0 then $loaded.wake_late_us.p99 / $before0.wake_late_us.p99 else null end)
     }')
 
 echo
@@ -305,7 +305,7 @@ jq -r 'def r2: if . == null then null else . * 100 | round / 100 end;
 jq -r 'def r2: if . == null then null else . * 100 | round / 100 end;
     "   CPU: bridge A \(.cpu_percent.bridge_a) %, bridge B \(.cpu_percent.bridge_b) % of one core",
        "   resume after a 3 s link cut: \(.resume_s.link_cut_3s) s; after a source bridge restart: \(.resume_s.source_bridge_restart) s",
-       "   noise (timer wake-up lateness p50/p99): quiet \(.noise_quiet.wake_late_us.p50 | r2)/\(.noise_quiet.wake_late_us.p99 | r2) µs, during \(.noise_during.wake_late_us.p50 | r2)/\(.noise_during.wake_late_us.p99 | r2) µs; CPU busy during \(.noise_during.cpu_busy | r2), steal quiet \(.noise_quiet.cpu_steal | r2), during \(.noise_during.cpu_steal | r2)"' <<< "$result"
+       "   noise (timer wake-up lateness p50/p99): before \(.noise_before.wake_late_us.p50 | r2)/\(.noise_before.wake_late_us.p99 | r2) µs, during \(.noise_during.wake_late_us.p50 | r2)/\(.noise_during.wake_late_us.p99 | r2) µs; CPU busy during \(.noise_during.cpu_busy | r2), steal before \(.noise_before.cpu_steal | r2), during \(.noise_during.cpu_steal | r2)"' <<< "$result"
 if [ -n "$jsonOut" ]; then
     echo "$result" > "$jsonOut"
 fi
