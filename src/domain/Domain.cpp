@@ -4,8 +4,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include <fcntl.h>
@@ -14,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "common/Fd.hpp"
+#include "common/DomainFile.hpp"
 #include "common/Logging.hpp"
 #include "flow/ContinuousFlowReader.hpp"
 #include "flow/ContinuousFlowWriter.hpp"
@@ -40,12 +39,15 @@ namespace mxl
         /// On Stale, *lock keeps the exclusive lock so that the caller can remove the flow safely.
         Liveness probe(std::filesystem::path const& dir, Fd* lock = nullptr)
         {
-            Fd fd{::open((dir / "data").c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW)};
-            if (!fd.valid())
+            auto opened = openDomainFile(dir / "data", O_RDONLY);
+            if (!opened)
             {
-                // A flow directory without a readable `data` is debris of a crash: stale if it exists.
-                return std::filesystem::exists(dir) ? Liveness::Stale : Liveness::Missing;
+                // A flow directory without a readable `data` (or with something else than a file
+                // there) is debris of a crash, or planted: stale if it exists.
+                std::error_code ec;
+                return std::filesystem::exists(std::filesystem::symlink_status(dir, ec)) ? Liveness::Stale : Liveness::Missing;
             }
+            auto fd = std::move(*opened);
             if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0)
             {
                 return Liveness::Live;
@@ -55,18 +57,6 @@ namespace mxl
                 *lock = std::move(fd);
             }
             return Liveness::Stale;
-        }
-
-        Expected<std::string> readFile(std::filesystem::path const& path)
-        {
-            std::ifstream in{path, std::ios::binary};
-            if (!in)
-            {
-                return fail(errno == EACCES ? MXL_ERR_PERMISSION_DENIED : MXL_ERR_FLOW_NOT_FOUND, fmt::format("cannot read {}", path.string()));
-            }
-            std::ostringstream text;
-            text << in.rdbuf();
-            return text.str();
         }
 
         bool sameRing(mxlFlowConfigInfo const& a, mxlFlowConfigInfo const& b) noexcept
@@ -134,7 +124,7 @@ namespace mxl
         auto const optionsFile = path / "options.json";
         if (std::filesystem::exists(optionsFile, ec))
         {
-            auto text = readFile(optionsFile);
+            auto text = readDomainFile(optionsFile, maxOptionsBytes);
             if (!text)
             {
                 return text.take_error();
@@ -352,7 +342,7 @@ namespace mxl
         {
             return dir.take_error();
         }
-        return readFile(*dir / "flow_def.json");
+        return readDomainFile(*dir / "flow_def.json", maxFlowDefinitionBytes);
     }
 
     Expected<std::vector<Uuid>> Domain::collectGarbage()
@@ -406,7 +396,8 @@ namespace mxl
         for (auto const& entry : std::filesystem::directory_iterator{_path, ec})
         {
             auto const name = entry.path().filename().string();
-            if (name.ends_with(flowDirSuffix))
+            // A flow is a directory of the domain's own: a symbolic link (to anywhere) is not one.
+            if (name.ends_with(flowDirSuffix) && entry.is_directory(ec) && !entry.is_symlink(ec))
             {
                 if (auto const id = parseUuid(std::string_view{name}.substr(0, name.size() - flowDirSuffix.size())))
                 {

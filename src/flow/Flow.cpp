@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <fmt/format.h>
 
+#include "common/DomainFile.hpp"
 #include "common/Logging.hpp"
 #include "sync/Futex.hpp"
 #include "time/Timing.hpp"
@@ -46,19 +47,18 @@ namespace mxl
         Expected<OpenedFile> openAndMap(std::filesystem::path const& path, FlowAccess access, std::size_t minSize)
         {
             bool const rw = access == FlowAccess::ReadWrite;
-            Fd fd{::open(path.c_str(), (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW)};
-            if (!fd.valid())
+            // Never blocks or follows a link: a FIFO or a symlink to a device where a flow file
+            // should be is refused, naming what it is.
+            auto opened = openDomainFile(path, rw ? O_RDWR : O_RDONLY);
+            if (!opened)
             {
-                return openError(path, errno);
+                return opened.take_error();
             }
+            auto fd = std::move(*opened);
             struct stat st{};
             if (::fstat(fd.get(), &st) != 0)
             {
                 return openError(path, errno);
-            }
-            if (!S_ISREG(st.st_mode))
-            {
-                return invalid(path, "not a regular file");
             }
             auto const size = static_cast<std::size_t>(st.st_size);
             if (size < minSize)
@@ -89,6 +89,12 @@ namespace mxl
 
     Expected<std::unique_ptr<Flow>> Flow::open(std::filesystem::path const& dir, FlowAccess access)
     {
+        // The flow directory itself must be the domain's own, not a link to somewhere else.
+        struct stat st{};
+        if (::lstat(dir.c_str(), &st) == 0 && !S_ISDIR(st.st_mode))
+        {
+            return invalid(dir, S_ISLNK(st.st_mode) ? "a symbolic link, not a flow directory" : "not a flow directory");
+        }
         std::unique_ptr<Flow> flow{new Flow{dir, access}};
         if (auto r = flow->openData(); !r)
         {
@@ -99,7 +105,11 @@ namespace mxl
         {
             return Unexpected{r.error()};
         }
-        flow->_accessFd = Fd{::open((dir / "access").c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW)};
+        // Optional (only lastReadTime depends on it), but never anything but a regular file.
+        if (auto accessFile = openDomainFile(dir / "access", O_RDONLY); accessFile)
+        {
+            flow->_accessFd = std::move(*accessFile);
+        }
         return flow;
     }
 
@@ -282,11 +292,12 @@ namespace mxl
 
     bool Flow::hasWriter() const noexcept
     {
-        Fd probe{::open((_dir / "data").c_str(), O_RDONLY | O_CLOEXEC)};
-        if (!probe.valid())
+        auto opened = openDomainFile(_dir / "data", O_RDONLY);
+        if (!opened)
         {
             return false;
         }
+        auto const probe = std::move(*opened);
         if (::flock(probe.get(), LOCK_EX | LOCK_NB) == 0)
         {
             ::flock(probe.get(), LOCK_UN);

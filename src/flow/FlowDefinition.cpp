@@ -160,6 +160,8 @@ namespace mxl
             }
             auto const w = static_cast<std::uint64_t>(*width);
             auto h = static_cast<std::uint64_t>(*height);
+            def.width = static_cast<std::uint32_t>(w);
+            def.height = static_cast<std::uint32_t>(h);
 
             auto interlaced = false;
             if (auto const it = root.find("interlace_mode"); it != root.end())

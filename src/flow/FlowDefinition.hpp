@@ -27,6 +27,10 @@ namespace mxl
         /// for audio.
         mxlRational rate{0, 1};
 
+        // Video: the frame size as defined (a field of interlaced video has height / 2 lines).
+        std::uint32_t width{0};
+        std::uint32_t height{0};
+
         // Discrete flows.
         std::array<std::uint32_t, MXL_MAX_PLANES_PER_GRAIN> sliceSizes{};
         std::uint16_t totalSlices{0};

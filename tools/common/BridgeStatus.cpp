@@ -395,12 +395,29 @@ namespace mxl::bridge
         std::unique_ptr<StatusArea> staging{std::make_unique<StatusArea>()};
     };
 
+    namespace
+    {
+        /// The status file's mode: read and write for the bridge's user; read for the group and for
+        /// others as far as the domain directory lets them read (a 0750 domain gives 0640, a 0755
+        /// one 0644). Nothing in it lets a reader write into a mirror (session epochs are tags).
+        mode_t statusMode(std::filesystem::path const& domain) noexcept
+        {
+            struct stat st{};
+            if (::stat(domain.c_str(), &st) != 0)
+            {
+                return 0600;
+            }
+            return static_cast<mode_t>(0600 | (st.st_mode & S_IRGRP) | (st.st_mode & S_IROTH));
+        }
+    }
+
     Expected<std::unique_ptr<StatusWriter>> StatusWriter::create(std::filesystem::path const& domain)
     {
         auto const path = domain / statusFileName;
         for (int attempt = 0; attempt < maxCreateAttempts; ++attempt)
         {
-            Fd fd{::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644)};
+            // O_NONBLOCK: something planted there (a FIFO) must not block the open; it is refused below.
+            Fd fd{::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, statusMode(domain))};
             if (!fd.valid())
             {
                 return ioError(path, "open the bridge status file", errno);
@@ -429,6 +446,13 @@ namespace mxl::bridge
             {
                 return fail(MXL_ERR_INVALID_ARG, fmt::format("{}: not a regular file", path.string()));
             }
+            if (opened.st_uid != ::geteuid())
+            {
+                // Another user's file could be truncated under our mapping (SIGBUS) or read by them.
+                return fail(MXL_ERR_PERMISSION_DENIED,
+                    fmt::format("{} belongs to uid {}, not to this bridge's user (uid {}): remove it, or run the bridge as its owner", path.string(),
+                        opened.st_uid, ::geteuid()));
+            }
             if (opened.st_size != 0 && static_cast<std::size_t>(opened.st_size) != areaSize)
             {
                 // Left by a bridge of another layout, whose readers may map it: shrinking it under
@@ -439,8 +463,9 @@ namespace mxl::bridge
                 }
                 continue;
             }
-            // Readers are other users; the umask must not hide the status from them.
-            if (opened.st_uid == ::geteuid() && ::fchmod(fd.get(), 0644) != 0)
+            // Readers may be other users, as the domain's owner decides: the umask must not hide the
+            // status from those the domain directory lets in.
+            if (::fchmod(fd.get(), statusMode(domain)) != 0)
             {
                 return ioError(path, "make the bridge status file readable", errno);
             }
@@ -528,7 +553,7 @@ namespace mxl::bridge
     Expected<std::optional<BridgeStatus>> readStatus(std::filesystem::path const& domain)
     {
         auto const path = domain / statusFileName;
-        Fd fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW)};
+        Fd fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)};
         if (!fd.valid())
         {
             if (errno == ENOENT)

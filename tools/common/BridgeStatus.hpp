@@ -47,7 +47,7 @@ namespace mxl::bridge
         std::string state;        ///< "waiting", "offered", "connecting", "active", "source-gone", "disconnected", "refused", "error".
         std::string provider;
         std::string transfer;     ///< "rma" or "send-receive".
-        std::uint64_t epoch{0};   ///< Session epoch of the region grant in use (0: none).
+        std::uint64_t epoch{0};   ///< A one-way tag of the session epoch in use (64 bits of SHA-256; 0: none): the same on both ends, new with every session; never the epoch itself.
         std::uint64_t grains{0};
         std::uint64_t bytes{0};
         std::uint64_t commits{0};

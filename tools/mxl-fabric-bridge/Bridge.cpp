@@ -12,8 +12,10 @@
 #include <sys/signalfd.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <openssl/sha.h>
 
 #include "common/Logging.hpp"
+#include "flow/FlowDefinition.hpp"
 #include "ofi/Info.hpp"
 #include "protocol/Messages.hpp"
 #include "replication/FabricHints.hpp"
@@ -24,6 +26,33 @@ namespace mxl::bridge
 {
     namespace
     {
+        /// What the status area shows of a session epoch: 64 bits of SHA-256 over it. Equal on both
+        /// ends of a session and new with every session, so that operators and tests can tell
+        /// sessions apart, but the epoch itself (part of what lets a peer write into a mirror) is
+        /// never published in a file that other users can read.
+        std::uint64_t sessionTag(std::uint64_t epoch) noexcept
+        {
+            if (epoch == 0)
+            {
+                return 0;
+            }
+            std::array<unsigned char, 8 + 24> input{};
+            for (int i = 0; i < 8; ++i)
+            {
+                input[static_cast<std::size_t>(i)] = static_cast<unsigned char>(epoch >> (8 * i));
+            }
+            static constexpr char context[] = "mxl-fabric status session tag";
+            std::memcpy(input.data() + 8, context, std::min(sizeof context, std::size_t{24}));
+            unsigned char digest[SHA256_DIGEST_LENGTH];
+            ::SHA256(input.data(), input.size(), digest);
+            std::uint64_t tag = 0;
+            for (int i = 0; i < 8; ++i)
+            {
+                tag |= std::uint64_t{digest[i]} << (8 * i);
+            }
+            return tag == 0 ? 1 : tag;
+        }
+
         constexpr std::uint64_t ms = 1'000'000;
         constexpr std::uint64_t firstBackoffNs = 50 * ms;
         constexpr std::uint64_t maxBackoffNs = 250 * ms;  // data must move within 2 s of a link returning
@@ -752,15 +781,22 @@ namespace mxl::bridge
             CatalogueEntry entry;
             entry.flowId = id;
             auto const text = formatUuid(id);
-            if (auto def = _domain->flowDefinition(text); def)
+            // Anyone who may write the domain may have written this file: it is parsed as the engine
+            // parses a definition (every field's type checked), and a flow whose definition is refused
+            // is left out of the catalogue, said once.
+            auto def = _domain->flowDefinition(text);
+            auto parsed = def ? parseFlowDefinition(*def) : Expected<FlowDefinition>{Unexpected{def.error()}};
+            if (!parsed)
             {
-                auto const json = nlohmann::json::parse(*def, nullptr, false);
-                if (json.is_object())
+                if (_refusedDefinitions.insert(text).second)
                 {
-                    entry.label = json.value("label", std::string{}).substr(0, maxTextSize);
-                    entry.format = json.value("format", std::string{}).substr(0, maxTextSize);
+                    log().warn("flow {}: not exported: {}", text, parsed.error().message);
                 }
+                continue;
             }
+            _refusedDefinitions.erase(text);
+            entry.label = parsed->label.substr(0, maxTextSize);
+            entry.format = nlohmann::json::parse(parsed->json, nullptr, false).value("format", std::string{}).substr(0, maxTextSize);
             auto active = _domain->isFlowActive(text);
             entry.active = active && *active;
             list.flows.push_back(std::move(entry));
@@ -991,7 +1027,7 @@ namespace mxl::bridge
             f.state = exportStateName(static_cast<int>(e.state));
             f.provider = e.provider;
             f.transfer = e.transfer;
-            f.epoch = e.state == Export::State::Active ? e.grantEpoch : 0;
+            f.epoch = e.state == Export::State::Active ? sessionTag(e.grantEpoch) : 0;
             f.errors = e.errors;
             f.lastError = e.lastError;
             if (e.sender)
@@ -1028,7 +1064,7 @@ namespace mxl::bridge
                 auto const& grant = import.receiver->grant();
                 f.provider = grant.provider;
                 f.transfer = transferName(grant.transfer);
-                f.epoch = grant.epoch;
+                f.epoch = sessionTag(grant.epoch);
                 f.grains = import.receiver->continuous() ? c.slices : c.grains;
                 f.bytes = c.bytes;
                 f.commits = c.commits;

@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -154,6 +155,8 @@ namespace mxl::bridge
         std::list<Peer> _peers;
         std::list<Import> _imports;
         std::list<Export> _exports;
+        /// Flows whose definition was refused (said once each, until it parses again).
+        mutable std::set<std::string> _refusedDefinitions;
         /// Senders still being created for exports that were dropped: waited for off the loop.
         std::list<std::future<Expected<std::unique_ptr<fabric::Sender>>>> _abandoned;
 

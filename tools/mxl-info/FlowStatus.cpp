@@ -12,6 +12,7 @@
 
 #include <mxl/time.h>
 #include "flow/FlowLayout.hpp"
+#include "common/DomainFile.hpp"
 #include "time/Timing.hpp"
 
 namespace mxl::info
@@ -22,14 +23,13 @@ namespace mxl::info
 
         nlohmann::json readFlowDef(std::filesystem::path const& dir)
         {
-            std::ifstream in{dir / "flow_def.json", std::ios::binary};
-            if (!in)
+            // Never a hang on a planted FIFO, never a huge read: what is not a small regular file is no definition.
+            auto text = readDomainFile(dir / "flow_def.json", maxFlowDefinitionBytes);
+            if (!text)
             {
                 return nullptr;
             }
-            std::ostringstream text;
-            text << in.rdbuf();
-            return nlohmann::json::parse(text.str(), nullptr, false);
+            return nlohmann::json::parse(*text, nullptr, false);
         }
 
         void describe(FlowStatus& s, nlohmann::json const& def)

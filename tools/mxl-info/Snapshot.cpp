@@ -15,8 +15,10 @@
 #include <nlohmann/json.hpp>
 #include <png.h>
 
+#include "common/DomainFile.hpp"
 #include "common/V210.hpp"
 #include "flow/Flow.hpp"
+#include "flow/FlowDefinition.hpp"
 #include "flow/FlowLayout.hpp"
 
 namespace mxl::info
@@ -142,17 +144,20 @@ namespace mxl::info
             }
             return flow.take_error();
         }
-        std::ifstream in{dir / "flow_def.json", std::ios::binary};
-        std::ostringstream text;
-        text << in.rdbuf();
-        auto const def = nlohmann::json::parse(text.str(), nullptr, false);
-        auto const mediaType = def.is_object() ? def.value("media_type", std::string{}) : std::string{};
+        // Read and checked as the engine does: a planted FIFO or a wrong-typed field is an error, not a hang or a throw.
+        auto text = readDomainFile(dir / "flow_def.json", maxFlowDefinitionBytes);
+        auto def = text ? parseFlowDefinition(*text) : Expected<FlowDefinition>{Unexpected{text.error()}};
+        if (!def)
+        {
+            return fail(MXL_ERR_FLOW_INVALID, fmt::format("flow {}: {}", flowId, def.error().message));
+        }
+        auto const& mediaType = def->mediaType;
         if ((*flow)->info().config.common.format != MXL_DATA_FORMAT_VIDEO || (mediaType != "video/v210" && mediaType != "video/v210a"))
         {
             return fail(MXL_ERR_INVALID_ARG, fmt::format("flow {} is {}, not v210 or v210a video: there is no picture to snapshot", flowId,
                                                  mediaType.empty() ? std::string{"of unknown media type"} : mediaType));
         }
-        auto const width = def.value("frame_width", 0U);
+        auto const width = def->width;
         auto const lineBytes = tools::v210LineBytes(width);
         if (width == 0 || (*flow)->info().config.discrete.sliceSizes[0] != lineBytes)
         {

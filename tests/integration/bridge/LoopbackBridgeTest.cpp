@@ -12,10 +12,12 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "BridgeMedia.hpp"
 #include "BridgeProcess.hpp"
@@ -267,6 +269,78 @@ namespace mxl::bridge::test
         EXPECT_EQ(a.stop(SIGINT), 0);
         EXPECT_FALSE(fs::exists(domainA.path() / statusFileName)) << "A left its status file";
         EXPECT_TRUE(mxl::test::flowExists(domainA.path(), video.id)) << "the exporting bridge must leave the source flow alone";
+    }
+
+    TEST_F(LoopbackBridge, HostileFlowFilesAreSkippedAndOtherFlowsKeepReplicating)
+    {
+        // What a local user who may write the domain can plant: a FIFO where `data` should be (opening it
+        // used to block the bridge's only thread), a link to /dev/zero, a directory, a huge sparse
+        // flow_def.json, and a real flow whose definition has a number as its label (that used to throw
+        // out of the event loop as soon as a peer asked for the catalogue).
+        auto const plant = [&](std::string const& id, auto&& make) {
+            auto const dir = domainA.path() / (id + ".mxl-flow");
+            fs::create_directories(dir / "grains");
+            std::ofstream{dir / "flow_def.json"} << mxl::test::flowDef(id, "v210", 64, 8, 50, 1);
+            std::ofstream{dir / "access"};
+            make(dir);
+        };
+        auto const fifoId = mxl::test::newFlowId();
+        plant(fifoId, [](fs::path const& dir) { ASSERT_EQ(::mkfifo((dir / "data").c_str(), 0644), 0); });
+        auto const zeroId = mxl::test::newFlowId();
+        plant(zeroId, [](fs::path const& dir) { fs::create_symlink("/dev/zero", dir / "data"); });
+        auto const directoryId = mxl::test::newFlowId();
+        plant(directoryId, [](fs::path const& dir) { fs::create_directory(dir / "data"); });
+        auto const hugeId = mxl::test::newFlowId();
+        plant(hugeId, [](fs::path const& dir) {
+            std::ofstream{dir / "data"};
+            fs::resize_file(dir / "flow_def.json", std::uintmax_t{4} << 30); // sparse: costs nothing on tmpfs
+        });
+        auto const defFifoId = mxl::test::newFlowId();
+        plant(defFifoId, [](fs::path const& dir) {
+            fs::remove(dir / "flow_def.json");
+            ASSERT_EQ(::mkfifo((dir / "flow_def.json").c_str(), 0644), 0);
+        });
+        auto mistyped = videoFlow(1280, 720, {50, 1});
+        LiveWriter mistypedWriter{domainA.str(), mistyped};
+        ASSERT_EQ(mistypedWriter.problem(), "");
+        {
+            auto def = nlohmann::json::parse(mistyped.definition);
+            def["label"] = 1;
+            std::ofstream{domainA.path() / (mistyped.id + ".mxl-flow") / "flow_def.json", std::ios::trunc} << def.dump();
+        }
+
+        auto const video = videoFlow(1280, 720, {50, 1});
+        LiveWriter writer{domainA.str(), video};
+        ASSERT_EQ(writer.problem(), "");
+        auto& a = start(domainA);
+        auto const addressA = listenAddress(domainA);
+        ASSERT_FALSE(addressA.empty());
+        std::vector<std::string> imports;
+        for (auto const& id : {video.id, fifoId, zeroId, directoryId, hugeId, defFifoId, mistyped.id})
+        {
+            imports.push_back("--import");
+            imports.push_back(addressA + "/" + id);
+        }
+        auto& b = start(domainB, imports);
+        MirrorVerifier mirror{domainB.str(), video};
+        ASSERT_TRUE(waitForActive(domainB.path(), video.id, "import", 15s)) << "flow " << video.id << " is not active on B";
+        EXPECT_TRUE(mirror.waitForCount(50, 20s)) << mirror.report();
+        EXPECT_TRUE(a.waitForLog("flow " + mistyped.id + ": not exported", 10s)) << "A did not say why it left the mistyped flow out";
+        EXPECT_TRUE(a.running()) << "the exporting bridge died";
+        EXPECT_TRUE(b.running()) << "the importing bridge died";
+
+        // mxl-info lists the domain (the real flows at least) and returns.
+        auto const listing = mxl::test::runTool(mxl::test::mxlInfo, {"--domain", domainA.str()}, 20s);
+        EXPECT_EQ(listing.exitCode, 0) << listing.err;
+        EXPECT_TRUE(contains(listing.out, video.id)) << listing.out;
+
+        mirror.stop();
+        auto const report = mirror.report();
+        EXPECT_EQ(report.corrupt, 0U) << report;
+        EXPECT_EQ(report.firstProblem, "") << report;
+        // SIGTERM is still handled: the event loop was never blocked.
+        EXPECT_EQ(a.stop(SIGTERM, 5s), 0);
+        EXPECT_EQ(b.stop(SIGTERM, 5s), 0);
     }
 
     TEST_F(LoopbackBridge, ConfigFileGivesTheSameOptions)

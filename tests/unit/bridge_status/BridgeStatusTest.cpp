@@ -492,16 +492,52 @@ TEST(BridgeStatus, ReadingNeverChangesTheFile)
     EXPECT_EQ(fileBytes(statusPath(domain)), bytes);
 }
 
-TEST(BridgeStatus, StatusFileIsReadableByOtherUsersWhateverTheUmask)
+TEST(BridgeStatus, StatusFileModeFollowsTheDomainDirectoryWhateverTheUmask)
+{
+    // Readable by the group and by others as far as the domain directory lets them in; never writable by them.
+    for (auto const& [directoryMode, fileMode] : {std::pair{0755U, 0644U}, std::pair{0750U, 0640U}, std::pair{0700U, 0600U}, std::pair{0775U, 0644U}})
+    {
+        SCOPED_TRACE(::testing::Message() << std::oct << directoryMode);
+        TestDomain domain;
+        ASSERT_EQ(::chmod(domain.str().c_str(), directoryMode), 0);
+        auto const previous = ::umask(077);
+        auto writer = makeWriter(domain);
+        ::umask(previous);
+        struct stat st{};
+        ASSERT_EQ(::stat(statusPath(domain).c_str(), &st), 0);
+        EXPECT_EQ(st.st_mode & 0777, fileMode);
+        EXPECT_EQ(static_cast<std::size_t>(st.st_size), sizeof(layout::StatusArea));
+    }
+}
+
+TEST(BridgeStatus, StatusFileOfAnotherUserIsRefused)
+{
+    // Another user's file could be truncated under the bridge's mapping (SIGBUS) or read where it should not be.
+    TestDomain domain;
+    {
+        std::ofstream{statusPath(domain)};
+    }
+    if (::chown(statusPath(domain).c_str(), 65534, 65534) != 0)
+    {
+        GTEST_SKIP() << "cannot give the file to another user without root";
+    }
+    auto writer = StatusWriter::create(domain.path());
+    ASSERT_FALSE(writer);
+    EXPECT_EQ(writer.error().status, MXL_ERR_PERMISSION_DENIED);
+    EXPECT_NE(writer.error().message.find("uid 65534"), std::string::npos) << writer.error().message;
+}
+
+TEST(BridgeStatus, FifoAsStatusFileIsRefusedWithoutBlocking)
 {
     TestDomain domain;
-    auto const previous = ::umask(077);
-    auto writer = makeWriter(domain);
-    ::umask(previous);
-    struct stat st{};
-    ASSERT_EQ(::stat(statusPath(domain).c_str(), &st), 0);
-    EXPECT_EQ(st.st_mode & 0777, 0644U);
-    EXPECT_EQ(static_cast<std::size_t>(st.st_size), sizeof(layout::StatusArea));
+    ASSERT_EQ(::mkfifo(statusPath(domain).c_str(), 0644), 0);
+    // In a child: a blocked open would hang it, and the parent would see it not return.
+    ChildProcess child{[&] {
+        auto writer = StatusWriter::create(domain.path());
+        auto read = readStatus(domain.path());
+        return !writer && !read ? 0 : 1;
+    }};
+    EXPECT_EQ(child.wait(std::chrono::seconds{10}), std::optional<int>{0}) << "a writer or reader accepted a FIFO, or blocked on it";
 }
 
 TEST(BridgeStatus, DomainEngineNeitherListsNorCollectsTheStatusFile)
