@@ -52,6 +52,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 source ci/packages.sh
+source ci/hosts.sh
 mxl_install_packages jq
 
 echo "== building the tools in $build"
@@ -81,47 +82,20 @@ bridgeA=
 bridgeB=
 export MXL_LOG_LEVEL=error
 
-stopPid() {
-    local pid=$1
-    [ -n "$pid" ] || return 0
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for _ in $(seq 50); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-
 cleanup() {
     local status=$?
     set +e
     for pid in "${genPids[@]}" "$bridgeB" "$bridgeA"; do
-        stopPid "$pid"
+        mxl_stop_pid "$pid"
     done
     if [ "$status" -ne 0 ]; then
-        for log in "$work"/*.log; do
-            [ -f "$log" ] && { echo "---- $(basename "$log")"; tail -20 "$log"; }
-        done
+        mxl_show_logs "$work"
     fi
     ip netns del "$nsA" 2>/dev/null
     ip netns del "$nsB" 2>/dev/null
     rm -rf "$domainA" "$domainB" "$work"
 }
 trap cleanup EXIT
-
-# Waits up to $1 seconds for the command after it to succeed.
-waitFor() {
-    local seconds=$1
-    shift
-    for _ in $(seq $((seconds * 20))); do
-        if "$@" >/dev/null 2>&1; then
-            return 0
-        fi
-        sleep 0.05
-    done
-    return 1
-}
 
 monotonic() { awk '{ print $1 }' /proc/uptime; }
 # utime + stime of a process, in clock ticks.
@@ -133,16 +107,7 @@ beforeNoise=$("$bench" noise --duration 3 --json)
 echo "   $beforeNoise"
 
 echo "== two hosts: $nsA ($addressA) and $nsB ($addressB), joined by a veth pair"
-ip netns add "$nsA"
-ip netns add "$nsB"
-ip link add name "$vethA" netns "$nsA" type veth peer name "$vethB" netns "$nsB"
-ip -n "$nsA" addr add "$addressA/24" dev "$vethA"
-ip -n "$nsB" addr add "$addressB/24" dev "$vethB"
-for ns in "$nsA" "$nsB"; do
-    ip -n "$ns" link set lo up
-done
-ip -n "$nsA" link set "$vethA" up
-ip -n "$nsB" link set "$vethB" up
+mxl_make_two_hosts "$nsA" "$nsB" "$vethA" "$vethB" "$addressA" "$addressB"
 (umask 077 && head -c 32 /dev/urandom > "$key")
 
 ids=()
@@ -172,7 +137,7 @@ bridgeB=$!
 
 activeImports() { statusOf "$domainB" | jq '[.flows[] | select(.role == "import" and .state == "active")] | length'; }
 allActive() { [ "$(activeImports)" -ge "$flows" ]; }
-if ! waitFor 60 allActive; then
+if ! mxl_wait_for 60 allActive; then
     echo "error: B's imports did not all become active within 60 s" >&2
     statusOf "$domainB" >&2 || true
     exit 1
@@ -231,7 +196,7 @@ add rule inet $cutTable output oifname \"$vethA\" drop"
     before=$(importOf)
     ip netns exec "$nsA" nft "delete table inet $cutTable"
     restored=$(monotonic)
-    if waitFor 30 liveSince "$(jq '.epoch // 0' <<< "$before")" "$(jq '.grains // 0' <<< "$before")"; then
+    if mxl_wait_for 30 liveSince "$(jq '.epoch // 0' <<< "$before")" "$(jq '.grains // 0' <<< "$before")"; then
         resumeLink=$(awk -v s="$restored" -v n="$(monotonic)" 'BEGIN { printf "%.2f", n - s }')
     fi
     echo "   live again (within 3 grains) $resumeLink s after the link came back"
@@ -245,16 +210,16 @@ add rule inet $cutTable output oifname \"$vethA\" drop"
     startA
     restarted=$(monotonic)
     # A new session: a new epoch, whatever the counters say.
-    if waitFor 30 liveSince "$(jq '.epoch // 0' <<< "$before")" 18446744073709551615; then
+    if mxl_wait_for 30 liveSince "$(jq '.epoch // 0' <<< "$before")" 18446744073709551615; then
         resumeRestart=$(awk -v s="$restarted" -v n="$(monotonic)" 'BEGIN { printf "%.2f", n - s }')
     fi
-    echo "   live again under a new epoch $resumeRestart s after the restart"
+    echo "   live again in a new session $resumeRestart s after the restart"
 fi
 
 # The writers' own skips (over the whole run), from mxl-gen's summary at exit.
 writerSkipped=()
 for i in "${!genPids[@]}"; do
-    stopPid "${genPids[$i]}"
+    mxl_stop_pid "${genPids[$i]}"
     writerSkipped+=("$( (grep -oE 'skipped [0-9]+ grains' "$work/gen-${ids[$i]}.log" || true) | awk '{ s += $2 } END { print s + 0 }')")
 done
 genPids=()

@@ -11,6 +11,7 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 source ci/packages.sh
+source ci/hosts.sh
 mxl_install_packages
 
 build=build/demo
@@ -36,18 +37,10 @@ cleanup() {
     set +e
     # The source first, then the bridges: each bridge removes its mirrors and status on SIGTERM.
     for pid in "${pids[@]}"; do
-        kill -TERM "$pid" 2>/dev/null
-        for _ in $(seq 50); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
+        mxl_stop_pid "$pid"
     done
     if [ "$status" -ne 0 ]; then
-        for log in "$work"/*.log; do
-            [ -f "$log" ] && { echo "---- $(basename "$log")"; tail -20 "$log"; }
-        done
+        mxl_show_logs "$work"
     fi
     ip netns del "$nsA" 2>/dev/null
     ip netns del "$nsB" 2>/dev/null
@@ -55,31 +48,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Waits up to $1 seconds for the command after it to succeed.
-waitFor() {
-    local seconds=$1
-    shift
-    for _ in $(seq $((seconds * 10))); do
-        if "$@" >/dev/null 2>&1; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    return 1
-}
-
 echo
 echo "== Two hosts: network namespaces $nsA ($addressA) and $nsB ($addressB), joined by a veth pair"
-ip netns add "$nsA"
-ip netns add "$nsB"
-ip link add name "mxd$$a" netns "$nsA" type veth peer name "mxd$$b" netns "$nsB"
-ip -n "$nsA" addr add "$addressA/24" dev "mxd$$a"
-ip -n "$nsB" addr add "$addressB/24" dev "mxd$$b"
-for ns in "$nsA" "$nsB"; do
-    ip -n "$ns" link set lo up
-done
-ip -n "$nsA" link set "mxd$$a" up
-ip -n "$nsB" link set "mxd$$b" up
+mxl_make_two_hosts "$nsA" "$nsB" "mxd$$a" "mxd$$b" "$addressA" "$addressB"
 
 (umask 077 && head -c 32 /dev/urandom > "$key")
 video=$(cat /proc/sys/kernel/random/uuid)
@@ -114,7 +85,7 @@ mirrorsActive() {
         [ "$(grep -oE '"state": ?"active"' <<< "$status" | wc -l)" -ge 2 ] || return 1
     fi
 }
-if ! waitFor 30 mirrorsActive; then
+if ! mxl_wait_for 30 mirrorsActive; then
     echo "error: B's mirrors did not become active within 30 s" >&2
     "$info" --domain "$domainB" || true
     exit 1

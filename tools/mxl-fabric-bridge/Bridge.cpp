@@ -63,6 +63,14 @@ namespace mxl::bridge
         constexpr std::uint64_t grantTimeoutNs = 5000 * ms;
         constexpr std::uint64_t catalogueIntervalNs = 1000 * ms;
         constexpr std::uint64_t statusIntervalNs = 200 * ms;
+        /// Connections that have not authenticated yet, in all and from one address: beyond these a
+        /// new connection is closed at once (a peer of ours needs one, briefly).
+        constexpr std::size_t maxUnauthenticated = 64;
+        constexpr std::size_t maxUnauthenticatedPerAddress = 8;
+        /// How long the listener rests when accept fails for want of descriptors or memory.
+        constexpr std::uint64_t listenerRestNs = 100 * ms;
+        /// At most one log line about refused connections per this interval.
+        constexpr std::uint64_t refusalLogIntervalNs = 5000 * ms;
         constexpr std::chrono::milliseconds senderConnectTimeout{2000};
 
         // Tags of the epoll events that are not sessions.
@@ -293,6 +301,7 @@ namespace mxl::bridge
             }
             tick(now);
             sweepSessions(now);
+            restListener(now);
         }
         shutdown();
         log().info("stopped; mirrors released");
@@ -307,16 +316,58 @@ namespace mxl::bridge
             auto socket = acceptTcp(_listener.get(), peer);
             if (!socket)
             {
-                log().warn("control listener: {}", socket.error().message);
+                // Out of descriptors or memory (EMFILE, ENFILE, ENOBUFS): the pending connection stays
+                // and the listener would be readable at every turn. Rest it instead of spinning.
+                if (now >= _nextListenerWarning)
+                {
+                    log().warn("control listener: {}; not accepting for {} ms", socket.error().message, listenerRestNs / ms);
+                    _nextListenerWarning = now + refusalLogIntervalNs;
+                }
+                ::epoll_ctl(_epoll.get(), EPOLL_CTL_DEL, _listener.get(), nullptr);
+                _listenerRestingUntil = now + listenerRestNs;
                 return;
             }
             if (!socket->valid())
             {
                 return;
             }
+            auto const host = peer.host();
+            std::size_t pending = 0;
+            std::size_t fromThere = 0;
+            for (auto const& session : _sessions)
+            {
+                if (session->role() == Role::Server && !session->closed() && session->phase() != Session::Phase::Established)
+                {
+                    ++pending;
+                    fromThere += session->peer().host() == host ? 1 : 0;
+                }
+            }
+            if (pending >= maxUnauthenticated || fromThere >= maxUnauthenticatedPerAddress)
+            {
+                ++_refusedConnections;
+                if (now >= _nextRefusalLog)
+                {
+                    log().warn("peer {}: connection closed: {} connections wait for authentication ({} from {}); {} refused so far", peer.text(),
+                        pending, fromThere, host, _refusedConnections);
+                    _nextRefusalLog = now + refusalLogIntervalNs;
+                }
+                continue; // the socket closes here
+            }
             log().debug("peer {}: connected", peer.text());
             _sessions.push_back(std::make_unique<Session>(std::move(*socket), Role::Server, peer, _identity, *this, false, now));
             watch(*_sessions.back());
+        }
+    }
+
+    void Bridge::restListener(std::uint64_t now)
+    {
+        if (_listenerRestingUntil != 0 && now >= _listenerRestingUntil)
+        {
+            _listenerRestingUntil = 0;
+            epoll_event event{};
+            event.events = EPOLLIN;
+            event.data.ptr = &listenerTag;
+            ::epoll_ctl(_epoll.get(), EPOLL_CTL_ADD, _listener.get(), &event);
         }
     }
 

@@ -110,6 +110,8 @@ namespace mxl::bridge
 
         Expected<void> setUp();
         void onListener(std::uint64_t now);
+        /// Listens again once a rest after a failed accept is over.
+        void restListener(std::uint64_t now);
         void onSession(Session& session, std::uint32_t events, std::uint64_t now);
         void tick(std::uint64_t now);
         void connectPeers(std::uint64_t now);
@@ -162,6 +164,10 @@ namespace mxl::bridge
 
         std::vector<std::byte> _catalogueSent;
         std::uint64_t _nextCatalogue{0};
+        std::uint64_t _listenerRestingUntil{0}; ///< Not polled until then (accept failed: EMFILE and the like).
+        std::uint64_t _nextListenerWarning{0};
+        std::uint64_t _nextRefusalLog{0};
+        std::uint64_t _refusedConnections{0};
         std::uint64_t _nextStatus{0};
 
         std::mutex _statusMutex;

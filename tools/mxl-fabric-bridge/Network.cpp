@@ -27,10 +27,21 @@ namespace mxl::bridge
         }
     }
 
+    bool SocketAddress::mappedIpv4() const noexcept
+    {
+        return storage.ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&reinterpret_cast<sockaddr_in6 const*>(&storage)->sin6_addr);
+    }
+
     std::string SocketAddress::host() const
     {
         char text[INET6_ADDRSTRLEN] = {};
-        if (storage.ss_family == AF_INET6)
+        if (mappedIpv4())
+        {
+            // A dual-stack listener ([::]:7400) sees IPv4 peers as ::ffff:a.b.c.d: they are a.b.c.d,
+            // and compare equal to the address an operator configured.
+            ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in6 const*>(&storage)->sin6_addr.s6_addr[12], text, sizeof text);
+        }
+        else if (storage.ss_family == AF_INET6)
         {
             ::inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6 const*>(&storage)->sin6_addr, text, sizeof text);
         }
@@ -49,7 +60,7 @@ namespace mxl::bridge
 
     std::string SocketAddress::text() const
     {
-        return storage.ss_family == AF_INET6 ? fmt::format("[{}]:{}", host(), port()) : fmt::format("{}:{}", host(), port());
+        return storage.ss_family == AF_INET6 && !mappedIpv4() ? fmt::format("[{}]:{}", host(), port()) : fmt::format("{}:{}", host(), port());
     }
 
     Expected<SocketAddress> parseSocketAddress(std::string_view text)

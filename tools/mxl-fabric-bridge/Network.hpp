@@ -22,8 +22,11 @@ namespace mxl::bridge
 
         /// "10.0.0.1:7400" or "[fd00::1]:7400".
         [[nodiscard]] std::string text() const;
-        /// The host part alone ("10.0.0.1", "fd00::1"), as libfabric takes it.
+        /// The host part alone ("10.0.0.1", "fd00::1"), as libfabric takes it. An IPv4-mapped IPv6
+        /// address (::ffff:10.0.0.1, from a dual-stack listener) is given in its IPv4 form.
         [[nodiscard]] std::string host() const;
+        /// An IPv4 peer seen through an IPv6 socket.
+        [[nodiscard]] bool mappedIpv4() const noexcept;
         [[nodiscard]] std::uint16_t port() const;
     };
 

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <optional>
 #include <set>
@@ -99,6 +100,43 @@ namespace mxl::bridge::test
                 response.append(buffer, static_cast<std::size_t>(n));
             }
             return std::nullopt;
+        }
+        /// A TCP connection from sourceIp (any 127.x address) to 127.0.0.1:port, or an invalid Fd.
+        Fd connectFrom(char const* sourceIp, std::uint16_t port)
+        {
+            Fd socket{::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)};
+            sockaddr_in source{};
+            source.sin_family = AF_INET;
+            ::inet_pton(AF_INET, sourceIp, &source.sin_addr);
+            sockaddr_in target{};
+            target.sin_family = AF_INET;
+            target.sin_port = htons(port);
+            target.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            if (::bind(socket.get(), reinterpret_cast<sockaddr*>(&source), sizeof source) != 0 ||
+                ::connect(socket.get(), reinterpret_cast<sockaddr*>(&target), sizeof target) != 0)
+            {
+                return Fd{};
+            }
+            return socket;
+        }
+
+        /// Whether the other end closed the connection within timeout (whatever it sent first).
+        bool closedWithin(int fd, std::chrono::milliseconds timeout)
+        {
+            auto const deadline = Clock::now() + timeout;
+            while (Clock::now() < deadline)
+            {
+                pollfd readable{fd, POLLIN, 0};
+                if (::poll(&readable, 1, 20) == 1)
+                {
+                    char buffer[4096];
+                    if (::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT) <= 0)
+                    {
+                        return true;
+                    }
+                }
+            }
+            return false;
         }
     }
 
@@ -341,6 +379,45 @@ namespace mxl::bridge::test
         // SIGTERM is still handled: the event loop was never blocked.
         EXPECT_EQ(a.stop(SIGTERM, 5s), 0);
         EXPECT_EQ(b.stop(SIGTERM, 5s), 0);
+    }
+
+    TEST_F(LoopbackBridge, UnauthenticatedConnectionsAreCappedPerAddressWhileOthersAreServed)
+    {
+        auto const video = videoFlow(1280, 720, {50, 1});
+        LiveWriter writer{domainA.str(), video};
+        ASSERT_EQ(writer.problem(), "");
+        auto& a = start(domainA);
+        auto const addressA = listenAddress(domainA);
+        ASSERT_FALSE(addressA.empty());
+        auto const port = static_cast<std::uint16_t>(std::stoi(addressA.substr(addressA.rfind(':') + 1)));
+
+        // Eight silent connections from one address fill its share; more from there are closed at once.
+        std::vector<Fd> silent;
+        for (int i = 0; i < 8; ++i)
+        {
+            silent.push_back(connectFrom("127.0.0.2", port));
+            ASSERT_TRUE(silent.back().valid()) << std::strerror(errno);
+        }
+        std::this_thread::sleep_for(200ms); // accepted by now
+        auto extra = connectFrom("127.0.0.2", port);
+        ASSERT_TRUE(extra.valid());
+        EXPECT_TRUE(closedWithin(extra.get(), 2s)) << "a ninth unauthenticated connection from one address was kept";
+        EXPECT_TRUE(a.waitForLog("wait for authentication", 2s));
+
+        // Another address is served meanwhile: a real importer authenticates and replicates.
+        start(domainB, {"--import", addressA + "/" + video.id});
+        MirrorVerifier mirror{domainB.str(), video};
+        EXPECT_TRUE(waitForActive(domainB.path(), video.id, "import", 15s)) << "flow " << video.id << " is not active on B";
+        EXPECT_TRUE(mirror.waitForCount(20, 10s)) << mirror.report();
+        // The silent ones are closed by the handshake deadline, freeing the address's share.
+        for (auto const& s : silent)
+        {
+            EXPECT_TRUE(closedWithin(s.get(), 10s)) << "a silent connection outlived the handshake deadline";
+        }
+        auto later = connectFrom("127.0.0.2", port);
+        ASSERT_TRUE(later.valid());
+        EXPECT_FALSE(closedWithin(later.get(), 500ms)) << "the address's share was not given back";
+        EXPECT_EQ(a.stop(SIGTERM, 5s), 0);
     }
 
     TEST_F(LoopbackBridge, ConfigFileGivesTheSameOptions)

@@ -432,6 +432,21 @@ namespace mxl::bridge::test
         EXPECT_TRUE(failsWith(connection.receive(out), MXL_ERR_INVALID_ARG, "exceeds 1048576"));
     }
 
+    TEST(Connection, FrameLargerThanAHandshakeIsRefusedBeforeAuthentication)
+    {
+        // Before authentication only Hello and Auth are expected: a peer may not make the bridge buffer a
+        // megabyte per connection by announcing one.
+        auto [local, peer] = socketPair();
+        Connection connection{std::move(local), Role::Server};
+        auto header = encodeControl(Hello{});
+        header.resize(controlHeaderSize);
+        auto const length = static_cast<std::uint32_t>(maxPreAuthenticationBody + 1);
+        std::memcpy(header.data() + 8, &length, sizeof length);
+        writeAll(peer.get(), header);
+        std::vector<ControlMessage> out;
+        EXPECT_TRUE(failsWith(connection.receive(out), MXL_ERR_INVALID_ARG, "before authentication"));
+    }
+
     TEST(Connection, GarbageIsRefusedAsSoonAsAHeaderIsThere)
     {
         auto [local, peer] = socketPair();

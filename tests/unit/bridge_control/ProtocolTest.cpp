@@ -147,6 +147,17 @@ namespace mxl::bridge::test
         }
     }
 
+    TEST(ControlProtocol, PeerTextsReachLogsWithoutControlCharacters)
+    {
+        // A reason or a label with a newline could forge a log line; an escape sequence could rewrite an operator's terminal.
+        auto decoded = decodeControl(encodeControl(Goodbye{.reason = "stopping\n[mxl] [info] forged\x1b[2J\x7f done"}));
+        ASSERT_TRUE(decoded) << decoded.error().message;
+        EXPECT_EQ(std::get<Goodbye>(*decoded).reason, "stopping?[mxl] [info] forged?[2J? done");
+        auto hello = decodeControl(encodeControl(Hello{.bridgeId = sampleUuid(1), .nonce = {}, .software = "mxl\rbridge\t1"}));
+        ASSERT_TRUE(hello) << hello.error().message;
+        EXPECT_EQ(std::get<Hello>(*hello).software, "mxl?bridge?1");
+    }
+
     TEST(ControlProtocol, TrailingBytesAreRefused)
     {
         for (auto const& message : sampleMessages())
@@ -317,7 +328,13 @@ namespace mxl::bridge::test
                 ++refusedCount;
                 continue;
             }
-            EXPECT_EQ(encodeControl(decoded.value()), frame);
+            // Texts come back with control characters replaced by '?' (one byte for one): the same size, and
+            // a fixed point from there on.
+            auto const encoded = encodeControl(decoded.value());
+            EXPECT_EQ(encoded.size(), frame.size());
+            auto again = decodeControl(encoded);
+            ASSERT_TRUE(again) << again.error().message;
+            EXPECT_EQ(again.value(), decoded.value());
         }
         EXPECT_GT(refusedCount, 0U);
     }

@@ -68,6 +68,13 @@ namespace mxl::bridge
                 result = bodySize.take_error();
                 break;
             }
+            if (!_sessionKey && bodySize.value() > maxPreAuthenticationBody)
+            {
+                // Before authentication only Hello and Auth are expected: a few dozen bytes each.
+                result = fail(MXL_ERR_INVALID_ARG, fmt::format("a control frame of {} bytes before authentication (at most {})", bodySize.value(),
+                                                       maxPreAuthenticationBody));
+                break;
+            }
             auto const frameSize = controlHeaderSize + bodySize.value();
             auto const trailerSize = _sessionKey ? controlMacSize : 0;
             if (available.size() < frameSize + trailerSize)

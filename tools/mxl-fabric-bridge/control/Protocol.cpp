@@ -106,6 +106,8 @@ namespace mxl::bridge
                 return true;
             }
 
+            /// A text of the peer's (a name, a label, a reason): it reaches logs and the status area, so
+            /// control characters (a newline that would forge a log line, terminal escapes) become '?'.
             bool text(char const* field, std::string& out)
             {
                 std::uint16_t length = 0;
@@ -115,6 +117,14 @@ namespace mxl::bridge
                     return false;
                 }
                 out.assign(reinterpret_cast<char const*>(raw.data()), raw.size());
+                for (auto& c : out)
+                {
+                    auto const byte = static_cast<unsigned char>(c);
+                    if (byte < 0x20 || byte == 0x7F)
+                    {
+                        c = '?';
+                    }
+                }
                 return true;
             }
 

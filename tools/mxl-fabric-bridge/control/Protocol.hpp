@@ -38,6 +38,8 @@ namespace mxl::bridge
     /// Largest body accepted (an Offer carries a flow definition of up to 64 KiB; a Grant one region
     /// descriptor per grain slot).
     inline constexpr std::size_t maxControlBody = 1024 * 1024;
+    /// Largest body a peer may send before it has authenticated (Hello and Auth are far smaller).
+    inline constexpr std::size_t maxPreAuthenticationBody = 4096;
     inline constexpr std::size_t maxCatalogueEntries = 4096;
     inline constexpr std::size_t maxProviders = 32;
     inline constexpr std::size_t maxTextSize = 1024; ///< Labels, reasons, provider names.

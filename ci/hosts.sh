@@ -1,0 +1,55 @@
+# shellcheck shell=bash
+# Two "hosts" on one machine for the demo and the bridge benchmark: network namespaces joined by a
+# veth pair, and the helpers their scripts share. Sourced by ci/demo.sh and ci/bench-bridge.sh.
+
+# mxl_make_two_hosts NS_A NS_B VETH_A VETH_B ADDRESS_A ADDRESS_B: two namespaces, each with loopback
+# up and one end of a veth pair carrying its address (/24).
+mxl_make_two_hosts() {
+    local nsA=$1 nsB=$2 vethA=$3 vethB=$4 addressA=$5 addressB=$6 ns
+    ip netns add "$nsA"
+    ip netns add "$nsB"
+    ip link add name "$vethA" netns "$nsA" type veth peer name "$vethB" netns "$nsB"
+    ip -n "$nsA" addr add "$addressA/24" dev "$vethA"
+    ip -n "$nsB" addr add "$addressB/24" dev "$vethB"
+    for ns in "$nsA" "$nsB"; do
+        ip -n "$ns" link set lo up
+    done
+    ip -n "$nsA" link set "$vethA" up
+    ip -n "$nsB" link set "$vethB" up
+}
+
+# mxl_stop_pid PID: SIGTERM, up to 5 s to go, then SIGKILL; reaps it. Never fails.
+mxl_stop_pid() {
+    local pid=$1
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for _ in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+# mxl_wait_for SECONDS COMMAND...: runs the command (quietly) every 50 ms until it succeeds; fails
+# after SECONDS.
+mxl_wait_for() {
+    local seconds=$1
+    shift
+    for _ in $(seq $((seconds * 20))); do
+        if "$@" >/dev/null 2>&1; then
+            return 0
+        fi
+        sleep 0.05
+    done
+    return 1
+}
+
+# mxl_show_logs DIR: the last lines of every log in DIR (after a failure).
+mxl_show_logs() {
+    local log
+    for log in "$1"/*.log; do
+        [ -f "$log" ] && { echo "---- $(basename "$log")"; tail -20 "$log"; }
+    done
+    return 0
+}
