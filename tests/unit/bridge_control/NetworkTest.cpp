@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: Apache-2.0
+// Addresses as the bridge shows and compares them.
+#include <gtest/gtest.h>
+
+#include "Network.hpp"
+
+namespace mxl::bridge
+{
+    namespace
+    {
+        SocketAddress parsed(char const* text)
+        {
+            auto address = parseSocketAddress(text);
+            EXPECT_TRUE(address) << text << ": " << address.error().message;
+            return address ? *address : SocketAddress{};
+        }
+    }
+
+    TEST(SocketAddress, Ipv4MappedPeersAreShownAndComparedInTheirIpv4Form)
+    {
+        // What a dual-stack listener ([::]:7400) sees of an IPv4 peer.
+        auto const mapped = parsed("[::ffff:10.0.0.1]:7400");
+        EXPECT_TRUE(mapped.mappedIpv4());
+        EXPECT_EQ(mapped.host(), "10.0.0.1");
+        EXPECT_EQ(mapped.text(), "10.0.0.1:7400");
+        EXPECT_EQ(mapped.host(), parsed("10.0.0.1:7400").host());
+        EXPECT_EQ(mapped.port(), 7400);
+    }
+
+    TEST(SocketAddress, Ipv4AndIpv6KeepTheirForms)
+    {
+        auto const v4 = parsed("192.0.2.7:9400");
+        EXPECT_FALSE(v4.mappedIpv4());
+        EXPECT_EQ(v4.text(), "192.0.2.7:9400");
+        auto const v6 = parsed("[fd00::1]:7400");
+        EXPECT_FALSE(v6.mappedIpv4());
+        EXPECT_EQ(v6.host(), "fd00::1");
+        EXPECT_EQ(v6.text(), "[fd00::1]:7400");
+    }
+}
