@@ -26,6 +26,12 @@ namespace mxl::fabric
         return grainCount / 4 > 2 ? grainCount / 4 : 2;
     }
 
+    /// The largest grain or sample index replication carries. Real indices count from the TAI epoch
+    /// (48 kHz samples: about 2^46 today) and are far below; a head or a record beyond this is a
+    /// corrupt flow header or a hostile peer, and every window computed from it stays clear of
+    /// wrapping around 2^64.
+    inline constexpr std::uint64_t maxReplicatedIndex = std::uint64_t{1} << 62;
+
     /// Slots the receiver claims ahead of each grain it publishes (and from a Claim record's grain on):
     /// the send window and one more for a grain whose commit is in flight, never the whole ring.
     [[nodiscard]] constexpr std::uint32_t claimWindowGrains(std::uint32_t grainCount) noexcept

@@ -606,15 +606,14 @@ namespace mxl::fabric
             applySamplesClaim(record);
             return;
         }
-        auto const grains = _discrete->flow().grainCount();
-        if (record.index > UINT64_MAX - grains)
+        if (record.index > maxReplicatedIndex)
         {
             refuse(_counters.refusedRange, "an index, slice count, sample count or byte range out of range");
             return;
         }
         // The source starts, or resumes after skipping ahead (or after its writer rewound): it asks
         // for the window from record.index on. Slots already holding those grains stay as they are.
-        auto const window = claimWindowGrains(grains);
+        auto const window = claimWindowGrains(_discrete->flow().grainCount());
         for (std::uint32_t ahead = 0; ahead < window; ++ahead)
         {
             _discrete->claim(record.index + ahead);
@@ -758,7 +757,7 @@ namespace mxl::fabric
         }
         if (record.kind == CommitKind::Grain && _discrete != nullptr)
         {
-            if (record.index == UINT64_MAX || record.validSlices > _totalSlices)
+            if (record.index > maxReplicatedIndex || record.validSlices > _totalSlices)
             {
                 refuse(_counters.refusedRange, "an index, slice count, sample count or byte range out of range");
                 return;
@@ -789,7 +788,7 @@ namespace mxl::fabric
         }
         if (record.kind == CommitKind::Samples && _continuous != nullptr)
         {
-            if (record.count == 0 || record.count > _continuous->maxWriteLength() || record.index < record.count || record.index == UINT64_MAX)
+            if (record.count == 0 || record.count > _continuous->maxWriteLength() || record.index < record.count || record.index > maxReplicatedIndex)
             {
                 refuse(_counters.refusedRange, "an index, slice count, sample count or byte range out of range");
                 return;

@@ -351,6 +351,18 @@ namespace mxl::fabric
             return;
         }
         auto const head = _source->headIndex().load(std::memory_order_acquire);
+        if (head == MXL_UNDEFINED_INDEX && !_started)
+        {
+            _following.store(true, std::memory_order_release);
+            return; // nothing committed yet
+        }
+        if (head > maxReplicatedIndex)
+        {
+            // A corrupt header (anyone who may write the domain may write it): scanning up to it would
+            // spin this thread through 2^64 indices and hold stop() up.
+            abort(fmt::format("the source flow's head index {} is not a grain or sample index (corrupt flow header?)", head));
+            return;
+        }
         if (_source->discrete())
         {
             scanGrains(head);

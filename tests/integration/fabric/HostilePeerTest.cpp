@@ -154,6 +154,8 @@ namespace mxl::fabric::test
                  grainRecord(epoch, index, 1, static_cast<std::uint16_t>(total + 1)), // more slices than the grain has
                  grainRecord(epoch, index, 2, 50),                                   // slices going back
                  grainRecord(epoch, UINT64_MAX, 3, total),                           // the index that means "none"
+                 grainRecord(epoch, UINT64_MAX - 1, 3, total),                       // its claim window would wrap to index 0
+                 grainRecord(epoch, (std::uint64_t{1} << 62) + 1, 3, total),         // beyond any real index
                  samplesRecord(epoch, index + 1, 4, 480),                            // samples in a grain flow
                  unknownKind,
              })
