@@ -10,6 +10,7 @@
 #include <sys/epoll.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
+#include <sys/statvfs.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <openssl/sha.h>
@@ -26,6 +27,16 @@ namespace mxl::bridge
 {
     namespace
     {
+        /// The bytes of grains or samples a mirror of this offer holds.
+        std::uint64_t mirrorBytes(fabric::FlowOffer const& offer) noexcept
+        {
+            if (mxlIsDiscreteDataFormat(offer.config.common.format))
+            {
+                return std::uint64_t{offer.config.discrete.grainCount} * offer.grainSize;
+            }
+            return std::uint64_t{offer.config.continuous.bufferLength} * offer.config.continuous.channelCount * offer.sampleWordSize;
+        }
+
         /// What the status area shows of a session epoch: 64 bits of SHA-256 over it. Equal on both
         /// ends of a session and new with every session, so that operators and tests can tell
         /// sessions apart, but the epoch itself (part of what lets a peer write into a mirror) is
@@ -216,6 +227,16 @@ namespace mxl::bridge
         if (!_signals.valid())
         {
             return fail(MXL_ERR_UNKNOWN, fmt::format("signalfd: {}", std::strerror(errno)));
+        }
+
+        if (_options.maxMirrorsBytes)
+        {
+            _maxMirrorsBytes = *_options.maxMirrorsBytes;
+        }
+        else
+        {
+            struct statvfs fs{};
+            _maxMirrorsBytes = ::statvfs(_options.domain.c_str(), &fs) == 0 ? fs.f_blocks * fs.f_frsize / 4 * 3 : std::uint64_t{64} << 30;
         }
 
         epoll_event event{};
@@ -927,6 +948,36 @@ namespace mxl::bridge
         }
         if (!import->receiver)
         {
+            // The importer's own limits: a peer (or its writer) decides the ring, this host the room.
+            auto const bytes = mirrorBytes(*flowOffer);
+            std::uint64_t others = 0;
+            for (auto const& i : _imports)
+            {
+                others += &i != import ? i.mirrorBytes : 0;
+            }
+            std::optional<std::string> tooLarge;
+            if (bytes > _options.maxMirrorBytes)
+            {
+                tooLarge = fmt::format("a mirror of {} bytes is larger than --max-mirror-size ({} bytes)", bytes, _options.maxMirrorBytes);
+            }
+            else if (others + bytes > _maxMirrorsBytes)
+            {
+                tooLarge = fmt::format("a mirror of {} bytes next to the {} bytes of the others exceeds --max-mirrors-size ({} bytes)", bytes, others,
+                    _maxMirrorsBytes);
+            }
+            if (tooLarge)
+            {
+                ++import->errors;
+                if (import->lastError != *tooLarge)
+                {
+                    log().error("flow {}: not mirrored: {}", id, *tooLarge); // once, not at every offer
+                }
+                import->lastError = *tooLarge;
+                import->state = "error";
+                import->resubscribeAt = now + refusedBackoffNs;
+                session.send(ControlError{MXL_ERR_INVALID_ARG, message.flowId, "the importer cannot mirror it: " + *tooLarge});
+                return;
+            }
             fabric::Receiver::Options options;
             options.provider = peer.provider;
             options.node = session.local() ? session.local()->host() : std::string{"0.0.0.0"};
@@ -950,6 +1001,7 @@ namespace mxl::bridge
                 return;
             }
             import->receiver = std::move(*receiver);
+            import->mirrorBytes = bytes;
             import->receiver->start();
             import->offer = message.flowOffer;
             import->rate = flowOffer->config.common.grainRate;
@@ -1007,6 +1059,7 @@ namespace mxl::bridge
         import.receiver.reset();
         import.offer.clear();
         import.offerEpoch = 0;
+        import.mirrorBytes = 0;
     }
 
     // ---- Status ------------------------------------------------------------------------------

@@ -78,6 +78,7 @@ namespace mxl::bridge
             std::vector<std::byte> offer; ///< The offer the mirror was made from (a changed one recreates it).
             std::uint64_t offerEpoch{0};
             mxlRational rate{0, 1};
+            std::uint64_t mirrorBytes{0}; ///< Of the mirror it holds (0: none), against the size limits.
             std::uint64_t resubscribeAt{0};
             std::uint64_t errors{0};
             std::string lastError;
@@ -164,6 +165,7 @@ namespace mxl::bridge
 
         std::vector<std::byte> _catalogueSent;
         std::uint64_t _nextCatalogue{0};
+        std::uint64_t _maxMirrorsBytes{0}; ///< --max-mirrors-size, or 3/4 of the domain's file system.
         std::uint64_t _listenerRestingUntil{0}; ///< Not polled until then (accept failed: EMFILE and the like).
         std::uint64_t _nextListenerWarning{0};
         std::uint64_t _nextRefusalLog{0};

@@ -28,7 +28,9 @@ namespace mxl::bridge
                 ("import", po::value<std::vector<std::string>>()->composing(), "PEER_IP:PORT/FLOW_ID: keep that flow mirrored here (repeatable)")
                 ("export", po::value<std::vector<std::string>>()->composing(), "FLOW_ID or all: flows peers may import (repeatable; default all)")
                 ("metrics", po::value<std::string>(), "serve Prometheus metrics over HTTP on IP:PORT")
-                ("log-level", po::value<std::string>(), "trace|debug|info|warn|error (default info)");
+                ("log-level", po::value<std::string>(), "trace|debug|info|warn|error (default info)")
+                ("max-mirror-size", po::value<std::string>(), "largest mirror one imported flow may make here, e.g. 512M, 8G (default 8G)")
+                ("max-mirrors-size", po::value<std::string>(), "largest total of all mirrors (default: 3/4 of the domain's file system)");
             return options;
         }
 
@@ -41,6 +43,47 @@ namespace mxl::bridge
             }
             return *id;
         }
+    }
+
+    std::uint64_t parseByteSize(std::string const& option, std::string const& text)
+    {
+        std::size_t digits = 0;
+        while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9')
+        {
+            ++digits;
+        }
+        auto const suffix = text.substr(digits);
+        unsigned shift = 0;
+        if (suffix == "K" || suffix == "k")
+        {
+            shift = 10;
+        }
+        else if (suffix == "M" || suffix == "m")
+        {
+            shift = 20;
+        }
+        else if (suffix == "G" || suffix == "g")
+        {
+            shift = 30;
+        }
+        else if (suffix == "T" || suffix == "t")
+        {
+            shift = 40;
+        }
+        else if (!suffix.empty())
+        {
+            throw po::error{fmt::format("{} expects a size such as 512M or 8G, got '{}'", option, text)};
+        }
+        if (digits == 0 || digits > 15)
+        {
+            throw po::error{fmt::format("{} expects a size such as 512M or 8G, got '{}'", option, text)};
+        }
+        auto const value = std::stoull(text.substr(0, digits));
+        if (value == 0 || value > (std::uint64_t{1} << 50 >> shift))
+        {
+            throw po::error{fmt::format("{} must be between 1 byte and 1P, got '{}'", option, text)};
+        }
+        return value << shift;
     }
 
     ImportSpec parseImport(std::string const& text)
@@ -159,6 +202,14 @@ namespace mxl::bridge
             {
                 throw po::error{fmt::format("--log-level expects trace, debug, info, warn, error or off, got '{}'", options.logLevel)};
             }
+        }
+        if (vm.count("max-mirror-size") != 0)
+        {
+            options.maxMirrorBytes = parseByteSize("--max-mirror-size", vm["max-mirror-size"].as<std::string>());
+        }
+        if (vm.count("max-mirrors-size") != 0)
+        {
+            options.maxMirrorsBytes = parseByteSize("--max-mirrors-size", vm["max-mirrors-size"].as<std::string>());
         }
         return options;
     }

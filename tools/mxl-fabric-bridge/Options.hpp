@@ -40,7 +40,15 @@ namespace mxl::bridge
         std::vector<Uuid> exports;
         std::optional<std::string> metrics;
         std::string logLevel{"info"};
+        /// Largest mirror one offer may make here (bytes of grains or samples).
+        std::uint64_t maxMirrorBytes{std::uint64_t{8} << 30};
+        /// Largest total of all mirrors; unset: three quarters of the domain's file system.
+        std::optional<std::uint64_t> maxMirrorsBytes;
     };
+
+    /// "1048576", "512K", "64M", "8G", "1T" (binary multiples); throws boost::program_options::error
+    /// naming option.
+    std::uint64_t parseByteSize(std::string const& option, std::string const& text);
 
     /// Nothing when --help was asked for (the help text is printed).
     std::optional<Options> parseOptions(int argc, char const* const* argv);

@@ -230,6 +230,19 @@ namespace mxl::bridge::test
         EXPECT_TRUE(contains(result.err, "no-such-option")) << "stderr: " << result.err;
     }
 
+    TEST_F(LoopbackBridge, BadMirrorSizeExitsTwoNamingTheOption)
+    {
+        for (auto const* size : {"lots", "12X", "0", "-5M", "99999999999999999G", ""})
+        {
+            auto const result = refused({"--domain", domainA.str(), "--insecure", "--max-mirror-size", size});
+            EXPECT_EQ(result.exitCode, 2) << size << ": " << result.err;
+            EXPECT_TRUE(contains(result.err, "--max-mirror-size")) << size << ": " << result.err;
+        }
+        auto const total = refused({"--domain", domainA.str(), "--insecure", "--max-mirrors-size", "8Q"});
+        EXPECT_EQ(total.exitCode, 2) << total.err;
+        EXPECT_TRUE(contains(total.err, "--max-mirrors-size")) << total.err;
+    }
+
     TEST_F(LoopbackBridge, NeitherPskFileNorInsecureExitsTwo)
     {
         auto const result = refused({"--domain", domainA.str(), "--listen", loopbackAny});
@@ -418,6 +431,51 @@ namespace mxl::bridge::test
         ASSERT_TRUE(later.valid());
         EXPECT_FALSE(closedWithin(later.get(), 500ms)) << "the address's share was not given back";
         EXPECT_EQ(a.stop(SIGTERM, 5s), 0);
+    }
+
+    TEST_F(LoopbackBridge, MirrorsBeyondTheImportersSizeLimitsAreRefused)
+    {
+        // 1280x720 v210 at 50/1 with the default 200 ms history: 10 grains of 2 MiB, about 20 MiB a mirror.
+        auto const small = videoFlow(1280, 720, {50, 1});
+        auto const second = videoFlow(1280, 720, {50, 1});
+        LiveWriter smallWriter{domainA.str(), small};
+        LiveWriter secondWriter{domainA.str(), second};
+        ASSERT_EQ(smallWriter.problem(), "");
+        ASSERT_EQ(secondWriter.problem(), "");
+        start(domainA);
+        auto const addressA = listenAddress(domainA);
+        ASSERT_FALSE(addressA.empty());
+
+        // Per flow: nothing above 1 MiB.
+        auto& tight = start(domainB, {"--import", addressA + "/" + small.id, "--max-mirror-size", "1M"});
+        auto const refused = waitForStatus(
+            domainB.path(),
+            [&](BridgeStatus const& s) {
+                auto const* f = findFlow(s, small.id, "import");
+                return f != nullptr && f->lastError.find("--max-mirror-size") != std::string::npos;
+            },
+            15s);
+        EXPECT_TRUE(refused) << describeStatus(domainB.path());
+        EXPECT_FALSE(mxl::test::flowExists(domainB.path(), small.id)) << "a mirror was made beyond --max-mirror-size";
+        EXPECT_EQ(tight.stop(SIGTERM, 5s), 0);
+
+        // In all: room for one of the two.
+        start(domainB, {"--import", addressA + "/" + small.id, "--import", addressA + "/" + second.id, "--max-mirrors-size", "30M"});
+        auto const oneOfTwo = waitForStatus(
+            domainB.path(),
+            [&](BridgeStatus const& s) {
+                std::size_t active = 0;
+                std::size_t overTotal = 0;
+                for (auto const* id : {&small.id, &second.id})
+                {
+                    auto const* f = findFlow(s, *id, "import");
+                    active += f != nullptr && f->state == "active" ? 1 : 0;
+                    overTotal += f != nullptr && f->lastError.find("--max-mirrors-size") != std::string::npos ? 1 : 0;
+                }
+                return active == 1 && overTotal == 1;
+            },
+            15s);
+        EXPECT_TRUE(oneOfTwo) << describeStatus(domainB.path());
     }
 
     TEST_F(LoopbackBridge, ConfigFileGivesTheSameOptions)
