@@ -78,6 +78,9 @@ namespace mxl::bridge
         /// new connection is closed at once (a peer of ours needs one, briefly).
         constexpr std::size_t maxUnauthenticated = 64;
         constexpr std::size_t maxUnauthenticatedPerAddress = 8;
+        /// Subscriptions (flows exported to a peer) one peer may hold, and all peers together.
+        constexpr std::size_t maxSubscriptionsPerPeer = maxStatusFlows;
+        constexpr std::size_t maxSubscriptions = maxStatusFlows * 4;
         /// How long the listener rests when accept fails for want of descriptors or memory.
         constexpr std::uint64_t listenerRestNs = 100 * ms;
         /// At most one log line about refused connections per this interval.
@@ -659,9 +662,15 @@ namespace mxl::bridge
         auto it = std::find_if(_exports.begin(), _exports.end(), [&](Export const& e) { return e.session == &session && e.flowId == flowId; });
         if (it == _exports.end())
         {
-            if (_exports.size() >= maxStatusFlows * 4)
+            // One peer gets its share, not the whole: the subscription beyond is refused, the session goes on.
+            auto const mine = static_cast<std::size_t>(std::count_if(_exports.begin(), _exports.end(), [&](Export const& e) { return e.session == &session; }));
+            if (mine >= maxSubscriptionsPerPeer || _exports.size() >= maxSubscriptions)
             {
-                session.close("too many subscriptions");
+                auto const reason = mine >= maxSubscriptionsPerPeer
+                                        ? fmt::format("this peer holds {} subscriptions, the most one peer may", mine)
+                                        : fmt::format("this bridge serves {} subscriptions, the most it takes", _exports.size());
+                log().warn("peer {}: refused a subscription to flow {}: {}", session.peerText(), formatUuid(flowId), reason);
+                session.send(ControlError{MXL_ERR_INVALID_STATE, flowId, reason});
                 return;
             }
             _exports.push_back(Export{});

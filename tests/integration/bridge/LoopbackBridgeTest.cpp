@@ -478,6 +478,28 @@ namespace mxl::bridge::test
         EXPECT_TRUE(oneOfTwo) << describeStatus(domainB.path());
     }
 
+    TEST_F(LoopbackBridge, OnePeerCannotHoldMoreThanItsShareOfSubscriptions)
+    {
+        auto const video = videoFlow(1280, 720, {50, 1});
+        LiveWriter writer{domainA.str(), video};
+        ASSERT_EQ(writer.problem(), "");
+        auto& a = start(domainA);
+        auto const addressA = listenAddress(domainA);
+        ASSERT_FALSE(addressA.empty());
+        // A real flow first, then 256 that do not exist (yet): one more than a peer's share of 256.
+        std::vector<std::string> imports{"--import", addressA + "/" + video.id};
+        for (int i = 0; i < 256; ++i)
+        {
+            imports.push_back("--import");
+            imports.push_back(addressA + "/" + mxl::test::newFlowId());
+        }
+        auto& b = start(domainB, imports);
+        EXPECT_TRUE(a.waitForLog("the most one peer may", 20s)) << "A took a 257th subscription from one peer";
+        EXPECT_TRUE(waitForActive(domainB.path(), video.id, "import", 15s)) << "the session did not survive the refusal";
+        EXPECT_TRUE(a.running());
+        EXPECT_TRUE(b.running());
+    }
+
     TEST_F(LoopbackBridge, ConfigFileGivesTheSameOptions)
     {
         auto const video = videoFlow(1280, 720, {50, 1});
