@@ -286,7 +286,9 @@ namespace mxl::bridge
     void MetricsServer::State::read(Client& c)
     {
         char chunk[4096];
-        for (;;)
+        // Bounded per wake-up: a client that keeps sending (while draining, say) must not keep this
+        // thread from its deadlines, its other clients and stop().
+        for (int round = 0; round < 16; ++round)
         {
             auto const n = ::recv(c.fd.get(), chunk, sizeof chunk, 0);
             if (n == 0)

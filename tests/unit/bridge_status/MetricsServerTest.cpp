@@ -251,3 +251,38 @@ TEST(MetricsServer, BadAddressesAreInvalidAndABusyPortIsUnknownWithTheReason)
     EXPECT_EQ(second.error().status, MXL_ERR_UNKNOWN);
     EXPECT_NE(second.error().message.find("in use"), std::string::npos) << second.error().message;
 }
+
+TEST(MetricsServer, ClientThatKeepsSendingAfterItsRequestIsClosedAtTheDeadline)
+{
+    // Draining what a client sends after its request used to loop for as long as it kept sending: no
+    // deadline, no other client, no stop() while it did.
+    auto server = startServer();
+    auto const flooder = connectTo(server->port());
+    std::string const requestText = "GET /metrics HTTP/1.1\r\n\r\n";
+    ASSERT_EQ(::send(flooder.get(), requestText.data(), requestText.size(), MSG_NOSIGNAL), static_cast<ssize_t>(requestText.size()));
+    std::atomic<bool> cutOff{false};
+    std::thread flood{[&] {
+        std::string const junk(64 * 1024, 'x');
+        auto const until = Clock::now() + std::chrono::seconds{15};
+        while (Clock::now() < until)
+        {
+            auto const n = ::send(flooder.get(), junk.data(), junk.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            {
+                cutOff.store(true);
+                return;
+            }
+            if (n < 0)
+            {
+                std::this_thread::sleep_for(std::chrono::milliseconds{1});
+            }
+        }
+    }};
+    std::this_thread::sleep_for(std::chrono::milliseconds{200});
+    EXPECT_EQ(statusLine(request(server->port(), "GET /metrics HTTP/1.1\r\n\r\n")), "HTTP/1.1 200 OK") << "another client was not served";
+    flood.join();
+    EXPECT_TRUE(cutOff.load()) << "the server kept reading from a client past its deadline";
+    auto const start = Clock::now();
+    server.reset();
+    EXPECT_LT(Clock::now() - start, std::chrono::milliseconds{1900}) << "stopping waited for the client's 2 s deadline";
+}
