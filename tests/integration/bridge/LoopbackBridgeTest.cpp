@@ -138,6 +138,20 @@ namespace mxl::bridge::test
             }
             return false;
         }
+        /// Resident memory of a process in KiB (VmRSS), or 0.
+        std::uint64_t residentKiB(pid_t pid)
+        {
+            std::ifstream status{"/proc/" + std::to_string(pid) + "/status"};
+            std::string line;
+            while (std::getline(status, line))
+            {
+                if (line.rfind("VmRSS:", 0) == 0)
+                {
+                    return std::stoull(line.substr(6));
+                }
+            }
+            return 0;
+        }
     }
 
     TEST(BridgeCli, NoArgumentsPrintsUsageAndExitsTwo)
@@ -498,6 +512,71 @@ namespace mxl::bridge::test
         EXPECT_TRUE(waitForActive(domainB.path(), video.id, "import", 15s)) << "the session did not survive the refusal";
         EXPECT_TRUE(a.running());
         EXPECT_TRUE(b.running());
+    }
+
+    TEST_F(LoopbackBridge, PeerStreamingPreAuthenticationFramesDoesNotDisturbOtherSessions)
+    {
+        auto const video = videoFlow(1280, 720, {50, 1});
+        LiveWriter writer{domainA.str(), video};
+        ASSERT_EQ(writer.problem(), "");
+        auto& a = start(domainA);
+        auto const addressA = listenAddress(domainA);
+        ASSERT_FALSE(addressA.empty());
+        auto const port = static_cast<std::uint16_t>(std::stoi(addressA.substr(addressA.rfind(':') + 1)));
+        start(domainB, {"--import", addressA + "/" + video.id});
+        MirrorVerifier mirror{domainB.str(), video};
+        ASSERT_TRUE(waitForActive(domainB.path(), video.id, "import", 15s)) << "flow " << video.id << " is not active on B";
+        ASSERT_TRUE(mirror.waitForCount(20, 10s)) << mirror.report();
+        auto const rssBefore = residentKiB(a.pid());
+        auto const verifiedBefore = mirror.report().verified;
+
+        // For 5 s, as fast as it can from one address: connect, send Hello frames (a valid header, an
+        // oversized one, garbage), reconnect when closed.
+        std::vector<std::byte> hello(12 + 64); // header: magic u32 | version u16 | type u16 (Hello: 1) | body length u32
+        std::memcpy(hello.data(), "MXLC", 4);
+        hello[4] = std::byte{1};
+        hello[6] = std::byte{1};
+        std::uint32_t const helloBody = 64;
+        std::memcpy(hello.data() + 8, &helloBody, sizeof helloBody);
+        std::size_t connections = 0;
+        std::size_t bytes = 0;
+        auto const until = Clock::now() + 5s;
+        while (Clock::now() < until)
+        {
+            auto attacker = connectFrom("127.0.0.3", port);
+            if (!attacker.valid())
+            {
+                continue;
+            }
+            ++connections;
+            for (int i = 0; i < 64; ++i)
+            {
+                auto const n = ::send(attacker.get(), hello.data(), hello.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (n <= 0)
+                {
+                    break;
+                }
+                bytes += static_cast<std::size_t>(n);
+            }
+        }
+        std::cout << connections << " connections and " << bytes << " bytes of pre-authentication frames in 5 s\n";
+        EXPECT_GT(connections, 10U);
+
+        // The real session went on (and every grain the mirror lacks is one the exporter counted).
+        EXPECT_TRUE(mirror.waitForCount(verifiedBefore + 50, 20s)) << mirror.report();
+        auto const rssAfter = residentKiB(a.pid());
+        std::cout << "bridge A resident memory " << rssBefore << " KiB before, " << rssAfter << " KiB after\n";
+        EXPECT_LT(rssAfter, rssBefore + 50 * 1024) << "bridge A grew by more than 50 MiB";
+        mirror.stop();
+        auto const report = mirror.report();
+        EXPECT_EQ(report.corrupt, 0U) << report;
+        auto const status = waitForStatus(domainA.path(), [](BridgeStatus const&) { return true; }, 1s);
+        ASSERT_TRUE(status);
+        auto const* exported = findFlow(*status, video.id, "export");
+        ASSERT_NE(exported, nullptr);
+        EXPECT_EQ(exported->state, "active") << "the real session lost its export";
+        EXPECT_LE(report.missed, exported->skippedGrains + writer.skipped()) << report;
+        EXPECT_EQ(a.stop(SIGTERM, 5s), 0) << "SIGTERM was not handled";
     }
 
     TEST_F(LoopbackBridge, ConfigFileGivesTheSameOptions)
