@@ -379,10 +379,21 @@ namespace mxl::fabric
                     }
                     break;
                 case ofi::CmEventKind::Connected:
+                    // Only about the connection in use: an event of an older one (its endpoint gone,
+                    // the event still queued) must neither mark nor tear down the current one.
+                    if (!_endpoint || e.fid != _endpoint->fid())
+                    {
+                        break;
+                    }
                     _connected.store(true, std::memory_order_release);
                     log().info("flow {}: source connected", formatUuid(_definition.id));
                     break;
                 case ofi::CmEventKind::Shutdown:
+                    if (!_endpoint || e.fid != _endpoint->fid())
+                    {
+                        log().debug("flow {}: a shutdown of an earlier connection, ignored", formatUuid(_definition.id));
+                        break;
+                    }
                     _connected.store(false, std::memory_order_release);
                     _endpoint.reset();
                     log().info("flow {}: source disconnected", formatUuid(_definition.id));
