@@ -85,14 +85,7 @@ export MXL_LOG_LEVEL=error
 cleanup() {
     local status=$?
     set +e
-    for pid in "${genPids[@]}" "$bridgeB" "$bridgeA"; do
-        mxl_stop_pid "$pid"
-    done
-    if [ "$status" -ne 0 ]; then
-        mxl_show_logs "$work"
-    fi
-    ip netns del "$nsA" 2>/dev/null
-    ip netns del "$nsB" 2>/dev/null
+    mxl_clean_up "$status" "$work" "$nsA" "$nsB" "${genPids[@]}" "$bridgeB" "$bridgeA"
     rm -rf "$domainA" "$domainB" "$work"
 }
 trap cleanup EXIT

@@ -35,15 +35,8 @@ pids=()
 cleanup() {
     local status=$?
     set +e
-    # The source first, then the bridges: each bridge removes its mirrors and status on SIGTERM.
-    for pid in "${pids[@]}"; do
-        mxl_stop_pid "$pid"
-    done
-    if [ "$status" -ne 0 ]; then
-        mxl_show_logs "$work"
-    fi
-    ip netns del "$nsA" 2>/dev/null
-    ip netns del "$nsB" 2>/dev/null
+    # The source first, then the bridges.
+    mxl_clean_up "$status" "$work" "$nsA" "$nsB" "${pids[@]}"
     rm -rf "$domainA" "$domainB" "$work"
 }
 trap cleanup EXIT

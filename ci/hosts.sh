@@ -53,3 +53,20 @@ mxl_show_logs() {
     done
     return 0
 }
+
+# mxl_clean_up STATUS WORK NS_A NS_B PID...: stops the processes in the order given (each bridge
+# removes its mirrors and status on SIGTERM), prints WORK's logs when STATUS is not 0, and removes the
+# two namespaces. The caller removes its own files.
+mxl_clean_up() {
+    local status=$1 work=$2 nsA=$3 nsB=$4 pid
+    shift 4
+    for pid in "$@"; do
+        mxl_stop_pid "$pid"
+    done
+    if [ "$status" -ne 0 ]; then
+        mxl_show_logs "$work"
+    fi
+    ip netns del "$nsA" 2>/dev/null
+    ip netns del "$nsB" 2>/dev/null
+    return 0
+}

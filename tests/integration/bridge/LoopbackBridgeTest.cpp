@@ -199,6 +199,23 @@ namespace mxl::bridge::test
             return status ? status->listen : std::string{};
         }
 
+        /// The exporting bridge on A with its control address ("127.0.0.1:PORT", empty if it published none) and port.
+        struct Exporter
+        {
+            RunningBridge& bridge;
+            std::string address;
+            std::uint16_t port;
+        };
+
+        Exporter startExporter()
+        {
+            auto& bridge = start(domainA);
+            auto address = listenAddress(domainA);
+            EXPECT_FALSE(address.empty()) << "A did not publish its address";
+            auto const port = address.empty() ? 0 : std::stoi(address.substr(address.rfind(':') + 1));
+            return Exporter{bridge, std::move(address), static_cast<std::uint16_t>(port)};
+        }
+
         /// A bridge on A and one on B importing flow from A; returns B's once the import is active.
         RunningBridge& importOnB(TestFlow const& flow)
         {
@@ -413,10 +430,8 @@ namespace mxl::bridge::test
         auto const video = videoFlow(1280, 720, {50, 1});
         LiveWriter writer{domainA.str(), video};
         ASSERT_EQ(writer.problem(), "");
-        auto& a = start(domainA);
-        auto const addressA = listenAddress(domainA);
+        auto const [a, addressA, port] = startExporter();
         ASSERT_FALSE(addressA.empty());
-        auto const port = static_cast<std::uint16_t>(std::stoi(addressA.substr(addressA.rfind(':') + 1)));
 
         // Eight silent connections from one address fill its share; more from there are closed at once.
         std::vector<Fd> silent;
@@ -519,10 +534,8 @@ namespace mxl::bridge::test
         auto const video = videoFlow(1280, 720, {50, 1});
         LiveWriter writer{domainA.str(), video};
         ASSERT_EQ(writer.problem(), "");
-        auto& a = start(domainA);
-        auto const addressA = listenAddress(domainA);
+        auto const [a, addressA, port] = startExporter();
         ASSERT_FALSE(addressA.empty());
-        auto const port = static_cast<std::uint16_t>(std::stoi(addressA.substr(addressA.rfind(':') + 1)));
         start(domainB, {"--import", addressA + "/" + video.id});
         MirrorVerifier mirror{domainB.str(), video};
         ASSERT_TRUE(waitForActive(domainB.path(), video.id, "import", 15s)) << "flow " << video.id << " is not active on B";

@@ -155,27 +155,23 @@ TEST(Replication, ACorruptSourceHeadStopsTheSenderWithAReasonInsteadOfSpinning)
 {
     // Anyone who may write the domain may write the flow header: a head of 2^64 - 1 would have the sender
     // scan through every index up to it, and hold its stop() up for ever.
-    TestDomain a, b;
-    auto const id = mxl::formatUuid(mxl::randomUuid());
-    Source source{a, mxl::test::flowDef(id, "v210", 320, 180, 50, 1)};
-    Replication replication{a.str(), b.str(), *mxl::parseUuid(id)};
-    ASSERT_TRUE(replication.start()) << replication.error();
-    Sink sink{b, id};
-    auto const first = source.currentIndex();
+    mxl::fabric::test::ReplicatedFlow flow{rma, [](std::string const& id) { return mxl::test::flowDef(id, "v210", 320, 180, 50, 1); }};
+    ASSERT_TRUE(flow.start()) << flow.replication.error();
+    auto const first = flow.source.currentIndex();
     for (auto i = first; i < first + 3; ++i)
     {
-        source.writeGrain(i);
-        ASSERT_EQ(sink.verify(i), 0U);
+        flow.source.writeGrain(i);
+        ASSERT_EQ(flow.sink->verify(i), 0U);
     }
 
-    mxl::Fd data{::open((a.path() / (id + ".mxl-flow") / "data").c_str(), O_RDWR | O_CLOEXEC)};
+    mxl::Fd data{::open((flow.a.path() / (flow.id + ".mxl-flow") / "data").c_str(), O_RDWR | O_CLOEXEC)};
     ASSERT_TRUE(data.valid());
     std::uint64_t const corrupt = UINT64_MAX;
     constexpr off_t headIndexOffset = 200; // runtime.headIndex in the flow header
     ASSERT_EQ(::pwrite(data.get(), &corrupt, sizeof corrupt, headIndexOffset), static_cast<ssize_t>(sizeof corrupt));
 
-    auto const failure = replication.waitForSenderFailure(10000);
+    auto const failure = flow.replication.waitForSenderFailure(10000);
     ASSERT_TRUE(failure) << "the sender went on with a head of " << corrupt;
     EXPECT_NE(failure->find("head index"), std::string::npos) << *failure;
-    replication.stop(); // returns: the sender's thread is not stuck in a scan
+    flow.replication.stop(); // returns: the sender's thread is not stuck in a scan
 }
