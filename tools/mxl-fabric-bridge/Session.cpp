@@ -92,7 +92,7 @@ namespace mxl::bridge
         }
         // A bounded number of rounds per wake-up, so that one chatty peer cannot starve the others.
         std::vector<ControlMessage> messages;
-        for (int round = 0; round < 64 && _phase != Phase::Closed; ++round)
+        for (int round = 0; round < 4 && _phase != Phase::Closed; ++round)
         {
             messages.clear();
             auto const received = _connection.receive(messages);

@@ -224,6 +224,34 @@ namespace mxl::bridge::test
         EXPECT_FALSE(pair.client.wantsWrite());
     }
 
+    TEST(Connection, OneReceiveTakesABoundedShareOfAFastPeer)
+    {
+        // A peer sending as fast as it can: each receive() hands out at most maxFramesPerReceive frames and
+        // reads at most maxBytesPerReceive, so that the event loop gets back to others; nothing is lost.
+        auto pair = handshake();
+        constexpr std::uint64_t count = 3000;
+        for (std::uint64_t i = 0; i < count; ++i)
+        {
+            ASSERT_TRUE(pair.client.send(Heartbeat{.sequence = i}));
+        }
+        std::vector<ControlMessage> all;
+        auto const deadline = std::chrono::steady_clock::now() + 10s;
+        while (all.size() < count && std::chrono::steady_clock::now() < deadline)
+        {
+            ASSERT_TRUE(pair.client.flush());
+            readable(pair.server.fd(), 10ms);
+            std::vector<ControlMessage> out;
+            ASSERT_TRUE(pair.server.receive(out));
+            ASSERT_LE(out.size(), Connection::maxFramesPerReceive);
+            all.insert(all.end(), out.begin(), out.end());
+        }
+        ASSERT_EQ(all.size(), count);
+        for (std::uint64_t i = 0; i < count; ++i)
+        {
+            ASSERT_EQ(std::get<Heartbeat>(all[i]).sequence, i) << "frame " << i;
+        }
+    }
+
     TEST(Connection, FramesSplitAtEveryByteArrive)
     {
         PeerStream stream;

@@ -54,12 +54,13 @@ namespace mxl::bridge
         _awaitingSessionKey = false;
     }
 
-    Expected<void> Connection::decodeBuffered(std::vector<ControlMessage>& out)
+    Expected<void> Connection::decodeBuffered(std::vector<ControlMessage>& out, std::size_t maxFrames)
     {
         std::span<std::byte const> const input{_in};
         std::size_t offset = 0;
         Expected<void> result{};
-        while (!_awaitingSessionKey && input.size() - offset >= controlHeaderSize)
+        std::size_t decoded = 0;
+        while (!_awaitingSessionKey && input.size() - offset >= controlHeaderSize && decoded < maxFrames)
         {
             auto const available = input.subspan(offset);
             auto bodySize = controlBodySize(available.first(controlHeaderSize));
@@ -109,6 +110,7 @@ namespace mxl::bridge
             offset += frameSize + trailerSize;
             _awaitingSessionKey = !_sessionKey && type == ControlType::Auth;
             out.push_back(std::move(message).value());
+            ++decoded;
         }
         _in.erase(_in.begin(), _in.begin() + static_cast<std::ptrdiff_t>(offset));
         return result;
@@ -116,11 +118,19 @@ namespace mxl::bridge
 
     Expected<void> Connection::receive(std::vector<ControlMessage>& out)
     {
+        // Bounded per call in frames and bytes: a peer sending as fast as it can gets its share of the
+        // event loop, the rest waits in the socket (epoll is level-triggered: the next turn goes on).
+        auto const before = out.size();
+        std::size_t readNow = 0;
         for (;;)
         {
-            if (auto decoded = decodeBuffered(out); !decoded)
+            if (auto decoded = decodeBuffered(out, maxFramesPerReceive - (out.size() - before)); !decoded)
             {
                 return decoded;
+            }
+            if (out.size() - before >= maxFramesPerReceive || readNow >= maxBytesPerReceive)
+            {
+                return {};
             }
             // What is left is less than one frame, unless frames wait for the session key.
             if (_in.size() >= maxBufferedBytes - readChunk)
@@ -138,6 +148,7 @@ namespace mxl::bridge
             _in.resize(old + static_cast<std::size_t>(std::max<ssize_t>(n, 0)));
             if (n > 0)
             {
+                readNow += static_cast<std::size_t>(n);
                 continue;
             }
             if (n == 0)

@@ -75,12 +75,15 @@ namespace mxl::bridge
 
         static constexpr std::size_t maxQueuedBytes = 16 * 1024 * 1024;
         static constexpr std::size_t readChunk = 64 * 1024;
+        /// What one receive() takes at most: frames decoded, and bytes read from the socket.
+        static constexpr std::size_t maxFramesPerReceive = 256;
+        static constexpr std::size_t maxBytesPerReceive = 4 * readChunk;
         /// One maximal frame with its MAC, plus one read.
         static constexpr std::size_t maxBufferedBytes = controlHeaderSize + maxControlBody + controlMacSize + readChunk;
 
     private:
         /// Cuts and checks the complete frames at the front of _in.
-        Expected<void> decodeBuffered(std::vector<ControlMessage>& out);
+        Expected<void> decodeBuffered(std::vector<ControlMessage>& out, std::size_t maxFrames);
 
         Fd _socket;
         Role _role;
