@@ -1,0 +1,286 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "Bridge.hpp"
+#include "BridgeInternals.hpp"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstring>
+
+#include <sys/random.h>
+#include <fmt/format.h>
+
+#include "common/Logging.hpp"
+#include "flow/FlowDefinition.hpp"
+#include "ofi/Info.hpp"
+#include "protocol/Messages.hpp"
+#include "replication/FabricHints.hpp"
+#include "replication/Offer.hpp"
+#include "time/Timing.hpp"
+
+namespace mxl::bridge
+{
+    using namespace internal;
+
+    // ---- Export side -------------------------------------------------------------------------
+
+    bool Bridge::exported(Uuid const& flowId) const
+    {
+        return _options.exportAll || std::find(_options.exports.begin(), _options.exports.end(), flowId) != _options.exports.end();
+    }
+
+    void Bridge::onSubscribe(Session& session, Uuid const& flowId, std::uint64_t now)
+    {
+        if (!exported(flowId))
+        {
+            log().warn("peer {}: refused a subscription to flow {}: not exported", session.peerText(), formatUuid(flowId));
+            session.send(ControlError{MXL_ERR_PERMISSION_DENIED, flowId, fmt::format("flow {} is not exported by this bridge", formatUuid(flowId))});
+            return;
+        }
+        auto it = std::find_if(_exports.begin(), _exports.end(), [&](Export const& e) { return e.session == &session && e.flowId == flowId; });
+        if (it == _exports.end())
+        {
+            // One peer gets its share, not the whole: the subscription beyond is refused, the session goes on.
+            auto const mine = static_cast<std::size_t>(std::count_if(_exports.begin(), _exports.end(), [&](Export const& e) { return e.session == &session; }));
+            if (mine >= maxSubscriptionsPerPeer || _exports.size() >= maxSubscriptions)
+            {
+                auto const reason = mine >= maxSubscriptionsPerPeer
+                                        ? fmt::format("this peer holds {} subscriptions, the most one peer may", mine)
+                                        : fmt::format("this bridge serves {} subscriptions, the most it takes", _exports.size());
+                log().warn("peer {}: refused a subscription to flow {}: {}", session.peerText(), formatUuid(flowId), reason);
+                session.send(ControlError{MXL_ERR_INVALID_STATE, flowId, reason});
+                return;
+            }
+            _exports.push_back(Export{});
+            it = std::prev(_exports.end());
+            it->session = &session;
+            it->flowId = flowId;
+        }
+        else
+        {
+            auto& e = *it;
+            dropExport(e);
+            e.session = &session;
+        }
+        it->state = Export::State::Waiting;
+        it->retryAt = now;
+        log().info("peer {}: subscribed to flow {}", session.peerText(), formatUuid(flowId));
+    }
+
+    void Bridge::onUnsubscribe(Session& session, Uuid const& flowId)
+    {
+        for (auto& e : _exports)
+        {
+            if (e.session == &session && e.flowId == flowId)
+            {
+                log().info("peer {}: unsubscribed from flow {}", session.peerText(), formatUuid(flowId));
+                dropExport(e);
+            }
+        }
+        _exports.remove_if([](Export const& e) { return e.session == nullptr; });
+    }
+
+    void Bridge::dropExport(Export& e)
+    {
+        if (e.sender)
+        {
+            e.sender->stop();
+            e.sender.reset();
+        }
+        if (e.pending.valid())
+        {
+            _abandoned.push_back(std::move(e.pending));
+        }
+        e.session = nullptr;
+        e.state = Export::State::Waiting;
+        e.offerEpoch = 0;
+        e.grantEpoch = 0;
+    }
+
+    void Bridge::offer(Export& e, std::uint64_t now)
+    {
+        auto flowOffer = fabric::makeFlowOffer(*_domain, e.flowId);
+        if (!flowOffer)
+        {
+            // Not there (yet): the peer waits; the flow is offered when a writer creates it.
+            e.retryAt = now + offerRetryNs;
+            return;
+        }
+        e.offerEpoch = randomEpoch();
+        e.state = Export::State::Offered;
+        e.retryAt = now + grantTimeoutNs;
+        e.session->send(Offer{e.flowId, e.offerEpoch, fabric::encode(*flowOffer)});
+        log().info("flow {}: offered to {}", formatUuid(e.flowId), e.session->peerText());
+    }
+
+    void Bridge::onGrant(Session& session, Grant const& grant)
+    {
+        auto it = std::find_if(_exports.begin(), _exports.end(), [&](Export const& e) { return e.session == &session && e.flowId == grant.flowId; });
+        if (it == _exports.end() || it->state != Export::State::Offered || it->offerEpoch != grant.offerEpoch)
+        {
+            // A grant crossing a newer offer: refused, not fatal (the newer offer gets its own grant).
+            session.send(ControlError{MXL_ERR_INVALID_STATE, grant.flowId, "grant for a stale or unknown offer epoch"});
+            return;
+        }
+        auto regionGrant = fabric::decodeRegionGrant(grant.regionGrant);
+        if (!regionGrant)
+        {
+            session.close(fmt::format("a malformed region grant: {}", regionGrant.error().message));
+            return;
+        }
+        if (regionGrant->flowId != grant.flowId)
+        {
+            session.close("a region grant for another flow");
+            return;
+        }
+        // The sender connects where the grant says: only to the peer itself, never elsewhere.
+        if (regionGrant->node != session.peer().host())
+        {
+            session.close(fmt::format("a region grant naming host {} (the peer is {})", regionGrant->node, session.peer().host()));
+            return;
+        }
+        if (std::none_of(_providers.begin(), _providers.end(), [&](std::string const& p) { return regionGrant->provider == p; }))
+        {
+            session.send(ControlError{MXL_ERR_NO_FABRIC, grant.flowId, fmt::format("provider {} is not available on this host", regionGrant->provider)});
+            it->state = Export::State::Waiting;
+            it->retryAt = monotonicNow() + resubscribeNs;
+            return;
+        }
+        auto& e = *it;
+        e.provider = regionGrant->provider;
+        e.transfer = transferName(regionGrant->transfer);
+        e.grantEpoch = regionGrant->epoch;
+        e.state = Export::State::Connecting;
+        fabric::Sender::Options options;
+        options.connectTimeout = senderConnectTimeout;
+        e.pending = std::async(std::launch::async, [domain = _domain.get(), flowId = e.flowId, g = std::move(*regionGrant), options] {
+            return fabric::Sender::create(*domain, flowId, g, options);
+        });
+    }
+
+    void Bridge::exportsTick(std::uint64_t now)
+    {
+        for (auto& e : _exports)
+        {
+            if (e.session == nullptr || e.session->phase() != Session::Phase::Established)
+            {
+                continue;
+            }
+            auto const id = formatUuid(e.flowId);
+            switch (e.state)
+            {
+                case Export::State::Waiting:
+                    if (now >= e.retryAt)
+                    {
+                        offer(e, now);
+                    }
+                    break;
+                case Export::State::Offered:
+                    if (now >= e.retryAt)
+                    {
+                        // No grant came (the peer is busy or lost it): a new offer, a new epoch.
+                        offer(e, now);
+                    }
+                    break;
+                case Export::State::Connecting:
+                    if (ready(e.pending))
+                    {
+                        auto sender = e.pending.get();
+                        if (!sender)
+                        {
+                            ++e.errors;
+                            e.lastError = sender.error().message;
+                            log().warn("flow {}: cannot replicate to {}: {}", id, e.session->peerText(), e.lastError);
+                            e.session->send(ControlError{sender.error().status, e.flowId, e.lastError});
+                            e.state = Export::State::Waiting;
+                            e.retryAt = now + failureRetryNs;
+                            break;
+                        }
+                        e.sender = std::move(*sender);
+                        e.sender->start();
+                        e.state = Export::State::Active;
+                        e.session->send(Started{e.flowId, e.offerEpoch});
+                        log().info("flow {}: replicating to {} ({}, {})", id, e.session->peerText(), e.provider, e.transfer);
+                    }
+                    break;
+                case Export::State::Active:
+                    if (e.sender->sourceRemoved())
+                    {
+                        log().info("flow {}: the source flow was removed or recreated; telling {}", id, e.session->peerText());
+                        e.sender->stop();
+                        e.sender.reset();
+                        e.session->send(FlowGone{e.flowId, e.offerEpoch, "the source flow was removed or recreated"});
+                        e.state = Export::State::Waiting;
+                        e.retryAt = now;
+                    }
+                    else if (e.sender->failed())
+                    {
+                        ++e.errors;
+                        e.lastError = e.sender->counters().lastError;
+                        log().warn("flow {}: replication to {} failed ({}); offering again", id, e.session->peerText(), e.lastError);
+                        e.sender->stop();
+                        e.sender.reset();
+                        e.state = Export::State::Waiting;
+                        e.retryAt = now + failureRetryNs;
+                    }
+                    break;
+            }
+        }
+    }
+
+    Catalogue Bridge::catalogue() const
+    {
+        Catalogue list;
+        for (auto const& id : _domain->listFlows())
+        {
+            if (!exported(id) || list.flows.size() >= maxCatalogueEntries)
+            {
+                continue;
+            }
+            CatalogueEntry entry;
+            entry.flowId = id;
+            auto const text = formatUuid(id);
+            // Anyone who may write the domain may have written this file: it is parsed as the engine
+            // parses a definition (every field's type checked), and a flow whose definition is refused
+            // is left out of the catalogue, said once.
+            auto def = _domain->flowDefinition(text);
+            auto parsed = def ? parseFlowDefinition(*def) : Expected<FlowDefinition>{Unexpected{def.error()}};
+            if (!parsed)
+            {
+                if (_refusedDefinitions.insert(text).second)
+                {
+                    log().warn("flow {}: not exported: {}", text, parsed.error().message);
+                }
+                continue;
+            }
+            _refusedDefinitions.erase(text);
+            entry.label = parsed->label.substr(0, maxTextSize);
+            // The parser accepts exactly these three formats: their URNs, without parsing the text again.
+            entry.format = parsed->format == MXL_DATA_FORMAT_VIDEO   ? "urn:x-nmos:format:video"
+                           : parsed->format == MXL_DATA_FORMAT_AUDIO ? "urn:x-nmos:format:audio"
+                                                                     : "urn:x-nmos:format:data";
+            auto active = _domain->isFlowActive(text);
+            entry.active = active && *active;
+            list.flows.push_back(std::move(entry));
+        }
+        return list;
+    }
+
+    void Bridge::publishCatalogue(std::uint64_t)
+    {
+        auto const list = catalogue();
+        auto encoded = encodeControl(list);
+        if (encoded == _catalogueSent)
+        {
+            return;
+        }
+        _catalogueSent = std::move(encoded);
+        for (auto& session : _sessions)
+        {
+            if (session->phase() == Session::Phase::Established && peerOf(*session) == nullptr)
+            {
+                session->send(list);
+            }
+        }
+    }
+}
