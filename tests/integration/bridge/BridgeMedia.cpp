@@ -73,29 +73,34 @@ namespace mxl::bridge::test
             return TestFlow{std::move(id), media, std::move(definition), rate, seed};
         }
 
+        std::string orRandomId(std::string id)
+        {
+            return id.empty() ? formatUuid(randomUuid()) : id;
+        }
+
         bool isHead(std::uint64_t head) noexcept
         {
             return head != 0 && head != MXL_UNDEFINED_INDEX;
         }
     }
 
-    TestFlow videoFlow(int width, int height, mxlRational rate)
+    TestFlow videoFlow(int width, int height, mxlRational rate, std::string id)
     {
-        auto id = formatUuid(randomUuid());
+        id = orRandomId(std::move(id));
         auto def = mxl::test::flowDef(id, "v210", width, height, static_cast<int>(rate.numerator), static_cast<int>(rate.denominator));
         return makeFlow(Media::Video, std::move(def), std::move(id), rate);
     }
 
-    TestFlow audioFlow(std::uint32_t channels, std::uint64_t sampleRate)
+    TestFlow audioFlow(std::uint32_t channels, std::uint64_t sampleRate, std::string id)
     {
-        auto id = formatUuid(randomUuid());
+        id = orRandomId(std::move(id));
         auto def = mxl::test::flowDef(id, "audio", 0, 0, static_cast<int>(sampleRate), 1, static_cast<int>(channels));
         return makeFlow(Media::Audio, std::move(def), std::move(id), mxlRational{static_cast<std::int64_t>(sampleRate), 1});
     }
 
-    TestFlow ancFlow(mxlRational rate)
+    TestFlow ancFlow(mxlRational rate, std::string id)
     {
-        auto id = formatUuid(randomUuid());
+        id = orRandomId(std::move(id));
         auto def = mxl::test::flowDef(id, "smpte291", 0, 0, static_cast<int>(rate.numerator), static_cast<int>(rate.denominator));
         return makeFlow(Media::Anc, std::move(def), std::move(id), rate);
     }

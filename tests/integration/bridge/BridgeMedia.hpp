@@ -43,9 +43,11 @@ namespace mxl::bridge::test
         std::uint64_t seed; ///< Derived from the id: the flow's part of the content.
     };
 
-    TestFlow videoFlow(int width = 1920, int height = 1080, mxlRational rate = {60, 1});
-    TestFlow audioFlow(std::uint32_t channels = 2, std::uint64_t sampleRate = 48000);
-    TestFlow ancFlow(mxlRational rate = {60, 1});
+    /// A flow with a random id, or with id when one is given (the content then follows from it, so that
+    /// a writer and a verifier in different processes agree on it: tests/soak).
+    TestFlow videoFlow(int width = 1920, int height = 1080, mxlRational rate = {60, 1}, std::string id = {});
+    TestFlow audioFlow(std::uint32_t channels = 2, std::uint64_t sampleRate = 48000, std::string id = {});
+    TestFlow ancFlow(mxlRational rate = {60, 1}, std::string id = {});
 
     /// The current TAI-based grain (or sample) index of the flow.
     std::uint64_t currentIndex(TestFlow const& flow);
