@@ -72,9 +72,14 @@ namespace mxl::bridge
             return status.take_error();
         }
 
+        auto tls = TlsContext::create(key, options.insecure);
+        if (!tls)
+        {
+            return tls.take_error();
+        }
         LocalIdentity identity;
         identity.bridgeId = randomUuid();
-        identity.key = std::move(key);
+        identity.tls = std::move(tls).value();
         identity.insecure = options.insecure;
         identity.capabilities.providers = providers;
         identity.capabilities.cqDataSize = 4;
@@ -284,8 +289,14 @@ namespace mxl::bridge
                 }
                 continue; // the socket closes here
             }
+            auto connection = Connection::open(std::move(*socket), Role::Server, _identity.tls);
+            if (!connection)
+            {
+                log().warn("peer {}: connection closed: {}", peer.text(), connection.error().message);
+                continue;
+            }
             log().debug("peer {}: connected", peer.text());
-            _sessions.push_back(std::make_unique<Session>(std::move(*socket), Role::Server, peer, _identity, *this, false, now));
+            _sessions.push_back(std::make_unique<Session>(std::move(connection).value(), peer, _identity, *this, false, now));
             watch(*_sessions.back());
         }
     }
@@ -355,7 +366,14 @@ namespace mxl::bridge
                 peer.nextAttempt = now + maxBackoffNs;
                 continue;
             }
-            _sessions.push_back(std::make_unique<Session>(std::move(*socket), Role::Client, peer.socketAddress, _identity, *this, true, now));
+            auto connection = Connection::open(std::move(*socket), Role::Client, _identity.tls);
+            if (!connection)
+            {
+                peer.lastError = connection.error().message;
+                peer.nextAttempt = now + maxBackoffNs;
+                continue;
+            }
+            _sessions.push_back(std::make_unique<Session>(std::move(connection).value(), peer.socketAddress, _identity, *this, true, now));
             peer.session = _sessions.back().get();
             watch(*peer.session);
         }

@@ -15,17 +15,12 @@ namespace mxl::bridge
 {
     namespace
     {
-        constexpr char software[] = "mxl-fabric-bridge 0.2";
+        constexpr char software[] = "mxl-fabric-bridge, control protocol 2";
         constexpr double clockWarnMs = 1.0;
-
-        Role otherRole(Role role)
-        {
-            return role == Role::Client ? Role::Server : Role::Client;
-        }
     }
 
-    Session::Session(Fd socket, Role role, SocketAddress peer, LocalIdentity const& identity, SessionHandler& handler, bool connecting, std::uint64_t now)
-        : _connection{std::move(socket), role}
+    Session::Session(Connection connection, SocketAddress peer, LocalIdentity const& identity, SessionHandler& handler, bool connecting, std::uint64_t now)
+        : _connection{std::move(connection)}
         , _peer{peer}
         , _peerText{peer.text()}
         , _identity{identity}
@@ -50,10 +45,9 @@ namespace mxl::bridge
         {
             _local = *local;
         }
-        _nonce = randomNonce();
+        // Waits inside the connection until the TLS handshake is done.
         Hello hello;
         hello.bridgeId = _identity.bridgeId;
-        hello.nonce = _nonce;
         hello.flags = _identity.insecure ? helloInsecure : 0;
         hello.software = software;
         sendRaw(hello);
@@ -110,14 +104,7 @@ namespace mxl::bridge
             }
             if (!received)
             {
-                if (_phase == Phase::Handshake && _authReceived)
-                {
-                    // We accepted the peer's proof and switched to authenticated frames; what came
-                    // next failed: the peer refused ours (its refusal is not under the session key).
-                    _authFailed = true;
-                    close(fmt::format("authentication failed: the peer refused this bridge's key ({})", received.error().message));
-                    return;
-                }
+                _authFailed = received.error().status == MXL_ERR_PERMISSION_DENIED && _phase == Phase::Handshake;
                 close(received.error().message);
                 return;
             }
@@ -150,7 +137,7 @@ namespace mxl::bridge
                 {
                     close(fmt::format("the peer stopped ({})", m.reason), false);
                 }
-                else if constexpr (std::is_same_v<T, Hello> || std::is_same_v<T, Auth> || std::is_same_v<T, Capabilities>)
+                else if constexpr (std::is_same_v<T, Hello> || std::is_same_v<T, RetiredAuth> || std::is_same_v<T, Capabilities>)
                 {
                     close(fmt::format("unexpected {} after the handshake", controlTypeName(controlType(message))));
                 }
@@ -190,32 +177,17 @@ namespace mxl::bridge
                 close("authentication failed: " + reason);
                 return;
             }
+            // Also what stops our own TLS connection reflected back to us ("Selfie"): same key, same id.
             if (hello->bridgeId == _identity.bridgeId)
             {
                 sendRaw(ControlError{MXL_ERR_INVALID_ARG, {}, "a bridge connected to itself"});
                 close("this bridge connected to itself (check --import addresses)");
                 return;
             }
-            sendRaw(Auth{authMac(_identity.key, role(), _identity.bridgeId, hello->bridgeId, _nonce, hello->nonce)});
-            return;
-        }
-        if (auto* auth = std::get_if<Auth>(&message); auth != nullptr && _helloReceived && !_authReceived)
-        {
-            _authReceived = true;
-            if (!verifyAuthMac(_identity.key, otherRole(role()), _peerHello.bridgeId, _identity.bridgeId, _peerHello.nonce, _nonce, auth->mac))
-            {
-                _authFailed = true;
-                sendRaw(ControlError{MXL_ERR_PERMISSION_DENIED, {}, "authentication failed"});
-                close("authentication failed: the peer does not hold this bridge's key");
-                return;
-            }
-            auto const& clientNonce = role() == Role::Client ? _nonce : _peerHello.nonce;
-            auto const& serverNonce = role() == Role::Client ? _peerHello.nonce : _nonce;
-            _connection.authenticate(sessionKey(_identity.key, clientNonce, serverNonce));
             sendRaw(_identity.capabilities);
             return;
         }
-        if (auto* capabilities = std::get_if<Capabilities>(&message); capabilities != nullptr && _authReceived)
+        if (auto* capabilities = std::get_if<Capabilities>(&message); capabilities != nullptr && _helloReceived)
         {
             _peerCapabilities = *capabilities;
             _phase = Phase::Established;

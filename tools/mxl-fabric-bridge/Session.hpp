@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-// One control session with a peer bridge, over one TCP connection: the connect, the handshake
-// (Hello, Auth, Capabilities), then heartbeats and the messages the bridge acts on. A session that
+// One control session with a peer bridge, over one TCP connection: the connect, the handshake (TLS
+// with the pre-shared key, then Hello and Capabilities inside it), then heartbeats and the messages the bridge acts on. A session that
 // misbehaves (a malformed or unexpected message, a failed authentication, silence) is closed with a
 // reason; nothing it does reaches other sessions.
 
 #include <array>
+#include <memory>
 #include <cstdint>
 #include <utility>
 #include <optional>
@@ -25,7 +26,7 @@ namespace mxl::bridge
     struct LocalIdentity
     {
         Uuid bridgeId{};
-        PresharedKey key;
+        std::shared_ptr<TlsContext const> tls; ///< Holds the key (or --insecure's public one).
         bool insecure{false};
         Capabilities capabilities;
     };
@@ -49,7 +50,7 @@ namespace mxl::bridge
         enum class Phase
         {
             Connecting,  ///< TCP connect under way (our side connected).
-            Handshake,   ///< Hello / Auth / Capabilities.
+            Handshake,   ///< TLS, then Hello / Capabilities.
             Established, ///< Authenticated; heartbeats running.
             Closed,
         };
@@ -59,8 +60,8 @@ namespace mxl::bridge
         static constexpr std::uint64_t heartbeatIntervalNs = 250'000'000;
         static constexpr std::uint64_t silenceTimeoutNs = 1'500'000'000;
 
-        /// socket: connected or connecting (connecting: our connect, not finished yet).
-        Session(Fd socket, Role role, SocketAddress peer, LocalIdentity const& identity, SessionHandler& handler, bool connecting, std::uint64_t now);
+        /// connection: over a socket connected or connecting (connecting: our connect, not finished yet).
+        Session(Connection connection, SocketAddress peer, LocalIdentity const& identity, SessionHandler& handler, bool connecting, std::uint64_t now);
 
         [[nodiscard]] int fd() const noexcept
         {
@@ -179,10 +180,7 @@ namespace mxl::bridge
         std::uint64_t _lastReceived;
         std::uint64_t _nextHeartbeat{0};
         std::uint64_t _heartbeatSequence{0};
-        Nonce _nonce{};
         bool _helloReceived{false};
-        bool _authReceived{false};
-        bool _capabilitiesReceived{false};
         Hello _peerHello;
         Capabilities _peerCapabilities;
         std::optional<double> _rttMs;

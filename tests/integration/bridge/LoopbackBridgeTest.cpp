@@ -462,6 +462,42 @@ namespace mxl::bridge::test
         EXPECT_EQ(a.stop(SIGTERM, 5s), 0);
     }
 
+    TEST_F(LoopbackBridge, ProtocolOneBridgeIsRefusedByNameAndToldWhy)
+    {
+        // What a bridge of control protocol 1 sends first: its Hello, in clear text.
+        auto const [a, addressA, port] = startExporter();
+        ASSERT_FALSE(addressA.empty());
+        std::vector<std::byte> hello(12 + 60);
+        std::memcpy(hello.data(), "MXLC", 4);
+        hello[4] = std::byte{1}; // version 1
+        hello[6] = std::byte{1}; // Hello
+        std::uint32_t const bodySize = 60;
+        std::memcpy(hello.data() + 8, &bodySize, sizeof bodySize);
+        auto old = connectFrom("127.0.0.4", port);
+        ASSERT_TRUE(old.valid());
+        ASSERT_EQ(::send(old.get(), hello.data(), hello.size(), MSG_NOSIGNAL), static_cast<ssize_t>(hello.size()));
+        // The answer is a protocol-1 Error frame (magic, version 1, type 14), which such a bridge logs.
+        std::string reply;
+        char buffer[4096];
+        pollfd readable{old.get(), POLLIN, 0};
+        while (::poll(&readable, 1, 2000) == 1)
+        {
+            auto const n = ::recv(old.get(), buffer, sizeof buffer, 0);
+            if (n <= 0)
+            {
+                break;
+            }
+            reply.append(buffer, static_cast<std::size_t>(n));
+        }
+        ASSERT_GE(reply.size(), 12U);
+        EXPECT_EQ(reply.substr(0, 4), "MXLC");
+        EXPECT_EQ(reply[4], 1);
+        EXPECT_EQ(reply[6], 14);
+        EXPECT_NE(reply.find("refuses protocol 1: upgrade this bridge"), std::string::npos) << reply;
+        EXPECT_TRUE(a.waitForLog("the peer speaks control protocol 1", 2s));
+        EXPECT_EQ(a.stop(SIGTERM, 5s), 0);
+    }
+
     TEST_F(LoopbackBridge, MirrorsBeyondTheImportersSizeLimitsAreRefused)
     {
         // 1280x720 v210 at 50/1 with the default 200 ms history: 10 grains of 2 MiB, about 20 MiB a mirror.
@@ -543,14 +579,20 @@ namespace mxl::bridge::test
         auto const rssBefore = residentKiB(a.pid());
         auto const verifiedBefore = mirror.report().verified;
 
-        // For 5 s, as fast as it can from one address: connect, send Hello frames (a valid header, an
-        // oversized one, garbage), reconnect when closed.
+        // For 5 s, as fast as it can from one address: connect, send protocol-1 Hello frames or a TLS
+        // record of junk, reconnect when closed.
         std::vector<std::byte> hello(12 + 64); // header: magic u32 | version u16 | type u16 (Hello: 1) | body length u32
         std::memcpy(hello.data(), "MXLC", 4);
         hello[4] = std::byte{1};
         hello[6] = std::byte{1};
         std::uint32_t const helloBody = 64;
         std::memcpy(hello.data() + 8, &helloBody, sizeof helloBody);
+        std::vector<std::byte> tlsJunk(5 + 1024, std::byte{0xA5});
+        tlsJunk[0] = std::byte{0x16};
+        tlsJunk[1] = std::byte{0x03};
+        tlsJunk[2] = std::byte{0x01};
+        tlsJunk[3] = std::byte{0x40};
+        tlsJunk[4] = std::byte{0x00};
         std::size_t connections = 0;
         std::size_t bytes = 0;
         auto const until = Clock::now() + 5s;
@@ -562,9 +604,11 @@ namespace mxl::bridge::test
                 continue;
             }
             ++connections;
+            // Every other connection opens with a TLS handshake record announcing 16 KiB, then junk.
+            auto const& opening = connections % 2 == 0 ? hello : tlsJunk;
             for (int i = 0; i < 64; ++i)
             {
-                auto const n = ::send(attacker.get(), hello.data(), hello.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+                auto const n = ::send(attacker.get(), opening.data(), opening.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
                 if (n <= 0)
                 {
                     break;

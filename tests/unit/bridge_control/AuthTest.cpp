@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Authentication of two bridges: HMAC-SHA256 as RFC 4231 defines it, a handshake that succeeds only
-// with the same key and refuses reflected or misattributed proofs, and key files that must be
-// private and of a sensible size; errors never show the key.
+// The key of two bridges: HMAC-SHA256 as RFC 4231 defines it, and key files that must be private and
+// of a sensible size; errors never show the key. (The handshake that proves the key is TLS 1.3:
+// ConnectionTest.cpp.)
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -40,13 +40,6 @@ namespace mxl::bridge::test
             return PresharedKey{bytesOf(text)};
         }
 
-        /// One side of a handshake: its id and nonce.
-        struct Side
-        {
-            Uuid id{randomUuid()};
-            Nonce nonce{randomNonce()};
-        };
-
         std::filesystem::path writeKeyFile(mxl::test::TestDomain const& dir, std::string const& content, mode_t mode = 0600)
         {
             auto const path = dir.path() / "bridge.key";
@@ -70,93 +63,6 @@ namespace mxl::bridge::test
             "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
         EXPECT_EQ(hex(hmacSha256(std::vector<std::byte>(131, std::byte{0xaa}), bytesOf("Test Using Larger Than Block-Size Key - Hash Key First"))),
             "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
-    }
-
-    TEST(Auth, SameKeyAuthenticatesBothWays)
-    {
-        auto const key = keyOf(secret);
-        Side const client, server;
-        auto const clientMac = authMac(key, Role::Client, client.id, server.id, client.nonce, server.nonce);
-        auto const serverMac = authMac(key, Role::Server, server.id, client.id, server.nonce, client.nonce);
-        EXPECT_TRUE(verifyAuthMac(key, Role::Client, client.id, server.id, client.nonce, server.nonce, clientMac));
-        EXPECT_TRUE(verifyAuthMac(key, Role::Server, server.id, client.id, server.nonce, client.nonce, serverMac));
-        EXPECT_NE(clientMac, serverMac);
-    }
-
-    TEST(Auth, WrongKeyIsRefused)
-    {
-        Side const client, server;
-        auto const mac = authMac(keyOf(secret), Role::Client, client.id, server.id, client.nonce, server.nonce);
-        EXPECT_FALSE(verifyAuthMac(keyOf(secret + "!"), Role::Client, client.id, server.id, client.nonce, server.nonce, mac));
-        EXPECT_FALSE(verifyAuthMac(PresharedKey::insecure(), Role::Client, client.id, server.id, client.nonce, server.nonce, mac));
-    }
-
-    TEST(Auth, ReflectedAuthIsRefused)
-    {
-        auto const key = keyOf(secret);
-        Side const client, server;
-        // The server sends the client's own Auth back as its answer.
-        auto const clientMac = authMac(key, Role::Client, client.id, server.id, client.nonce, server.nonce);
-        EXPECT_FALSE(verifyAuthMac(key, Role::Server, server.id, client.id, server.nonce, client.nonce, clientMac));
-
-        // Hello reflected too, so ids and nonces match on both sides: the role still differs.
-        auto const mirrored = authMac(key, Role::Client, client.id, client.id, client.nonce, client.nonce);
-        EXPECT_FALSE(verifyAuthMac(key, Role::Server, client.id, client.id, client.nonce, client.nonce, mirrored));
-    }
-
-    TEST(Auth, MacCoversEveryInput)
-    {
-        auto const key = keyOf(secret);
-        Side const a, b;
-        auto const mac = authMac(key, Role::Client, a.id, b.id, a.nonce, b.nonce);
-        auto otherNonce = a.nonce;
-        otherNonce[31] ^= std::byte{1};
-        auto otherId = a.id;
-        otherId[0] ^= 1;
-        EXPECT_NE(mac, authMac(key, Role::Server, a.id, b.id, a.nonce, b.nonce));
-        EXPECT_NE(mac, authMac(key, Role::Client, b.id, a.id, a.nonce, b.nonce));
-        EXPECT_NE(mac, authMac(key, Role::Client, a.id, b.id, b.nonce, a.nonce));
-        EXPECT_NE(mac, authMac(key, Role::Client, otherId, b.id, a.nonce, b.nonce));
-        EXPECT_NE(mac, authMac(key, Role::Client, a.id, b.id, otherNonce, b.nonce));
-        EXPECT_EQ(mac, authMac(key, Role::Client, a.id, b.id, a.nonce, b.nonce));
-        auto tampered = mac;
-        tampered[5] ^= std::byte{0x80};
-        EXPECT_FALSE(verifyAuthMac(key, Role::Client, a.id, b.id, a.nonce, b.nonce, tampered));
-    }
-
-    TEST(Auth, SessionKeyDependsOnKeyAndBothNoncesInOrder)
-    {
-        auto const key = keyOf(secret);
-        Side const client, server;
-        auto const session = sessionKey(key, client.nonce, server.nonce);
-        EXPECT_EQ(session, sessionKey(keyOf(secret), client.nonce, server.nonce));
-        EXPECT_NE(session, sessionKey(key, server.nonce, client.nonce));
-        EXPECT_NE(session, sessionKey(key, client.nonce, randomNonce()));
-        EXPECT_NE(session, sessionKey(keyOf(secret + "?"), client.nonce, server.nonce));
-        EXPECT_NE(session, authMac(key, Role::Client, client.id, server.id, client.nonce, server.nonce));
-    }
-
-    TEST(Auth, FrameMacDependsOnSenderSequenceAndFrame)
-    {
-        auto const session = sessionKey(keyOf(secret), randomNonce(), randomNonce());
-        auto const frame = bytesOf("a frame");
-        auto const mac = frameMac(session, Role::Client, 7, frame);
-        EXPECT_EQ(mac, frameMac(session, Role::Client, 7, frame));
-        EXPECT_NE(mac, frameMac(session, Role::Server, 7, frame));
-        EXPECT_NE(mac, frameMac(session, Role::Client, 8, frame));
-        EXPECT_NE(mac, frameMac(session, Role::Client, 7, bytesOf("a frame!")));
-        // The sequence is a little-endian u64 after the role byte.
-        std::vector<std::byte> data{std::byte{'C'}, std::byte{7}, {}, {}, {}, {}, {}, {}, {}};
-        data.insert(data.end(), frame.begin(), frame.end());
-        EXPECT_EQ(mac, hmacSha256(session, data));
-    }
-
-    TEST(Auth, NoncesAreFresh)
-    {
-        auto const first = randomNonce();
-        auto const second = randomNonce();
-        EXPECT_NE(first, second);
-        EXPECT_NE(first, Nonce{});
     }
 
     TEST(Auth, InsecureKeyIsFixedAndLongEnough)

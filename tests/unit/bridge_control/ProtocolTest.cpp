@@ -96,6 +96,11 @@ namespace mxl::bridge::test
             names.insert(controlTypeName(type));
 
             auto const frame = encodeControl(message);
+            if (retired(message))
+            {
+                EXPECT_TRUE(refused(frame, MXL_ERR_INVALID_ARG, {"unknown message type 2"}));
+                continue;
+            }
             ASSERT_GE(frame.size(), controlHeaderSize);
             auto const body = controlBodySize(std::span{frame}.first(controlHeaderSize));
             ASSERT_TRUE(body) << body.error().message;
@@ -116,7 +121,7 @@ namespace mxl::bridge::test
         {
             EXPECT_TRUE(refused(encodeControl(message), MXL_ERR_INVALID_ARG, {controlTypeName(controlType(message)), "offerEpoch is 0"}));
         }
-        for (ControlMessage const& message : {ControlMessage{Hello{}}, ControlMessage{Auth{}}, ControlMessage{Capabilities{}},
+        for (ControlMessage const& message : {ControlMessage{Hello{}}, ControlMessage{Capabilities{}},
                  ControlMessage{Catalogue{}}, ControlMessage{Heartbeat{}}, ControlMessage{ControlError{}}, ControlMessage{Goodbye{}}})
         {
             auto const decoded = decodeControl(encodeControl(message));
@@ -129,6 +134,10 @@ namespace mxl::bridge::test
     {
         for (auto const& message : sampleMessages())
         {
+            if (retired(message))
+            {
+                continue;
+            }
             auto const frame = encodeControl(message);
             auto const* name = controlTypeName(controlType(message));
             for (std::size_t length = 0; length < frame.size(); ++length)
@@ -153,7 +162,7 @@ namespace mxl::bridge::test
         auto decoded = decodeControl(encodeControl(Goodbye{.reason = "stopping\n[mxl] [info] forged\x1b[2J\x7f done"}));
         ASSERT_TRUE(decoded) << decoded.error().message;
         EXPECT_EQ(std::get<Goodbye>(*decoded).reason, "stopping?[mxl] [info] forged?[2J? done");
-        auto hello = decodeControl(encodeControl(Hello{.bridgeId = sampleUuid(1), .nonce = {}, .software = "mxl\rbridge\t1"}));
+        auto hello = decodeControl(encodeControl(Hello{.bridgeId = sampleUuid(1), .software = "mxl\rbridge\t1"}));
         ASSERT_TRUE(hello) << hello.error().message;
         EXPECT_EQ(std::get<Hello>(*hello).software, "mxl?bridge?1");
     }
@@ -162,6 +171,10 @@ namespace mxl::bridge::test
     {
         for (auto const& message : sampleMessages())
         {
+            if (retired(message))
+            {
+                continue;
+            }
             auto frame = encodeControl(message);
             frame.push_back(std::byte{0});
             EXPECT_TRUE(refused(frame, MXL_ERR_INVALID_ARG, {"body length field says"}));
@@ -204,14 +217,14 @@ namespace mxl::bridge::test
     TEST(ControlProtocol, BadMagicUnknownTypeAndOtherVersionAreRefused)
     {
         EXPECT_TRUE(refused(frameOf(12, std::vector<std::byte>(16), 0x434C584EU), MXL_ERR_INVALID_ARG, {"bad magic"}));
-        for (std::uint16_t const type : std::initializer_list<std::uint16_t>{0, 16, 0xFFFF})
+        for (std::uint16_t const type : std::initializer_list<std::uint16_t>{0, 2, 16, 0xFFFF})
         {
             EXPECT_TRUE(refused(frameOf(type, {}), MXL_ERR_INVALID_ARG, {"unknown message type " + std::to_string(type)}));
         }
         auto frame = encodeControl(Heartbeat{});
-        std::uint16_t const version = 2;
+        std::uint16_t const version = 1;
         std::memcpy(frame.data() + versionOffset, &version, sizeof version);
-        EXPECT_TRUE(refused(frame, MXL_ERR_UNSUPPORTED_OPERATION, {"version 2"}));
+        EXPECT_TRUE(refused(frame, MXL_ERR_UNSUPPORTED_OPERATION, {"version 1"}));
     }
 
     TEST(ControlProtocol, BodyOfAnotherTypeIsRefused)
@@ -315,7 +328,12 @@ namespace mxl::bridge::test
         std::size_t refusedCount = 0;
         for (int round = 0; round < 20000; ++round)
         {
-            auto frame = encodeControl(samples[random() % samples.size()]);
+            auto const& sample = samples[random() % samples.size()];
+            if (retired(sample))
+            {
+                continue;
+            }
+            auto frame = encodeControl(sample);
             auto const flips = 1 + random() % 4;
             for (std::size_t i = 0; i < flips; ++i)
             {
@@ -349,6 +367,10 @@ namespace mxl::bridge::test
             std::filesystem::create_directories(dir);
             for (auto const& message : samples)
             {
+                if (retired(message))
+                {
+                    continue;
+                }
                 auto const frame = encodeControl(message);
                 std::ofstream out{dir / lower(controlTypeName(controlType(message))), std::ios::binary | std::ios::trunc};
                 out.write(reinterpret_cast<char const*>(frame.data()), static_cast<std::streamsize>(frame.size()));
@@ -368,6 +390,6 @@ namespace mxl::bridge::test
             EXPECT_EQ(decoded.value(), samples[static_cast<std::size_t>(type) - 1]) << entry.path();
             types.insert(type);
         }
-        EXPECT_EQ(types.size(), samples.size());
+        EXPECT_EQ(types.size(), samples.size() - 1) << "a seed for every type but the retired one";
     }
 }

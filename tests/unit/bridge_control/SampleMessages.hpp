@@ -46,13 +46,19 @@ namespace mxl::bridge::test
         return blob;
     }
 
+    /// Type 2's placeholder: never encoded by a bridge, refused when received.
+    inline bool retired(ControlMessage const& message) noexcept
+    {
+        return std::holds_alternative<RetiredAuth>(message);
+    }
+
     /// In ControlType order: sampleMessages()[t - 1] has type t.
     inline std::vector<ControlMessage> sampleMessages()
     {
         return {
-            Hello{.minVersion = 1, .maxVersion = 3, .bridgeId = sampleUuid(1), .nonce = sampleBytes<nonceSize>(2), .flags = helloInsecure,
+            Hello{.minVersion = 1, .maxVersion = 3, .bridgeId = sampleUuid(1), .flags = helloInsecure,
                 .software = "mxl-fabric-bridge 0.1"},
-            Auth{.mac = sampleBytes<controlMacSize>(3)},
+            RetiredAuth{}, // never sent: a placeholder for type 2 (protocol 1's Auth)
             Capabilities{.providers = {"verbs", "tcp"}, .cqDataSize = 4, .maxMessageSize = 65536, .transfers = transferRma | transferSendReceive},
             CatalogueRequest{},
             Catalogue{.flows = {{.flowId = sampleUuid(5), .label = "Camera 1", .format = "video", .active = true},

@@ -11,7 +11,6 @@
 #include <string_view>
 
 #include <fcntl.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 
 #include <fmt/format.h>
@@ -27,8 +26,6 @@ namespace mxl::bridge
     {
         constexpr std::size_t minKeySize = 16;
         constexpr std::size_t maxKeySize = 4096;
-        constexpr std::string_view authLabel = "mxl-fabric-bridge auth v1";
-        constexpr std::string_view sessionLabel = "mxl-fabric-bridge session v1";
         constexpr std::string_view insecureKey = "mxl-fabric-bridge insecure key v1: public, detects accidents only";
 
         /// Without a working HMAC or random source no session can be secured, and these functions have
@@ -191,55 +188,6 @@ namespace mxl::bridge
             return keyFileError(file, fmt::format("is too long: a key has at most {} bytes", maxKeySize));
         }
         return PresharedKey{std::vector<std::byte>{buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(size)}};
-    }
-
-    Nonce randomNonce()
-    {
-        Nonce nonce{};
-        std::size_t got = 0;
-        while (got < nonce.size())
-        {
-            auto const n = ::getrandom(nonce.data() + got, nonce.size() - got, 0);
-            if (n > 0)
-            {
-                got += static_cast<std::size_t>(n);
-            }
-            else if (n < 0 && errno != EINTR)
-            {
-                cryptoFailure("getrandom");
-            }
-        }
-        return nonce;
-    }
-
-    Mac authMac(PresharedKey const& key, Role role, Uuid const& ownId, Uuid const& peerId, Nonce const& ownNonce, Nonce const& peerNonce)
-    {
-        std::byte const roleByte{static_cast<unsigned char>(role)};
-        return hmac(key.bytes(),
-            {bytesOf(authLabel), std::span{&roleByte, 1}, std::as_bytes(std::span{ownId}), std::as_bytes(std::span{peerId}), ownNonce, peerNonce});
-    }
-
-    bool verifyAuthMac(PresharedKey const& key, Role peerRole, Uuid const& peerId, Uuid const& ownId, Nonce const& peerNonce, Nonce const& ownNonce,
-        Mac const& mac)
-    {
-        auto const expected = authMac(key, peerRole, peerId, ownId, peerNonce, ownNonce);
-        return CRYPTO_memcmp(expected.data(), mac.data(), mac.size()) == 0;
-    }
-
-    Mac sessionKey(PresharedKey const& key, Nonce const& clientNonce, Nonce const& serverNonce)
-    {
-        return hmac(key.bytes(), {bytesOf(sessionLabel), clientNonce, serverNonce});
-    }
-
-    Mac frameMac(Mac const& sessionKey, Role sender, std::uint64_t sequence, std::span<std::byte const> frame)
-    {
-        std::byte const roleByte{static_cast<unsigned char>(sender)};
-        std::array<std::byte, sizeof sequence> sequenceBytes{};
-        for (std::size_t i = 0; i < sequenceBytes.size(); ++i)
-        {
-            sequenceBytes[i] = static_cast<std::byte>(sequence >> (8 * i));
-        }
-        return hmac(sessionKey, {std::span{&roleByte, 1}, sequenceBytes, frame});
     }
 
     Mac hmacSha256(std::span<std::byte const> key, std::span<std::byte const> data)

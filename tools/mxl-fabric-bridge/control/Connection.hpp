@@ -1,16 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-// One control connection: a non-blocking TCP socket with an input buffer that cuts frames and an
-// output buffer that drains when the socket is writable. The owner waits on fd() with epoll (EPOLLIN,
-// and EPOLLOUT while wantsWrite()). Once authenticate() is called, every frame sent carries a
-// 32-byte trailer HMAC-SHA256(sessionKey, direction | sequence (u64) | frame) and every frame received
-// must carry a valid one (direction: the sender's Role; sequence: counts frames per direction from 0),
-// so that frames cannot be forged, replayed, reordered or reflected after the handshake.
-// Before authenticate() only Hello, Auth, Error and Goodbye are accepted (the last two so that a peer can
-// say why it gives up, e.g. on a wrong key).
+// One control connection: a non-blocking TCP socket carrying TLS 1.3 with the pre-shared key
+// (Tls.hpp), with a plaintext input buffer that cuts frames and an output buffer of ciphertext that
+// drains when the socket is writable. The owner waits on fd() with epoll (EPOLLIN, and EPOLLOUT while
+// wantsWrite()). The connecting side is the TLS client. Messages sent before the handshake completes
+// wait, in plaintext in this process, until it has; no frame is ever received or sent in clear text.
+// A peer that speaks control protocol 1 (HMAC-authenticated frames in clear text) is recognised by its
+// first bytes and refused by name, with a protocol-1 Error frame telling it why.
 
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,14 +19,17 @@
 #include "common/Fd.hpp"
 #include "control/Auth.hpp"
 #include "control/Protocol.hpp"
+#include "control/Tls.hpp"
 
 namespace mxl::bridge
 {
     class Connection
     {
     public:
-        /// Takes a connected (or connecting) socket and makes it non-blocking. role: this side's role.
-        Connection(Fd socket, Role role);
+        /// Takes a connected (or connecting) socket and makes it non-blocking. role: this side's role (the
+        /// client starts the TLS handshake as soon as the socket is writable: call flush()).
+        /// Errors: those of TlsChannel::open.
+        static Expected<Connection> open(Fd socket, Role role, std::shared_ptr<TlsContext const> tls);
 
         [[nodiscard]] int fd() const noexcept
         {
@@ -38,20 +41,21 @@ namespace mxl::bridge
             return _role;
         }
 
-        /// From now on frames are authenticated both ways (call right after both Auth messages, then call
-        /// receive() again: frames that arrived behind the peer's Auth are buffered, not signalled anew).
-        void authenticate(Mac const& sessionKey);
+        /// Whether the TLS handshake has completed (the peer holds the key).
+        [[nodiscard]] bool secure() const noexcept
+        {
+            return _tls.established();
+        }
 
-        /// Reads what the socket has and appends every complete frame to out. Until authenticate() is
-        /// called it returns at most up to and including the first Auth frame and keeps later bytes
-        /// buffered (they must be checked under the session key); a later call decodes buffered frames
-        /// first, even when the socket has nothing new (EAGAIN is not an error). Errors (the session must
-        /// then be closed; the message says why): peer closed (MXL_ERR_FLOW_NOT_FOUND is not used:
-        /// status MXL_ERR_UNKNOWN, "peer closed the connection"), socket error, a malformed header or
-        /// body, a bad or missing MAC. Frames decoded before the error are still in out.
-        /// Statuses: MXL_ERR_UNKNOWN for peer closed and socket errors ("recv from the peer failed: ...");
-        /// MXL_ERR_INVALID_ARG for malformed frames (MXL_ERR_UNSUPPORTED_OPERATION for another protocol
-        /// version); MXL_ERR_PERMISSION_DENIED for a bad MAC or a message not allowed before authentication.
+        /// Reads what the socket has, moves the TLS handshake on, and appends every complete frame to out.
+        /// Buffered plaintext and ciphertext are decoded first, even when the socket has nothing new
+        /// (EAGAIN is not an error). Errors (the session must then be closed; the message says why); frames
+        /// decoded before the error are still in out:
+        /// - MXL_ERR_UNKNOWN: the peer closed the connection, or a socket error;
+        /// - MXL_ERR_PERMISSION_DENIED: the peer does not hold the key, runs the other --insecure setting,
+        ///   or a record fails its integrity check (Tls.hpp);
+        /// - MXL_ERR_UNSUPPORTED_OPERATION: the peer speaks control protocol 1, or another frame version;
+        /// - MXL_ERR_INVALID_ARG: neither TLS nor a control frame, a failed handshake, a malformed frame.
         Expected<void> receive(std::vector<ControlMessage>& out);
 
         /// Queues a message and writes as much as the socket takes. Errors: socket error, or more than
@@ -67,7 +71,7 @@ namespace mxl::bridge
             return _outOffset < _out.size();
         }
 
-        /// Bytes received but not yet returned (for tests and metrics); at most maxBufferedBytes.
+        /// Plaintext received but not yet returned (for tests and metrics); at most maxBufferedBytes.
         [[nodiscard]] std::size_t bufferedBytes() const noexcept
         {
             return _in.size();
@@ -78,21 +82,28 @@ namespace mxl::bridge
         /// What one receive() takes at most: frames decoded, and bytes read from the socket.
         static constexpr std::size_t maxFramesPerReceive = 256;
         static constexpr std::size_t maxBytesPerReceive = 4 * readChunk;
-        /// One maximal frame with its MAC, plus one read.
-        static constexpr std::size_t maxBufferedBytes = controlHeaderSize + maxControlBody + controlMacSize + readChunk;
+        /// One maximal frame, plus one read.
+        static constexpr std::size_t maxBufferedBytes = controlHeaderSize + maxControlBody + readChunk;
 
     private:
+        Connection(Fd socket, Role role, TlsChannel tls);
+
         /// Cuts and checks the complete frames at the front of _in.
         Expected<void> decodeBuffered(std::vector<ControlMessage>& out, std::size_t maxFrames);
+        /// The first bytes from the peer, before the handshake: TLS, or a protocol-1 bridge, or neither.
+        Expected<void> checkFirstBytes(std::span<std::byte const> bytes);
+        /// Moves the handshake on; once done, encrypts the messages that waited for it.
+        Expected<void> advanceHandshake();
+        Expected<void> queueFrame(std::span<std::byte const> frame);
 
         Fd _socket;
         Role _role;
-        std::optional<Mac> _sessionKey;
-        std::uint64_t _sentFrames{0};
-        std::uint64_t _receivedFrames{0};
-        bool _awaitingSessionKey{false}; ///< The peer's Auth was returned; later frames wait for the key.
-        std::vector<std::byte> _in;
-        std::vector<std::byte> _out;
+        TlsChannel _tls;
+        std::size_t _firstBytesSeen{0};
+        std::vector<std::byte> _in;          ///< Plaintext.
+        std::vector<std::byte> _raw;         ///< One read from the socket.
+        std::vector<std::byte> _waiting;     ///< Plaintext frames sent before the handshake completed.
+        std::vector<std::byte> _out;         ///< Ciphertext.
         std::size_t _outOffset{0};
     };
 }

@@ -26,7 +26,8 @@ namespace mxl::bridge
 
         bool knownType(std::uint16_t type) noexcept
         {
-            return type >= static_cast<std::uint16_t>(ControlType::Hello) && type <= static_cast<std::uint16_t>(ControlType::Goodbye);
+            return type >= static_cast<std::uint16_t>(ControlType::Hello) && type <= static_cast<std::uint16_t>(ControlType::Goodbye) &&
+                   type != static_cast<std::uint16_t>(ControlType::RetiredAuth);
         }
 
         /// Longer text would not fit the peer's limit; cut before a character that straddles the limit.
@@ -207,7 +208,6 @@ namespace mxl::bridge
             w.put(m.minVersion);
             w.put(m.maxVersion);
             putUuid(w, m.bridgeId);
-            w.bytes(m.nonce);
             w.put(m.flags);
             putText(w, m.software);
         }
@@ -215,7 +215,7 @@ namespace mxl::bridge
         bool read(BodyReader& r, Hello& m)
         {
             if (!r.get("minVersion", m.minVersion) || !r.get("maxVersion", m.maxVersion) || !r.uuid("bridgeId", m.bridgeId) ||
-                !r.fixed("nonce", m.nonce) || !r.get("flags", m.flags) || !r.text("software", m.software))
+                !r.get("flags", m.flags) || !r.text("software", m.software))
             {
                 return false;
             }
@@ -226,14 +226,11 @@ namespace mxl::bridge
             return (m.flags & ~helloInsecure) == 0 || r.refuse(fmt::format("unknown flags 0x{:02x}", m.flags));
         }
 
-        void write(WireWriter& w, Auth const& m)
-        {
-            w.bytes(m.mac);
-        }
+        void write(WireWriter&, RetiredAuth const&) {}
 
-        bool read(BodyReader& r, Auth& m)
+        bool read(BodyReader& r, RetiredAuth&)
         {
-            return r.fixed("mac", m.mac);
+            return r.refuse("protocol 1's Auth does not exist in protocol 2");
         }
 
         void write(WireWriter& w, Capabilities const& m)
@@ -451,7 +448,7 @@ namespace mxl::bridge
         switch (type)
         {
             case ControlType::Hello: return "Hello";
-            case ControlType::Auth: return "Auth";
+            case ControlType::RetiredAuth: return "Auth (protocol 1)";
             case ControlType::Capabilities: return "Capabilities";
             case ControlType::CatalogueRequest: return "CatalogueRequest";
             case ControlType::Catalogue: return "Catalogue";

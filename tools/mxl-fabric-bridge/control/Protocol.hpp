@@ -1,22 +1,23 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-// The control channel between two bridges: TCP, one frame per message.
+// The control channel between two bridges: TCP carrying TLS 1.3 with the pre-shared key (Tls.hpp,
+// Connection.hpp); inside it, one frame per message.
 //
 //   frame   = magic "MXLC" (u32 LE) | version (u16) | type (u16) | body length (u32) | body
-//             [| 32-byte HMAC-SHA256 trailer, once the session is authenticated; see Connection.hpp]
 //
-// A session starts with Hello both ways, then Auth both ways (challenge-response on the nonces with
-// the pre-shared key), then Capabilities both ways; anything else before authentication is refused.
-// After that: Catalogue, Subscribe/Unsubscribe, Offer/Grant (carrying the fabric layer's FlowOffer and
-// RegionGrant, each tagged with the exporter's offer epoch), Started, FlowGone, Heartbeat(Reply),
-// Error and Goodbye. Decoders check every length, count and enumeration and refuse anything
-// malformed with MXL_ERR_INVALID_ARG and a message naming the message type and field; they never read
-// past their input. All integers are little-endian; strings are u16-length-prefixed UTF-8.
-// A body holds the message's fields in declaration order: ids and nonces as raw bytes, bools as one
-// byte (0 or 1), lists as a u32 count then the elements, byte blobs as a u32 length then the bytes.
-// Every message compares with == (for tests, and to tell whether a Catalogue changed); received MACs
-// are checked with verifyAuthMac (Auth.hpp), never with ==.
+// Protocol 2. After the TLS handshake (which proves that both sides hold the key) a session starts
+// with Hello both ways, then Capabilities both ways. After that: Catalogue, Subscribe/Unsubscribe,
+// Offer/Grant (carrying the fabric layer's FlowOffer and RegionGrant, each tagged with the exporter's
+// offer epoch), Started, FlowGone, Heartbeat(Reply), Error and Goodbye. Protocol 1 sent these frames
+// in clear text with an HMAC trailer after a Hello/Auth challenge-response; its Auth (type 2) does not
+// exist in protocol 2, and a protocol-1 peer is refused by name (Connection.hpp).
+// Decoders check every length, count and enumeration and refuse anything malformed with
+// MXL_ERR_INVALID_ARG and a message naming the message type and field; they never read past their
+// input. All integers are little-endian; strings are u16-length-prefixed UTF-8.
+// A body holds the message's fields in declaration order: ids as raw bytes, bools as one byte (0 or
+// 1), lists as a u32 count then the elements, byte blobs as a u32 length then the bytes. Every message
+// compares with == (for tests, and to tell whether a Catalogue changed).
 
 #include <array>
 #include <cstddef>
@@ -32,26 +33,22 @@
 namespace mxl::bridge
 {
     inline constexpr std::uint32_t controlMagic = 0x434C584DU; // "MXLC" little-endian
-    inline constexpr std::uint16_t controlVersion = 1;
+    inline constexpr std::uint16_t controlVersion = 2;
     inline constexpr std::size_t controlHeaderSize = 12;
-    inline constexpr std::size_t controlMacSize = 32;
     /// Largest body accepted (an Offer carries a flow definition of up to 64 KiB; a Grant one region
     /// descriptor per grain slot).
     inline constexpr std::size_t maxControlBody = 1024 * 1024;
-    /// Largest body a peer may send before it has authenticated (Hello and Auth are far smaller).
-    inline constexpr std::size_t maxPreAuthenticationBody = 4096;
     inline constexpr std::size_t maxCatalogueEntries = 4096;
     inline constexpr std::size_t maxProviders = 32;
     inline constexpr std::size_t maxTextSize = 1024; ///< Labels, reasons, provider names.
-    inline constexpr std::size_t nonceSize = 32;
+    inline constexpr std::size_t macSize = 32;
 
-    using Nonce = std::array<std::byte, nonceSize>;
-    using Mac = std::array<std::byte, controlMacSize>;
+    using Mac = std::array<std::byte, macSize>;
 
     enum class ControlType : std::uint16_t
     {
         Hello = 1,
-        Auth = 2,
+        RetiredAuth = 2, ///< Protocol 1's Auth; refused as an unknown type.
         Capabilities = 3,
         CatalogueRequest = 4,
         Catalogue = 5,
@@ -73,7 +70,6 @@ namespace mxl::bridge
         std::uint16_t minVersion{controlVersion};
         std::uint16_t maxVersion{controlVersion};
         Uuid bridgeId{};
-        Nonce nonce{};
         std::uint8_t flags{0};
         std::string software; ///< "mxl-fabric-bridge 0.1", for logs.
 
@@ -81,12 +77,11 @@ namespace mxl::bridge
     };
     inline constexpr std::uint8_t helloInsecure = 0x01;
 
-    /// Proof of the key: see Auth.hpp for what the MAC covers.
-    struct Auth
+    /// Holds the place of protocol 1's Auth (type 2) in ControlMessage, whose alternatives follow the
+    /// type numbers; never sent, and refused when received.
+    struct RetiredAuth
     {
-        Mac mac{};
-
-        bool operator==(Auth const&) const = default;
+        bool operator==(RetiredAuth const&) const = default;
     };
 
     /// Data transfers a bridge can take part in (bit set).
@@ -216,14 +211,14 @@ namespace mxl::bridge
         bool operator==(Goodbye const&) const = default;
     };
 
-    using ControlMessage = std::variant<Hello, Auth, Capabilities, CatalogueRequest, Catalogue, Subscribe, Unsubscribe, Offer, Grant, Started,
+    using ControlMessage = std::variant<Hello, RetiredAuth, Capabilities, CatalogueRequest, Catalogue, Subscribe, Unsubscribe, Offer, Grant, Started,
         FlowGone, Heartbeat, HeartbeatReply, ControlError, Goodbye>;
 
     /// "Hello", "Offer", ... for logs.
     [[nodiscard]] char const* controlTypeName(ControlType type) noexcept;
     [[nodiscard]] ControlType controlType(ControlMessage const& message) noexcept;
 
-    /// The whole frame (header and body, no MAC trailer). Text longer than maxTextSize is cut to it at
+    /// The whole frame (header and body). Text longer than maxTextSize is cut to it at
     /// a UTF-8 character boundary; counts and byte blobs are the caller's to keep within the limits
     /// above (a Catalogue of many long labels can exceed maxControlBody), else the peer refuses the frame.
     [[nodiscard]] std::vector<std::byte> encodeControl(ControlMessage const& message);
@@ -234,6 +229,6 @@ namespace mxl::bridge
     /// MXL_ERR_INVALID_ARG.
     Expected<std::size_t> controlBodySize(std::span<std::byte const> header);
 
-    /// Decodes one whole frame (header and body, no MAC trailer); trailing bytes are an error.
+    /// Decodes one whole frame (header and body); trailing bytes are an error.
     Expected<ControlMessage> decodeControl(std::span<std::byte const> frame);
 }
