@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -20,4 +21,8 @@ namespace mxl::ofi
 
     /// The port of a sockaddr_in or sockaddr_in6 address (FI_SOCKADDR_* formats, e.g. tcp, verbs).
     [[nodiscard]] Expected<std::uint16_t> portOf(std::span<std::byte const> address);
+
+    /// An address for a log line: "192.0.2.7:40123" or "[2001:db8::7]:40123" for socket addresses,
+    /// otherwise "an address of N bytes".
+    [[nodiscard]] std::string describeAddress(std::span<std::byte const> address);
 }

@@ -94,13 +94,13 @@ namespace mxl::ofi
         , _ep{std::move(ep)}
     {}
 
-    Expected<void> Endpoint::connect()
+    Expected<void> Endpoint::connect(std::span<std::byte const> data)
     {
         if (_type != FI_EP_MSG || _destination.empty())
         {
             return fail(MXL_ERR_INVALID_STATE, "only a connected endpoint opened with a destination can connect");
         }
-        if (auto const rc = fi_connect(_ep.get(), _destination.data(), nullptr, 0); rc != 0)
+        if (auto const rc = fi_connect(_ep.get(), _destination.data(), data.empty() ? nullptr : data.data(), data.size()); rc != 0)
         {
             return fiFail("fi_connect", _provider, rc);
         }

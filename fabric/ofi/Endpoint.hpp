@@ -65,9 +65,10 @@ namespace mxl::ofi
         /// ConnectionRequest event's Info; for a client, one from Hints::destination.
         [[nodiscard]] static Expected<Endpoint> open(Domain& domain, Info const& info, EndpointQueues queues);
 
-        /// FI_EP_MSG: starts connecting to the Info's destination. FI_CONNECTED (or an error
-        /// event) follows on the EventQueue.
-        [[nodiscard]] Expected<void> connect();
+        /// FI_EP_MSG: starts connecting to the Info's destination, sending `data` with the request
+        /// (the peer's ConnectionRequest event carries it; providers bound its size, verbs' rdma_cm
+        /// to 56 bytes). FI_CONNECTED (or an error event) follows on the EventQueue.
+        [[nodiscard]] Expected<void> connect(std::span<std::byte const> data = {});
         /// FI_EP_MSG: accepts the connection request this endpoint was opened from.
         [[nodiscard]] Expected<void> accept();
         [[nodiscard]] Expected<void> shutdown();

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "ofi/EventQueue.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <utility>
@@ -53,7 +54,8 @@ namespace mxl::ofi
 
     Expected<std::optional<CmEvent>> EventQueue::read()
     {
-        // Room for connection data too: a peer may send some, and a short buffer fails the read.
+        // Room for connection data too: a peer may send some (tcp: up to 256 bytes), and a short
+        // buffer fails the read.
         alignas(fi_eq_cm_entry) std::array<std::byte, sizeof(fi_eq_cm_entry) + 256> buffer{};
         std::uint32_t code = 0;
         auto const rc = fi_eq_read(_eq.get(), &code, buffer.data(), buffer.size(), 0);
@@ -84,6 +86,12 @@ namespace mxl::ofi
         if (code == FI_CONNREQ && entry.info != nullptr)
         {
             event.info.emplace(entry.info);
+        }
+        // fi_eq_read answers the bytes it wrote: the entry, then any connection data.
+        if ((code == FI_CONNREQ || code == FI_CONNECTED) && static_cast<std::size_t>(rc) > sizeof(entry))
+        {
+            auto const end = std::min(static_cast<std::size_t>(rc), buffer.size());
+            event.data.assign(buffer.begin() + static_cast<std::ptrdiff_t>(sizeof(entry)), buffer.begin() + static_cast<std::ptrdiff_t>(end));
         }
         return std::optional<CmEvent>{std::move(event)};
     }

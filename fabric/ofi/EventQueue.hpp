@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <rdma/fi_eq.h>
 
@@ -38,6 +39,9 @@ namespace mxl::ofi
         std::uint32_t code{0};     ///< The libfabric event (FI_CONNREQ, ...); 0 for errors.
         fid_t fid{nullptr};        ///< The endpoint the event is about; compare with Endpoint::fid().
         std::optional<Info> info;  ///< ConnectionRequest only.
+        /// ConnectionRequest and Connected: the connection data the peer sent with fi_connect or
+        /// fi_accept (empty when none). Unauthenticated: whoever reached the port chose these bytes.
+        std::vector<std::byte> data;
         int error{0};              ///< Error only: positive fi errno.
         std::string message;       ///< Error only: the provider's explanation.
     };

@@ -162,6 +162,7 @@ namespace mxl::fabric
         WireWriter w;
         w.bytes(std::as_bytes(std::span{grant.flowId}));
         w.put(grant.epoch);
+        w.bytes(grant.connectKey);
         w.string16(grant.provider);
         w.put(static_cast<std::uint8_t>(grant.transfer));
         w.string16(grant.node);
@@ -189,7 +190,8 @@ namespace mxl::fabric
         std::span<std::byte const> id;
         std::uint8_t transfer = 0;
         std::uint32_t count = 0;
-        if (!r.bytes(grant.flowId.size(), id) || !r.get(grant.epoch) || !r.string<std::uint16_t>(grant.provider, maxNameLength) ||
+        if (!r.bytes(grant.flowId.size(), id) || !r.get(grant.epoch) || !r.get(grant.connectKey) ||
+            !r.string<std::uint16_t>(grant.provider, maxNameLength) ||
             !r.get(transfer) || !r.string<std::uint16_t>(grant.node, maxNameLength) || !r.string<std::uint16_t>(grant.service, maxNameLength) ||
             !getRegion(r, grant.commitRing) || !r.get(grant.commitEntries) || !r.get(count) || !r.get(grant.maxChunk))
         {

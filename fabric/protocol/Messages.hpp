@@ -5,11 +5,13 @@
 //   FlowOffer   (source -> sink): the flow's definition and header configuration, so that the sink
 //                can create a mirror with the same id, geometry and ring length.
 //   RegionGrant (sink -> source): where the source may write: the mirror's grain payload areas
-//                (or audio channels), the commit ring, the fabric address to connect to, and the
-//                session epoch. Keys in a grant are secrets: never log a grant. A SendReceive grant
+//                (or audio channels), the commit ring, the fabric address to connect to, the
+//                session epoch, and the key the source proves it holds when it connects (see
+//                ConnectProof.hpp). Keys in a grant are secrets: never log a grant. A SendReceive grant
 //                carries no regions and no commit ring: the source sends messages of at most maxChunk
-//                payload bytes instead (see BounceHeader.hpp). Encoded as flowId, epoch, provider,
-//                transfer, node, service, commit ring, commit entries, region count, maxChunk, regions.
+//                payload bytes instead (see BounceHeader.hpp). Encoded as flowId, epoch, connect key,
+//                provider, transfer, node, service, commit ring, commit entries, region count,
+//                maxChunk, regions.
 // Both are framed as: magic "MXLF" (u32), version (u16), type (u16), body length (u32), body.
 // Decoders check every length and count and refuse anything malformed with MXL_ERR_INVALID_ARG and
 // a message naming the field; they never read past their input.
@@ -24,6 +26,7 @@
 #include "common/Expected.hpp"
 #include "common/Uuid.hpp"
 #include "ofi/RemoteRegion.hpp"
+#include "protocol/ConnectProof.hpp"
 
 namespace mxl::fabric
 {
@@ -31,7 +34,9 @@ namespace mxl::fabric
     /// 1: offers, grants, commit records. 2: sink credit (Claim records, CreditRecord messages): a
     /// source of version 1 would never claim, and a sink of version 1 refuses Claim records, so the
     /// two do not mix; the offer or grant of the other version is refused naming both versions.
-    inline constexpr std::uint16_t protocolVersion = 2;
+    /// 3: the grant carries the data endpoint's connect key, and a source connects with a proof of it
+    /// (a sink of version 3 refuses a connection without one).
+    inline constexpr std::uint16_t protocolVersion = 3;
     inline constexpr std::size_t messageHeaderSize = 12;
     inline constexpr std::size_t maxFlowDefinitionSize = 64 * 1024;
     inline constexpr std::size_t maxMessageSize = 4 * 1024 * 1024;
@@ -63,6 +68,7 @@ namespace mxl::fabric
     {
         Uuid flowId{};
         std::uint64_t epoch{0};          ///< Non-zero; a restarted sink has a new one.
+        ConnectKey connectKey{};         ///< Secret: proves a connection to the data endpoint comes from this grant's holder.
         std::string provider;            ///< libfabric provider name, e.g. "tcp".
         Transfer transfer{Transfer::Rma};
         std::string node;                ///< Where the sink listens (connected endpoints).

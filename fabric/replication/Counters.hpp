@@ -21,6 +21,13 @@ namespace mxl::fabric
         std::uint64_t refusedEpoch{0};    ///< Receiver: records of another session.
         std::uint64_t refusedSequence{0}; ///< Receiver: immediate data not matching its record.
         std::uint64_t refusedRange{0};    ///< Receiver: index, slices or sample counts out of range.
+        /// Completions of a kind the transfer never produces: a message on an RMA session, remote CQ
+        /// data on a send/receive one, a context nobody posted (receiver); a remote write into the
+        /// source or a receive it never posted (sender).
+        std::uint64_t refusedOperation{0};
+        /// Receiver: connection requests rejected (no valid proof of the grant, a replayed one, or a
+        /// source connected already). Not session refusals: the connected source is left alone.
+        std::uint64_t refusedConnections{0};
         std::uint64_t errors{0};          ///< Failed operations (completion errors, posting errors).
         std::uint64_t headIndex{0};       ///< Newest grain index (or sample index) completed.
         /// Receiver: when the newest grain (or sample batch) became readable, minus its nominal time
@@ -43,6 +50,8 @@ namespace mxl::fabric
         std::atomic<std::uint64_t> refusedEpoch{0};
         std::atomic<std::uint64_t> refusedSequence{0};
         std::atomic<std::uint64_t> refusedRange{0};
+        std::atomic<std::uint64_t> refusedOperation{0};
+        std::atomic<std::uint64_t> refusedConnections{0};
         std::atomic<std::uint64_t> errors{0};
         std::atomic<std::uint64_t> headIndex{0};
         std::atomic<std::int64_t> latencyNs{noLatency};
@@ -68,6 +77,8 @@ namespace mxl::fabric
             s.refusedEpoch = refusedEpoch.load(std::memory_order_relaxed);
             s.refusedSequence = refusedSequence.load(std::memory_order_relaxed);
             s.refusedRange = refusedRange.load(std::memory_order_relaxed);
+            s.refusedOperation = refusedOperation.load(std::memory_order_relaxed);
+            s.refusedConnections = refusedConnections.load(std::memory_order_relaxed);
             s.errors = errors.load(std::memory_order_relaxed);
             s.headIndex = headIndex.load(std::memory_order_relaxed);
             if (auto const latency = latencyNs.load(std::memory_order_relaxed); latency != noLatency)

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstring>
 #include <random>
+#include <utility>
 
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -14,6 +15,7 @@
 #include "common/Logging.hpp"
 #include "flow/ContinuousFlowWriter.hpp"
 #include "flow/DiscreteFlowWriter.hpp"
+#include "ofi/Address.hpp"
 #include "replication/FabricHints.hpp"
 #include "time/Timing.hpp"
 
@@ -23,6 +25,11 @@ namespace mxl::fabric
     {
         /// One bounce buffer: a header and the largest payload chunk the grant allows.
         constexpr std::size_t bounceBufferSize = sizeof(BounceHeader) + bounceChunkSize;
+
+        /// RMA: the receive posted on every connection, so that a message from the source completes
+        /// (and ends the session) rather than holding up everything after it on the connection (tcp
+        /// stops reading a connection at a message that has no receive posted).
+        constexpr std::size_t trapBufferSize = 64;
 
         std::uint64_t randomEpoch()
         {
@@ -77,6 +84,12 @@ namespace mxl::fabric
 
     Expected<void> Receiver::setUp(FlowOffer const& offer)
     {
+        auto key = makeConnectKey();
+        if (!key)
+        {
+            return key.take_error();
+        }
+        _grant.connectKey = *key;
         auto def = parseFlowDefinition(offer.flowDef);
         if (!def)
         {
@@ -136,7 +149,14 @@ namespace mxl::fabric
         {
             return r;
         }
-        if (auto r = _options.transfer == Transfer::Rma ? registerMemory() : registerBounceBuffers(); !r)
+        if (_options.transfer == Transfer::Rma)
+        {
+            if (auto r = registerMemory(); !r)
+            {
+                return r;
+            }
+        }
+        if (auto r = registerBounceBuffers(); !r)
         {
             return r;
         }
@@ -222,9 +242,14 @@ namespace mxl::fabric
         return {};
     }
 
+    std::size_t Receiver::receiveBufferSize() const noexcept
+    {
+        return _options.transfer == Transfer::Rma ? trapBufferSize : bounceBufferSize;
+    }
+
     Expected<void> Receiver::registerBounceBuffers()
     {
-        auto const bytes = bounceBufferCount * bounceBufferSize;
+        auto const bytes = _options.transfer == Transfer::Rma ? trapBufferSize : bounceBufferCount * bounceBufferSize;
         _bounce = std::make_unique_for_overwrite<std::byte[]>(bytes);
         auto mr = ofi::MemoryRegion::create(*_fabricDomain, std::span{_bounce.get(), bytes}, FI_RECV);
         if (!mr)
@@ -244,15 +269,34 @@ namespace mxl::fabric
             return;
         }
         auto* context = reinterpret_cast<void*>(_connection * bounceBufferCount + buffer + 1);
-        auto const result = _endpoint->recv(std::span{_bounce.get() + buffer * bounceBufferSize, bounceBufferSize}, _bounceMr->desc(), context);
+        auto const size = receiveBufferSize();
+        auto const result = _endpoint->recv(std::span{_bounce.get() + buffer * size, size}, _bounceMr->desc(), context);
         if (!result.posted())
         {
             _counters.error(fmt::format("posting a receive failed: {}", result.again() ? "queue full" : fi_strerror(result.error())));
         }
     }
 
+    Receiver::ReceiveOf Receiver::receiveOf(void* context, std::size_t& buffer) const noexcept
+    {
+        auto const tag = reinterpret_cast<std::uintptr_t>(context);
+        auto const buffers = _options.transfer == Transfer::Rma ? std::size_t{1} : bounceBufferCount;
+        if (tag == 0 || (tag - 1) % bounceBufferCount >= buffers || (tag - 1) / bounceBufferCount > _connection)
+        {
+            return ReceiveOf::Nobody;
+        }
+        buffer = (tag - 1) % bounceBufferCount;
+        return (tag - 1) / bounceBufferCount == _connection && _endpoint ? ReceiveOf::ThisConnection : ReceiveOf::EarlierConnection;
+    }
+
     Expected<void> Receiver::renew()
     {
+        // Checked first: without a new key the old grant could still connect.
+        auto key = makeConnectKey();
+        if (!key)
+        {
+            return key.take_error();
+        }
         auto const running = _thread.joinable();
         stop();
         if (_endpoint)
@@ -266,6 +310,8 @@ namespace mxl::fabric
         resetCredit();
         _epoch = randomEpoch();
         _grant.epoch = _epoch;
+        _grant.connectKey = *key;
+        _proofs.forget();
         if (_options.transfer == Transfer::Rma)
         {
             // New registrations, new keys: whatever an earlier grant named can no longer be written.
@@ -345,39 +391,7 @@ namespace mxl::fabric
             auto& e = **event;
             switch (e.kind)
             {
-                case ofi::CmEventKind::ConnectionRequest:
-                    if (_endpoint)
-                    {
-                        // One source per mirror: a second connection would interleave commits.
-                        log().warn("flow {}: refused a second connection while a source is connected", formatUuid(_definition.id));
-                        (void)_listener->reject(*e.info);
-                        break;
-                    }
-                    if (auto ep = ofi::Endpoint::open(*_fabricDomain, *e.info, ofi::EndpointQueues{*_cq, *_cq, &*_events, nullptr}); !ep)
-                    {
-                        _counters.error(ep.error().message);
-                        (void)_listener->reject(*e.info);
-                    }
-                    else
-                    {
-                        _endpoint.emplace(std::move(*ep));
-                        resetCredit();
-                        if (auto accepted = _endpoint->accept(); !accepted)
-                        {
-                            _counters.error(accepted.error().message);
-                            _endpoint.reset();
-                        }
-                        else if (_options.transfer == Transfer::SendReceive)
-                        {
-                            ++_connection;
-                            _nextMessage = 0;
-                            for (std::size_t buffer = 0; buffer < bounceBufferCount; ++buffer)
-                            {
-                                postReceive(buffer);
-                            }
-                        }
-                    }
-                    break;
+                case ofi::CmEventKind::ConnectionRequest: onConnectionRequest(e); break;
                 case ofi::CmEventKind::Connected:
                     // Only about the connection in use: an event of an older one (its endpoint gone,
                     // the event still queued) must neither mark nor tear down the current one.
@@ -406,6 +420,71 @@ namespace mxl::fabric
         }
     }
 
+    void Receiver::onConnectionRequest(ofi::CmEvent const& event)
+    {
+        if (!event.info)
+        {
+            // Nothing to accept or reject it with; the provider drops it with the event.
+            _counters.error("a connection request without its details");
+            return;
+        }
+        // The proof comes first: whoever reached the port without the grant learns nothing else.
+        if (auto reason = _proofs.admit(event.data, _grant.connectKey, _definition.id, _epoch))
+        {
+            refuseConnection(*event.info, *reason);
+            return;
+        }
+        if (_endpoint)
+        {
+            // One source per mirror: a second connection would interleave commits.
+            refuseConnection(*event.info, "a source is connected already");
+            return;
+        }
+        auto ep = ofi::Endpoint::open(*_fabricDomain, *event.info, ofi::EndpointQueues{*_cq, *_cq, &*_events, nullptr});
+        if (!ep)
+        {
+            _counters.error(ep.error().message);
+            (void)_listener->reject(*event.info);
+            return;
+        }
+        _endpoint.emplace(std::move(*ep));
+        resetCredit();
+        if (auto accepted = _endpoint->accept(); !accepted)
+        {
+            _counters.error(accepted.error().message);
+            _endpoint.reset();
+            return;
+        }
+        ++_connection;
+        _nextMessage = 0;
+        auto const buffers = _options.transfer == Transfer::SendReceive ? bounceBufferCount : 1;
+        for (std::size_t buffer = 0; buffer < buffers; ++buffer)
+        {
+            postReceive(buffer);
+        }
+    }
+
+    void Receiver::refuseConnection(ofi::Info const& request, std::string const& reason)
+    {
+        _counters.refusedConnections.fetch_add(1, std::memory_order_relaxed);
+        if (auto rejected = _listener->reject(request); !rejected)
+        {
+            log().debug("flow {}: rejecting a connection request failed: {}", formatUuid(_definition.id), rejected.error().message);
+        }
+        // Anyone who reaches the port can send requests: the log says so at a bounded rate.
+        auto const now = std::chrono::steady_clock::now();
+        if (_refusalLoggedAt && now - *_refusalLoggedAt < refusalLogInterval)
+        {
+            ++_refusalsNotLogged;
+            return;
+        }
+        auto const earlier = std::exchange(_refusalsNotLogged, 0);
+        log().warn("flow {}: refused a connection to the data endpoint from {}: {}{}", formatUuid(_definition.id),
+            ofi::describeAddress(request.destinationAddress()), reason,
+            earlier == 0 ? std::string{} : fmt::format(" ({} more refused since the last such line)", earlier));
+        _refusalLoggedAt = now;
+    }
+
     void Receiver::handleCompletions()
     {
         std::array<fi_cq_data_entry, 64> entries;
@@ -415,24 +494,9 @@ namespace mxl::fabric
             if (n == ofi::kCompletionErrorAvailable)
             {
                 ofi::CompletionError error;
-                if (!_cq->readError(error))
+                if (_cq->readError(error))
                 {
-                    continue;
-                }
-                if (_options.transfer == Transfer::SendReceive && (error.flags & FI_RECV) != 0)
-                {
-                    onMessageError(error);
-                }
-                else if (creditCompleted(error.context))
-                {
-                    // Usually the connection going away (its shutdown event ends the session); on a
-                    // connection that stays, the newest credit is simply sent again.
-                    log().debug("flow {}: a credit message failed: {}", formatUuid(_definition.id), error.providerMessage.data());
-                    _creditSent = false;
-                }
-                else
-                {
-                    _counters.error(fmt::format("completion error: {}", error.providerMessage.data()));
+                    onCompletionError(error);
                 }
                 continue;
             }
@@ -442,23 +506,80 @@ namespace mxl::fabric
             }
             for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i)
             {
-                if (creditCompleted(entries[i].op_context))
-                {
-                    continue;
-                }
-                if (_options.transfer == Transfer::SendReceive && (entries[i].flags & FI_RECV) != 0)
-                {
-                    onMessage(entries[i].op_context, entries[i].len);
-                }
-                else if ((entries[i].flags & FI_REMOTE_CQ_DATA) != 0)
-                {
-                    onCommit(static_cast<std::uint32_t>(entries[i].data));
-                }
+                onCompletion(entries[i]);
             }
             // Credit goes back as soon as the commits that raised it are applied, not after the queue
             // ran dry: the source may be waiting for it.
             flushCredit();
         }
+    }
+
+    void Receiver::onCompletion(fi_cq_data_entry const& entry)
+    {
+        if ((entry.flags & FI_REMOTE_CQ_DATA) != 0)
+        {
+            if (_options.transfer == Transfer::Rma)
+            {
+                onCommit(static_cast<std::uint32_t>(entry.data));
+            }
+            else
+            {
+                refuse(_counters.refusedOperation, "a remote write with immediate data on a send/receive session");
+            }
+            return;
+        }
+        if ((entry.flags & FI_RECV) != 0)
+        {
+            if (_options.transfer == Transfer::SendReceive)
+            {
+                onMessage(entry.op_context, entry.len);
+                return;
+            }
+            std::size_t buffer = 0;
+            auto const of = receiveOf(entry.op_context, buffer);
+            if (of == ReceiveOf::ThisConnection)
+            {
+                refuse(_counters.refusedOperation, "a message on an RMA session");
+            }
+            else if (of == ReceiveOf::Nobody)
+            {
+                refuse(_counters.refusedOperation, "a message completing a receive this receiver never posted");
+            }
+            return;
+        }
+        if ((entry.flags & FI_SEND) != 0 && creditCompleted(entry.op_context))
+        {
+            return;
+        }
+        refuse(_counters.refusedOperation, fmt::format("an operation this transfer does not use (completion flags {:#x})", entry.flags));
+    }
+
+    void Receiver::onCompletionError(ofi::CompletionError const& error)
+    {
+        if ((error.flags & FI_RECV) != 0)
+        {
+            if (_options.transfer == Transfer::SendReceive)
+            {
+                onMessageError(error);
+                return;
+            }
+            std::size_t buffer = 0;
+            if (error.error != FI_ECANCELED && receiveOf(error.context, buffer) == ReceiveOf::ThisConnection)
+            {
+                // A message longer than the trap buffer (FI_ETRUNC): a message all the same.
+                refuse(_counters.refusedOperation, "a message on an RMA session");
+            }
+            return;
+        }
+        if (creditCompleted(error.context))
+        {
+            // Usually the connection going away (its shutdown event ends the session); on a
+            // connection that stays, the newest credit is simply sent again.
+            log().debug("flow {}: a credit message failed: {}", formatUuid(_definition.id), error.providerMessage.data());
+            _creditSent = false;
+            return;
+        }
+        _counters.error(fmt::format("completion error: {}", error.providerMessage.data()));
     }
 
     void Receiver::onCommit(std::uint32_t sequence)
@@ -490,9 +611,14 @@ namespace mxl::fabric
 
     void Receiver::onMessage(void* context, std::size_t length)
     {
-        auto const tag = reinterpret_cast<std::uintptr_t>(context) - 1;
-        auto const buffer = tag % bounceBufferCount;
-        if (context == nullptr || tag / bounceBufferCount != _connection || !_endpoint)
+        std::size_t buffer = 0;
+        auto const of = receiveOf(context, buffer);
+        if (of == ReceiveOf::Nobody)
+        {
+            refuse(_counters.refusedOperation, "a message completing a receive this receiver never posted");
+            return;
+        }
+        if (of == ReceiveOf::EarlierConnection)
         {
             return;
         }
@@ -532,10 +658,10 @@ namespace mxl::fabric
         // A message larger than a bounce buffer (FI_ETRUNC) or a broken connection: the message is
         // lost, so the next one fails the sequence check.
         _counters.error(fmt::format("receive failed: {}", error.providerMessage.data()));
-        auto const tag = reinterpret_cast<std::uintptr_t>(error.context) - 1;
-        if (error.context != nullptr && tag / bounceBufferCount == _connection && _endpoint)
+        std::size_t buffer = 0;
+        if (receiveOf(error.context, buffer) == ReceiveOf::ThisConnection)
         {
-            postReceive(tag % bounceBufferCount);
+            postReceive(buffer);
         }
     }
 
@@ -714,7 +840,10 @@ namespace mxl::fabric
 
     bool Receiver::creditCompleted(void* context) noexcept
     {
-        if (!_creditOut || context < static_cast<void*>(_creditOut.get()) || context >= static_cast<void*>(_creditOut.get() + creditSlots))
+        // Compared as integers: the context may be any value, not a pointer into the slots.
+        auto const at = reinterpret_cast<std::uintptr_t>(context);
+        auto const first = reinterpret_cast<std::uintptr_t>(_creditOut.get());
+        if (!_creditOut || at < first || at >= first + creditSlots * sizeof(CreditRecord) || (at - first) % sizeof(CreditRecord) != 0)
         {
             return false;
         }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -24,6 +25,7 @@
 #include "ofi/PassiveEndpoint.hpp"
 #include "protocol/BounceHeader.hpp"
 #include "protocol/CommitRecord.hpp"
+#include "protocol/ConnectProof.hpp"
 #include "protocol/Messages.hpp"
 #include "replication/Counters.hpp"
 
@@ -41,6 +43,11 @@ namespace mxl::fabric
     /// With Transfer::SendReceive nothing of the mirror is registered: the source's messages land
     /// in a pool of bounce buffers and the thread copies each payload chunk into the mirror after
     /// checking that it falls inside it.
+    ///
+    /// The data endpoint accepts a connection only with a proof of the grant's connect key for this
+    /// flow and epoch (ConnectProof.hpp), never twice with the same proof, and only while no source
+    /// is connected; anything else is rejected, counted in refusedConnections and logged at most
+    /// once every 10 s.
     class Receiver
     {
     public:
@@ -54,7 +61,8 @@ namespace mxl::fabric
 
         /// Creates (or adopts) the mirror of the offered flow with exactly the source's geometry and
         /// ring length, registers its memory and starts listening. Errors: CONFLICT (a local flow
-        /// of that id differs), NO_FABRIC (provider unavailable), INVALID_ARG (bad offer).
+        /// of that id differs), NO_FABRIC (provider unavailable), INVALID_ARG (bad offer), INTERNAL
+        /// (no random bytes for the connect key).
         static Expected<std::unique_ptr<Receiver>> create(Domain& domain, FlowOffer const& offer, Options const& options);
 
         ~Receiver();
@@ -72,8 +80,9 @@ namespace mxl::fabric
 
         /// Starts a new session on the same mirror (a reconnecting or restarted source): drops the
         /// current source connection, registers the mirror's memory again (new keys) and takes a new
-        /// epoch, so that nothing granted before can write or commit any more. grant() is then the new
-        /// grant. Readers keep the mirror; grains resume when the new source connects.
+        /// epoch and a new connect key, so that nothing granted before can connect, write or commit
+        /// any more. grant() is then the new grant. Readers keep the mirror; grains resume when the
+        /// new source connects.
         Expected<void> renew();
 
         [[nodiscard]] std::uint64_t epoch() const noexcept
@@ -104,9 +113,26 @@ namespace mxl::fabric
         Expected<void> registerMemory();
         void run();
         void handleEvents();
+        void onConnectionRequest(ofi::CmEvent const& event);
+        /// Rejects a connection request, counts it and logs it (at most one line per
+        /// refusalLogInterval, saying how many more were refused since the last one).
+        void refuseConnection(ofi::Info const& request, std::string const& reason);
         void handleCompletions();
+        /// Dispatches a completion by its kind; a kind the transfer never produces ends the session.
+        void onCompletion(fi_cq_data_entry const& entry);
+        void onCompletionError(ofi::CompletionError const& error);
+        /// Send/receive: the bounce buffers. RMA: one small buffer that no correct source sends to.
         Expected<void> registerBounceBuffers();
+        [[nodiscard]] std::size_t receiveBufferSize() const noexcept;
         void postReceive(std::size_t buffer);
+        /// Receives are tagged 1 + connection * bounceBufferCount + buffer.
+        enum class ReceiveOf
+        {
+            ThisConnection,
+            EarlierConnection, ///< Left over from a closed connection: ignored.
+            Nobody,            ///< Not a tag this receiver posted.
+        };
+        [[nodiscard]] ReceiveOf receiveOf(void* context, std::size_t& buffer) const noexcept;
         void onCommit(std::uint32_t sequence);
         void onMessage(void* context, std::size_t length);
         void onMessageError(ofi::CompletionError const& error);
@@ -167,6 +193,11 @@ namespace mxl::fabric
         std::optional<ofi::MemoryRegion> _creditMr;
         std::optional<ofi::Endpoint> _endpoint;
         std::size_t _connection{0};    ///< Counts accepted connections; tags receives with their own.
+
+        ConnectProofChecker _proofs;
+        static constexpr std::chrono::seconds refusalLogInterval{10};
+        std::optional<std::chrono::steady_clock::time_point> _refusalLoggedAt;
+        std::uint64_t _refusalsNotLogged{0};
         std::uint32_t _nextMessage{0}; ///< SendReceive: the sequence the next message must carry.
 
         // Credit (RMA, discrete flows): what this session's source may write.

@@ -171,7 +171,13 @@ namespace mxl::fabric
         {
             return r;
         }
-        if (auto r = _endpoint->connect(); !r)
+        // A fresh nonce for every attempt: the sink refuses a proof it has seen before.
+        auto proof = makeConnectProof(_grant.connectKey, _grant.flowId, _grant.epoch);
+        if (!proof)
+        {
+            return proof.take_error();
+        }
+        if (auto r = _endpoint->connect(*proof); !r)
         {
             return r;
         }
@@ -180,8 +186,15 @@ namespace mxl::fabric
         {
             auto const remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
             auto event = _events->wait(std::min(remaining, std::chrono::milliseconds{20}));
+            // Read for tcp's progress: nothing is posted yet, so anything here came from the sink.
             std::array<fi_cq_data_entry, 8> entries;
-            (void)_cq->read(entries);
+            if (auto const early = _cq->read(entries); early > 0 || early == ofi::kCompletionErrorAvailable)
+            {
+                _counters.refusedOperation.fetch_add(1, std::memory_order_relaxed);
+                return fail(MXL_ERR_NOT_READY,
+                    fmt::format("{}:{} sent a completion before the session started (flags {:#x})", _grant.node, _grant.service,
+                        early > 0 ? entries[0].flags : 0));
+            }
             if (!event)
             {
                 if (event.error().status == MXL_ERR_TIMEOUT || event.error().status == MXL_ERR_INTERRUPTED)
@@ -807,14 +820,46 @@ namespace mxl::fabric
         return result;
     }
 
-    void Sender::onCompletion(void* context) noexcept
+    void Sender::onCompletion(fi_cq_data_entry const& entry)
+    {
+        if ((entry.flags & (FI_REMOTE_CQ_DATA | FI_REMOTE_WRITE | FI_REMOTE_READ)) != 0)
+        {
+            // Nothing of a source is registered for remote access: a sink that tries is broken or hostile.
+            refuse("the sink wrote into this source (remote write or remote CQ data)");
+            return;
+        }
+        if ((entry.flags & FI_RECV) != 0)
+        {
+            auto const buffer = creditBuffer(entry.op_context);
+            if (!buffer)
+            {
+                refuse("a message completed a receive this source never posted");
+                return;
+            }
+            onCredit(*buffer, entry.len);
+            return;
+        }
+        if ((entry.flags & (FI_SEND | FI_WRITE)) == 0)
+        {
+            refuse(fmt::format("a completion of an operation this source does not use (flags {:#x})", entry.flags));
+            return;
+        }
+        onTransmitted(entry.op_context);
+    }
+
+    void Sender::onTransmitted(void* context)
     {
         _inFlight -= _inFlight > 0 ? 1 : 0;
         if (context == nullptr)
         {
-            return;
+            return; // A commit record (or its message): posted without a context.
         }
         auto const position = reinterpret_cast<std::size_t>(context) - 1;
+        if (position < _payloadDone || position >= _payloadPosted || _payloadCompleted[position % payloadCapacity])
+        {
+            refuse("a completion of a write this source never posted, or twice of one");
+            return;
+        }
         _payloadCompleted[position % payloadCapacity] = true;
         _outstandingBytes -= std::min(_outstandingBytes, _payloads[position % payloadCapacity].source.size());
         while (_payloadDone != _payloadPosted && _payloadCompleted[_payloadDone % payloadCapacity])
@@ -822,6 +867,24 @@ namespace mxl::fabric
             _payloadCompleted[_payloadDone % payloadCapacity] = false;
             ++_payloadDone;
         }
+    }
+
+    std::optional<std::size_t> Sender::creditBuffer(void* context) const noexcept
+    {
+        // Compared as integers: the context may be any value, not a pointer into the buffers.
+        auto const at = reinterpret_cast<std::uintptr_t>(context);
+        auto const first = reinterpret_cast<std::uintptr_t>(_creditsIn.get());
+        if (!_creditsIn || at < first || at >= first + creditBuffers * sizeof(CreditRecord) || (at - first) % sizeof(CreditRecord) != 0)
+        {
+            return std::nullopt;
+        }
+        return (at - first) / sizeof(CreditRecord);
+    }
+
+    void Sender::refuse(std::string reason)
+    {
+        _counters.refusedOperation.fetch_add(1, std::memory_order_relaxed);
+        abort(std::move(reason));
     }
 
     void Sender::drainCompletions()
@@ -843,8 +906,8 @@ namespace mxl::fabric
                         }
                         continue;
                     }
-                    onCompletion(error.context);
                     abort(fmt::format("a write failed: {}", error.providerMessage.data()));
+                    onTransmitted(error.context);
                 }
                 continue;
             }
@@ -854,17 +917,7 @@ namespace mxl::fabric
             }
             for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i)
             {
-                if ((entries[i].flags & FI_RECV) != 0 && _creditsIn)
-                {
-                    auto const* at = static_cast<CreditRecord const*>(entries[i].op_context);
-                    auto const buffer = static_cast<std::size_t>(at - _creditsIn.get());
-                    if (buffer < creditBuffers)
-                    {
-                        onCredit(buffer, entries[i].len);
-                    }
-                    continue;
-                }
-                onCompletion(entries[i].op_context);
+                onCompletion(entries[i]);
             }
         }
     }

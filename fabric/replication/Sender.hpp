@@ -162,7 +162,14 @@ namespace mxl::fabric
         ofi::PostResult postPayload(PayloadOp const& op, void* context) noexcept;
         ofi::PostResult postRecord(CommitRecord record) noexcept;
         void drainCompletions();
-        void onCompletion(void* context) noexcept;
+        /// Dispatches a completion by its kind; a kind this source never asked for ends the session.
+        void onCompletion(fi_cq_data_entry const& entry);
+        /// A write or send of this source completed locally (context: its payload position + 1, or none).
+        void onTransmitted(void* context);
+        /// The credit buffer a receive context names, if it names one.
+        [[nodiscard]] std::optional<std::size_t> creditBuffer(void* context) const noexcept;
+        /// Counts a completion of an unexpected kind (refusedOperation) and stops the session.
+        void refuse(std::string reason);
         void drainEvents();
         [[nodiscard]] bool usesCredits() const noexcept
         {

@@ -25,7 +25,7 @@ namespace
 
     bool same(mxl::fabric::RegionGrant const& a, mxl::fabric::RegionGrant const& b) noexcept
     {
-        if (a.flowId != b.flowId || a.epoch != b.epoch || a.provider != b.provider || a.transfer != b.transfer || a.node != b.node ||
+        if (a.flowId != b.flowId || a.epoch != b.epoch || a.connectKey != b.connectKey || a.provider != b.provider || a.transfer != b.transfer || a.node != b.node ||
             a.service != b.service || !sameRegion(a.commitRing, b.commitRing) || a.commitEntries != b.commitEntries ||
             a.maxChunk != b.maxChunk || a.regions.size() != b.regions.size())
         {

@@ -54,6 +54,10 @@ namespace
         mxl::fabric::RegionGrant grant;
         grant.flowId = offer.flowId;
         grant.epoch = 0x5EED5EED12345678ULL;
+        for (std::size_t i = 0; i < grant.connectKey.size(); ++i)
+        {
+            grant.connectKey[i] = static_cast<std::byte>(0x5E ^ i);
+        }
         grant.provider = "tcp";
         grant.node = "127.0.0.1";
         grant.service = "7400";

@@ -481,7 +481,9 @@ namespace mxl::bench
                 }
                 receiver->stop();
                 auto const counters = receiver->counters();
-                ch.toSource.send(json{{"receiver_grains", counters.grains}, {"refused", counters.refusedEpoch + counters.refusedRange + counters.refusedSequence},
+                auto const refused = counters.refusedEpoch + counters.refusedRange + counters.refusedSequence + counters.refusedOperation +
+                                     counters.refusedConnections;
+                ch.toSource.send(json{{"receiver_grains", counters.grains}, {"refused", refused},
                     {"errors", counters.errors}, {"sink_cpu_latency_per_grain_us", static_cast<double>(cpuLatency) / 1000.0 / static_cast<double>(latencyGrains)}}
                                      .dump());
                 mxlReleaseFlowReader(instance, reader);

@@ -2,17 +2,24 @@
 // that does not match, counts out of range and writes outside the granted regions are refused and
 // close the source's session; the mirror's headers change only through valid records, and the
 // receiver serves the next source. A commit whose record a ring later already overwrote is only
-// counted: the receiver fell behind, the source did nothing wrong.
+// counted: the receiver fell behind, the source did nothing wrong. A message on an RMA session is
+// refused the same way; and a sink that writes into its source stops the Sender.
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <optional>
+#include <thread>
 
 #include <gtest/gtest.h>
+#include <rdma/fi_rma.h>
 
 #include "ReceiverSession.hpp"
 #include "flow/Flow.hpp"
+#include "ofi/PassiveEndpoint.hpp"
 #include "replication/FabricHints.hpp"
+#include "replication/Sender.hpp"
 
 namespace mxl::fabric::test
 {
@@ -68,6 +75,89 @@ namespace mxl::fabric::test
         {
             return std::all_of(bytes, bytes + size, [](auto b) { return b == 0; });
         }
+
+        /// A sink that accepts a source's connection (whatever its proof) and writes no bytes into no
+        /// region with immediate data, a completion the source never asked for: as soon as it is
+        /// connected, or when told to.
+        class WritingSink
+        {
+        public:
+            explicit WritingSink(bool writeOnceConnected)
+                : _info{require(ofi::Info::query(sinkHints("tcp", "127.0.0.1", "0")), "fi_getinfo")}
+                , _fabric{require(ofi::Fabric::open(_info), "fabric")}
+                , _events{require(ofi::EventQueue::open(_fabric), "event queue")}
+                , _listener{require(ofi::PassiveEndpoint::listen(_fabric, _info, _events), "listen")}
+                , _domain{require(ofi::Domain::open(_fabric, _info), "domain")}
+                , _cq{require(ofi::CompletionQueue::open(_domain, 64), "completion queue")}
+                , _writeRequested{writeOnceConnected}
+                , _thread{[this] { run(); }}
+            {}
+
+            ~WritingSink()
+            {
+                _stopping = true;
+                _thread.join();
+            }
+
+            WritingSink(WritingSink const&) = delete;
+            WritingSink& operator=(WritingSink const&) = delete;
+
+            [[nodiscard]] std::string service()
+            {
+                return std::to_string(require(_listener.port(), "port"));
+            }
+
+            void write() noexcept
+            {
+                _writeRequested = true;
+            }
+
+            [[nodiscard]] bool wrote() const noexcept
+            {
+                return _wrote;
+            }
+
+        private:
+            void run()
+            {
+                std::array<fi_cq_data_entry, 16> entries;
+                while (!_stopping)
+                {
+                    (void)_cq.read(entries);
+                    if (_connected && _writeRequested && !_wrote)
+                    {
+                        auto message = fi_msg_rma{};
+                        message.data = 1;
+                        _wrote = fi_writemsg(_endpoint->raw(), &message, FI_REMOTE_CQ_DATA | FI_COMPLETION) == 0;
+                    }
+                    auto event = _events.wait(std::chrono::milliseconds{5});
+                    if (!event)
+                    {
+                        continue;
+                    }
+                    if (event->kind == ofi::CmEventKind::ConnectionRequest && !_endpoint)
+                    {
+                        _endpoint.emplace(require(ofi::Endpoint::open(_domain, *event->info, ofi::EndpointQueues{_cq, _cq, &_events, nullptr}),
+                            "endpoint"));
+                        require(_endpoint->accept(), "accept");
+                    }
+                    _connected = _connected || (event->kind == ofi::CmEventKind::Connected && _endpoint);
+                }
+            }
+
+            ofi::Info _info;
+            ofi::Fabric _fabric;
+            ofi::EventQueue _events;
+            ofi::PassiveEndpoint _listener;
+            ofi::Domain _domain;
+            ofi::CompletionQueue _cq;
+            std::optional<ofi::Endpoint> _endpoint;
+            bool _connected{false};
+            std::atomic<bool> _writeRequested;
+            std::atomic<bool> _wrote{false};
+            std::atomic<bool> _stopping{false};
+            std::thread _thread;
+        };
     }
 
     TEST(HostilePeer, RecordsOfAnotherEpochCloseTheirSessionAndLeaveTheMirrorAlone)
@@ -284,6 +374,30 @@ namespace mxl::fabric::test
         EXPECT_EQ(refusals(session.receiver->counters()), 0U);
     }
 
+    TEST(HostilePeer, AMessageOnAnRmaSessionClosesItAndNothingAfterItIsApplied)
+    {
+        // An RMA source sends no messages. The receiver keeps one small receive posted for the one
+        // that may come anyway: without it tcp would stop reading the connection at the message,
+        // and the session would hang with nothing counted.
+        MirrorSession session{"v210"};
+        auto const epoch = session.grant().epoch;
+        auto const total = session.offer.totalSlices;
+        auto const index = session.source.currentIndex();
+        applyOnASessionOfItsOwn(session, grainRecord(epoch, index, 0, 100));
+
+        // A message smaller than that receive, then a valid commit; and one larger than it.
+        expectRefusedAndClosed(session, &CounterSnapshot::refusedOperation, [&](HostileSource& peer) {
+            peer.send(HostileSource::payloadOffset, 32);
+            commitInItsSlot(peer, grainRecord(epoch, index + 1, 0, total));
+        });
+        expectTheMirrorHolds(session, index, 100);
+        expectRefusedAndClosed(session, &CounterSnapshot::refusedOperation,
+            [&](HostileSource& peer) { peer.send(HostileSource::payloadOffset, 64 * 1024); });
+        expectTheMirrorHolds(session, index, 100);
+
+        expectACorrectSourceReplicatesAfterwards(session);
+    }
+
     TEST(HostilePeer, WriteWithAnUnknownKeyNeverLandsAndOnlyDropsThatConnection)
     {
         MirrorSession session{"v210"};
@@ -326,5 +440,46 @@ namespace mxl::fabric::test
         EXPECT_EQ(session.receiver->counters().commits, 0U);
 
         expectACorrectSourceReplicatesAfterwards(session);
+    }
+
+    TEST(HostilePeer, ASinkThatWritesIntoItsSourceStopsTheSender)
+    {
+        MirrorSession session{"v210"};
+        WritingSink sink{false};
+        auto grant = session.grant();
+        grant.service = sink.service();
+        auto sender = require(Sender::create(*session.sourceDomain, session.uuid, grant, {}), "sender");
+        sender->start();
+
+        sink.write();
+
+        ASSERT_TRUE(eventually([&] { return sender->failed(); })) << "the sender went on after a write into it";
+        EXPECT_TRUE(sink.wrote());
+        auto const counters = sender->counters();
+        EXPECT_EQ(counters.refusedOperation, 1U);
+        EXPECT_NE(counters.lastError.find("the sink wrote into this source"), std::string::npos) << counters.lastError;
+        sender->stop();
+    }
+
+    TEST(HostilePeer, ASinkThatWritesIntoItsSourceWhileItConnectsGetsNoSession)
+    {
+        MirrorSession session{"v210"};
+        WritingSink sink{true};
+        auto grant = session.grant();
+        grant.service = sink.service();
+
+        auto sender = Sender::create(*session.sourceDomain, session.uuid, grant, {});
+
+        // The write lands while the source still waits for its connection, or right after.
+        if (!sender)
+        {
+            EXPECT_NE(sender.error().message.find("sent a completion before the session started"), std::string::npos)
+                << sender.error().message;
+            return;
+        }
+        (*sender)->start();
+        EXPECT_TRUE(eventually([&] { return (*sender)->failed(); })) << "the sender went on after a write into it";
+        EXPECT_EQ((*sender)->counters().refusedOperation, 1U) << (*sender)->counters().lastError;
+        (*sender)->stop();
     }
 }

@@ -6,7 +6,9 @@
 #include <thread>
 
 #include <poll.h>
+#include <rdma/fi_rma.h>
 
+#include "protocol/ConnectProof.hpp"
 #include "replication/FabricHints.hpp"
 #include "replication/Offer.hpp"
 #include "replication/Sender.hpp"
@@ -45,7 +47,7 @@ namespace mxl::fabric::test
 
     std::uint64_t refusals(CounterSnapshot const& counters) noexcept
     {
-        return counters.refusedEpoch + counters.refusedSequence + counters.refusedRange;
+        return counters.refusedEpoch + counters.refusedSequence + counters.refusedRange + counters.refusedOperation;
     }
 
     std::pair<mxlStatus, std::uint16_t> peek(Sink& sink, std::uint64_t index)
@@ -90,14 +92,14 @@ namespace mxl::fabric::test
         , _cq{require(ofi::CompletionQueue::open(_domain, 256), "completion queue")}
         , _endpoint{require(ofi::Endpoint::open(_domain, _info, ofi::EndpointQueues{_cq, _cq, &_events, nullptr}), "endpoint")}
         , _memory(1 << 20)
-        , _mr{require(ofi::MemoryRegion::create(_domain, _memory, FI_WRITE), "memory region")}
+        , _mr{require(ofi::MemoryRegion::create(_domain, _memory, FI_WRITE | FI_SEND), "memory region")}
         , _creditMr{require(ofi::MemoryRegion::create(_domain, std::as_bytes(std::span{_creditBuffers}), FI_RECV), "credit memory region")}
     {
         for (std::size_t buffer = 0; buffer < _creditBuffers.size(); ++buffer)
         {
             postCreditReceive(buffer);
         }
-        require(_endpoint.connect(), "connect");
+        require(_endpoint.connect(require(makeConnectProof(grant.connectKey, grant.flowId, grant.epoch), "connect proof")), "connect");
         if (!pumpUntil([this] { return _connected || _shutDown; }) || !_connected)
         {
             throw std::runtime_error("the hostile source could not connect to the sink");
@@ -116,6 +118,45 @@ namespace mxl::fabric::test
     void HostileSource::write(std::size_t offset, std::size_t length, ofi::RmaTarget target)
     {
         post(std::span{_memory}.subspan(offset, length), target, std::nullopt);
+    }
+
+    void HostileSource::send(std::size_t offset, std::size_t length)
+    {
+        for (;;)
+        {
+            auto const result = _endpoint.send(std::span{_memory}.subspan(offset, length), _mr.desc(), nullptr);
+            if (result.posted())
+            {
+                return;
+            }
+            drain();
+            if (_shutDown)
+            {
+                return;
+            }
+            ASSERT_TRUE(result.again()) << fi_strerror(result.error());
+        }
+    }
+
+    void HostileSource::writeOnlyData(std::uint64_t imm)
+    {
+        auto message = fi_msg_rma{};
+        message.data = imm;
+        for (;;)
+        {
+            // ofi::Endpoint always names a region; fi_writemsg itself takes none.
+            auto const result = ofi::PostResult{fi_writemsg(_endpoint.raw(), &message, FI_REMOTE_CQ_DATA | FI_COMPLETION)};
+            if (result.posted())
+            {
+                return;
+            }
+            drain();
+            if (_shutDown)
+            {
+                return;
+            }
+            ASSERT_TRUE(result.again()) << fi_strerror(result.error());
+        }
     }
 
     void HostileSource::commit(CommitRecord const& record, std::uint32_t slot, std::uint64_t imm)

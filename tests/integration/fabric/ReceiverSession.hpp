@@ -55,7 +55,7 @@ namespace mxl::fabric::test
     /// The receiver's counter a refused record or message goes up in (refusedEpoch, ...).
     using RefusalCounter = std::uint64_t CounterSnapshot::*;
 
-    /// refusedEpoch + refusedSequence + refusedRange.
+    /// refusedEpoch + refusedSequence + refusedRange + refusedOperation.
     [[nodiscard]] std::uint64_t refusals(CounterSnapshot const& counters) noexcept;
 
     /// The mirror's header for grain index as a reader sees it now: its status and slices.
@@ -119,11 +119,19 @@ namespace mxl::fabric::test
     class HostileSource
     {
     public:
-        /// Connects to where the grant says the sink listens.
+        /// Connects to where the grant says the sink listens, with a valid proof of the grant's key:
+        /// a source that holds the grant, and abuses it.
         explicit HostileSource(RegionGrant const& grant);
 
         /// RDMA-writes bytes [offset, offset + length) of this source's memory to target.
         void write(std::size_t offset, std::size_t length, ofi::RmaTarget target);
+
+        /// Sends bytes [offset, offset + length) of this source's memory as a message.
+        void send(std::size_t offset, std::size_t length);
+
+        /// A write of no bytes into no region, with immediate data: no key to check, so it completes
+        /// at the sink with remote CQ data whatever the sink registered.
+        void writeOnlyData(std::uint64_t imm);
 
         /// Writes record into slot of the sink's commit ring with immediate data imm.
         void commit(CommitRecord const& record, std::uint32_t slot, std::uint64_t imm);

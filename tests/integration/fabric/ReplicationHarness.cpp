@@ -27,7 +27,7 @@ namespace mxl::fabric::test
         {
             return {{"grains", c.grains}, {"slices", c.slices}, {"bytes", c.bytes}, {"commits", c.commits}, {"skipped", c.skippedGrains},
                 {"refusedEpoch", c.refusedEpoch}, {"refusedSequence", c.refusedSequence}, {"refusedRange", c.refusedRange},
-                {"errors", c.errors}, {"lastError", c.lastError}};
+                {"refusedOperation", c.refusedOperation}, {"refusedConnections", c.refusedConnections}, {"errors", c.errors}, {"lastError", c.lastError}};
         }
 
         CounterSnapshot fromJson(std::string const& text)
@@ -47,6 +47,8 @@ namespace mxl::fabric::test
             c.refusedEpoch = j.value("refusedEpoch", 0ULL);
             c.refusedSequence = j.value("refusedSequence", 0ULL);
             c.refusedRange = j.value("refusedRange", 0ULL);
+            c.refusedOperation = j.value("refusedOperation", 0ULL);
+            c.refusedConnections = j.value("refusedConnections", 0ULL);
             c.errors = j.value("errors", 0ULL);
             c.lastError = j.value("lastError", std::string{});
             return c;

@@ -67,7 +67,9 @@ namespace mxl::fabric::test
         EXPECT_EQ(received.slices, sent.slices);
         EXPECT_EQ(received.commits, sent.commits);
         EXPECT_EQ(sent.skippedGrains, 0U);
-        EXPECT_EQ(received.refusedEpoch + received.refusedRange + received.refusedSequence, 0U);
+        EXPECT_EQ(received.refusedEpoch + received.refusedRange + received.refusedSequence + received.refusedOperation, 0U);
+        EXPECT_EQ(received.refusedConnections, 0U) << "the source's own connection was refused";
+        EXPECT_EQ(sent.refusedOperation, 0U) << sent.lastError;
         EXPECT_EQ(sent.errors, 0U) << sent.lastError;
         EXPECT_EQ(received.errors, 0U) << received.lastError;
     }
@@ -228,7 +230,9 @@ namespace mxl::fabric::test
         EXPECT_EQ(received.slices, sent.slices) << "samples moved";
         EXPECT_EQ(received.commits, sent.commits);
         EXPECT_EQ(sent.skippedGrains, 0U) << "samples given up";
-        EXPECT_EQ(received.refusedEpoch + received.refusedRange + received.refusedSequence, 0U);
+        EXPECT_EQ(received.refusedEpoch + received.refusedRange + received.refusedSequence + received.refusedOperation, 0U);
+        EXPECT_EQ(received.refusedConnections, 0U) << "the source's own connection was refused";
+        EXPECT_EQ(sent.refusedOperation, 0U) << sent.lastError;
         EXPECT_EQ(sent.errors, 0U) << sent.lastError;
         EXPECT_EQ(received.errors, 0U) << received.lastError;
     }

@@ -53,7 +53,7 @@ namespace mxl::fabric::test
                 , _memory(sizeof(BounceHeader) + 2 * bounceChunkSize)
                 , _mr{require(ofi::MemoryRegion::create(_domain, _memory, FI_SEND), "memory region")}
             {
-                require(_endpoint.connect(), "connect");
+                require(_endpoint.connect(require(makeConnectProof(grant.connectKey, grant.flowId, grant.epoch), "connect proof")), "connect");
                 if (!pumpUntil([this] { return _connected || _shutDown; }) || !_connected)
                 {
                     throw std::runtime_error("the bounce source could not connect to the sink");
@@ -465,6 +465,29 @@ namespace mxl::fabric::test
 
         expectACorrectSourceReplicatesAfterwards(session);
     }
+
+    TEST(SendReceive, ARemoteWriteWithImmediateDataClosesTheSessionAndNothingAfterItIsApplied)
+    {
+        // A send/receive sink has no commit ring: remote CQ data must never be taken for a commit.
+        MirrorSession session{"v210", sendReceiveSink()};
+        auto const mirror = openMirror(session);
+        auto const index = session.source.currentIndex();
+        publishOnASessionOfItsOwn(session, index, 2);
+
+        for (auto const imm : {std::uint64_t{0}, std::uint64_t{7}, std::uint64_t{0xFFFFFFFF}})
+        {
+            // An RMA source's endpoint holding the grant: its zero-byte write needs no key.
+            test::expectRefusedAndClosed<HostileSource>(session, &CounterSnapshot::refusedOperation, [&](HostileSource& peer) {
+                peer.writeOnlyData(imm);
+                peer.memory()[0] = std::byte{0xAB};
+                peer.send(0, sizeof(BounceHeader));
+            });
+            expectTheMirrorHolds(session, *mirror, index, 2);
+        }
+
+        expectACorrectSourceReplicatesAfterwards(session);
+    }
+
     TEST(SendReceive, StalledSinkNeverHandsAudioReadersThePreviousLap)
     {
         mxl::fabric::test::stalledSinkNeverHandsAudioReadersThePreviousLap(sendReceive);

@@ -29,6 +29,8 @@ namespace mxl::fabric::test
         constexpr std::size_t offerTotalSlicesOffset = offerGrainSizeOffset + 4;
         constexpr std::size_t offerWordSizeOffset = offerTotalSlicesOffset + 2;
         constexpr std::size_t grantEpochOffset = messageHeaderSize + 16;
+        constexpr std::size_t grantConnectKeyOffset = grantEpochOffset + 8;
+        constexpr std::size_t grantProviderOffset = grantConnectKeyOffset + connectKeySize;
 
         FlowOffer videoOffer()
         {
@@ -69,6 +71,10 @@ namespace mxl::fabric::test
             RegionGrant g;
             g.flowId = randomUuid();
             g.epoch = 0x0123456789ABCDEFULL;
+            for (std::size_t i = 0; i < g.connectKey.size(); ++i)
+            {
+                g.connectKey[i] = static_cast<std::byte>(0xA0 + i);
+            }
             g.provider = "tcp";
             g.transfer = Transfer::Rma;
             g.node = "127.0.0.1";
@@ -85,7 +91,7 @@ namespace mxl::fabric::test
         /// Where the region count of an encoded grant is.
         std::size_t grantCountOffset(RegionGrant const& g)
         {
-            return grantEpochOffset + 8 + 2 + g.provider.size() + 1 + 2 + g.node.size() + 2 + g.service.size() + 24 + 4;
+            return grantProviderOffset + 2 + g.provider.size() + 1 + 2 + g.node.size() + 2 + g.service.size() + 24 + 4;
         }
 
         template<typename T>
@@ -132,6 +138,7 @@ namespace mxl::fabric::test
         {
             EXPECT_EQ(a.flowId, b.flowId);
             EXPECT_EQ(a.epoch, b.epoch);
+            EXPECT_EQ(a.connectKey, b.connectKey);
             EXPECT_EQ(a.provider, b.provider);
             EXPECT_EQ(a.transfer, b.transfer);
             EXPECT_EQ(a.node, b.node);
@@ -257,9 +264,32 @@ namespace mxl::fabric::test
         poke(offer, versionOffset, static_cast<std::uint16_t>(protocolVersion + 1));
         auto grantMessage = encode(grant());
         poke(grantMessage, versionOffset, std::uint16_t{0});
+        auto const thisVersion = "this build speaks version " + std::to_string(protocolVersion);
 
-        expectRefused(decodeFlowOffer(offer), MXL_ERR_UNSUPPORTED_OPERATION, "version 2");
+        expectRefused(decodeFlowOffer(offer), MXL_ERR_UNSUPPORTED_OPERATION, "peer speaks protocol version " + std::to_string(protocolVersion + 1));
+        expectRefused(decodeFlowOffer(offer), MXL_ERR_UNSUPPORTED_OPERATION, thisVersion);
         expectRefused(decodeRegionGrant(grantMessage), MXL_ERR_UNSUPPORTED_OPERATION, "version 0");
+    }
+
+    TEST(FabricMessages, AGrantOfTheVersionBeforeConnectKeysIsRefusedByVersion)
+    {
+        // A version 2 peer frames the same header; its grant has no connect key.
+        auto grantMessage = encode(grant());
+        poke(grantMessage, versionOffset, std::uint16_t{2});
+
+        expectRefused(decodeRegionGrant(grantMessage), MXL_ERR_UNSUPPORTED_OPERATION, "peer speaks protocol version 2; this build speaks version 3");
+    }
+
+    TEST(FabricMessages, GrantCarriesItsConnectKeyAfterTheEpoch)
+    {
+        auto const g = grant();
+        auto const message = encode(g);
+
+        ASSERT_GE(message.size(), grantProviderOffset + 2);
+        EXPECT_EQ(std::memcmp(message.data() + grantConnectKeyOffset, g.connectKey.data(), connectKeySize), 0);
+        std::uint16_t providerLength = 0;
+        std::memcpy(&providerLength, message.data() + grantProviderOffset, sizeof providerLength);
+        EXPECT_EQ(providerLength, g.provider.size());
     }
 
     TEST(FabricMessages, UnknownTypeIsRefused)
@@ -342,7 +372,7 @@ namespace mxl::fabric::test
     {
         auto const g = grant();
         auto message = encode(g);
-        poke(message, grantEpochOffset + 8 + 2 + g.provider.size(), std::uint8_t{3});
+        poke(message, grantProviderOffset + 2 + g.provider.size(), std::uint8_t{3});
 
         expectRefused(decodeRegionGrant(message), MXL_ERR_INVALID_ARG, "unknown transfer mode 3");
     }

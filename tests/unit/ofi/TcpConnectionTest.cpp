@@ -36,6 +36,39 @@ namespace mxl::ofi::test
         EXPECT_EQ(client.inbox.find(CmEventKind::Error, client.endpoint.fid()), nullptr);
     }
 
+    TEST(OfiTcpConnection, ConnectionDataReachesTheListenerIntact)
+    {
+        // 49 bytes is a data endpoint's connect proof, 56 the most verbs' rdma_cm carries, 256 the
+        // most tcp carries (and what EventQueue::read leaves room for).
+        for (std::size_t const size : {std::size_t{1}, std::size_t{49}, std::size_t{56}, std::size_t{256}})
+        {
+            auto server = Server{};
+            auto client = Client{require(server.listener.port(), "port")};
+            auto const both = std::vector{server.watched(), client.watched()};
+            auto const data = pattern(size, static_cast<std::uint8_t>(size));
+
+            require(client.endpoint.connect(data), "connect");
+
+            ASSERT_TRUE(pumpUntil(both, [&] { return server.inbox.find(CmEventKind::ConnectionRequest, server.listener.fid()) != nullptr; }));
+            EXPECT_EQ(server.inbox.find(CmEventKind::ConnectionRequest, server.listener.fid())->data, data) << size << " bytes";
+        }
+    }
+
+    TEST(OfiTcpConnection, AConnectionRequestWithoutDataCarriesNone)
+    {
+        auto server = Server{};
+        auto client = Client{require(server.listener.port(), "port")};
+        auto const both = std::vector{server.watched(), client.watched()};
+
+        require(client.endpoint.connect(), "connect");
+
+        ASSERT_TRUE(pumpUntil(both, [&] { return server.inbox.find(CmEventKind::ConnectionRequest, server.listener.fid()) != nullptr; }));
+        EXPECT_TRUE(server.inbox.find(CmEventKind::ConnectionRequest, server.listener.fid())->data.empty());
+        server.accept();
+        ASSERT_TRUE(pumpUntil(both, [&] { return client.inbox.find(CmEventKind::Connected, client.endpoint.fid()) != nullptr; }));
+        EXPECT_TRUE(client.inbox.find(CmEventKind::Connected, client.endpoint.fid())->data.empty()) << "fi_accept sent none";
+    }
+
     TEST(OfiTcpConnection, EventQueueWaitTimesOutWhenNothingHappens)
     {
         auto server = Server{};
