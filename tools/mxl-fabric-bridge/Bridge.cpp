@@ -454,8 +454,7 @@ namespace mxl::bridge
         if (peer == nullptr)
         {
             // A peer that imports from us: it learns what it may subscribe to.
-            auto const list = catalogue();
-            session.send(list);
+            sendCatalogue(session, catalogue());
             return;
         }
         ++peer->sessions;
@@ -499,11 +498,11 @@ namespace mxl::bridge
                 using T = std::decay_t<decltype(m)>;
                 if constexpr (std::is_same_v<T, CatalogueRequest>)
                 {
-                    session.send(catalogue());
+                    sendCatalogue(session, catalogue());
                 }
                 else if constexpr (std::is_same_v<T, Catalogue>)
                 {
-                    log().debug("peer {}: catalogue of {} flows", session.peerText(), m.flows.size());
+                    log().debug("peer {}: catalogue page {} of {}: {} flows", session.peerText(), m.page + 1, m.pages, m.flows.size());
                 }
                 else if constexpr (std::is_same_v<T, Subscribe>)
                 {

@@ -76,6 +76,14 @@ namespace mxl::bridge
             std::string state{"waiting"};
             std::unique_ptr<fabric::Receiver> receiver;
             std::vector<std::byte> offer; ///< The offer the mirror was made from (a changed one recreates it).
+            /// The mirror being created off the event loop (creating a file and registering its memory
+            /// can take long for a long ring), from creatingOffer; newestOffer is the peer's latest Offer
+            /// meanwhile, answered when the mirror is ready.
+            std::future<Expected<std::unique_ptr<fabric::Receiver>>> creating;
+            std::vector<std::byte> creatingOffer;
+            std::uint64_t creatingBytes{0};
+            mxlRational creatingRate{0, 1};
+            std::optional<Offer> newestOffer;
             std::uint64_t offerEpoch{0};
             mxlRational rate{0, 1};
             std::uint64_t mirrorBytes{0}; ///< Of the mirror it holds (0: none), against the size limits.
@@ -103,6 +111,9 @@ namespace mxl::bridge
             std::string provider;
             std::string transfer;
             std::uint64_t grantEpoch{0};
+            std::vector<std::byte> grantBytes; ///< The parts of the grant received so far (Offered).
+            std::uint32_t grantParts{0};
+            std::uint32_t grantNext{0};
             std::uint64_t errors{0};
             std::string lastError;
         };
@@ -128,13 +139,19 @@ namespace mxl::bridge
         void offer(Export& e, std::uint64_t now);
         void dropExport(Export& e);
         void publishCatalogue(std::uint64_t now);
-        [[nodiscard]] Catalogue catalogue() const;
+        /// The exported flows, in pages (at least one, maybe empty).
+        [[nodiscard]] std::vector<Catalogue> catalogue() const;
+        void sendCatalogue(Session& session, std::vector<Catalogue> const& pages);
 
         // Import side.
         Peer* peerOf(Session const& session);
         Import* importOf(Session& session, Uuid const& flowId);
         void subscribeAll(Peer& peer);
         void onOffer(Session& session, Offer const& offer, std::uint64_t now);
+        /// Sends the Grant for the mirror import holds.
+        void grantMirror(Session& session, Import& import, Offer const& offer);
+        /// A mirror created off the event loop is ready: grant it for the newest offer (or start over).
+        void mirrorCreated(Import& import, std::uint64_t now);
         void onImportError(Session& session, ControlError const& error, std::uint64_t now);
         void importsTick(std::uint64_t now);
         void releaseMirror(Import& import, std::string const& why);

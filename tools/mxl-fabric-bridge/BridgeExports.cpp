@@ -3,6 +3,7 @@
 #include "BridgeInternals.hpp"
 
 #include <algorithm>
+#include <utility>
 #include <array>
 #include <chrono>
 #include <cstring>
@@ -107,6 +108,9 @@ namespace mxl::bridge
             return;
         }
         e.offerEpoch = randomEpoch();
+        e.grantBytes = {};
+        e.grantParts = 0;
+        e.grantNext = 0;
         e.state = Export::State::Offered;
         e.retryAt = now + grantTimeoutNs;
         e.session->send(Offer{e.flowId, e.offerEpoch, fabric::encode(*flowOffer)});
@@ -122,7 +126,27 @@ namespace mxl::bridge
             session.send(ControlError{MXL_ERR_INVALID_STATE, grant.flowId, "grant for a stale or unknown offer epoch"});
             return;
         }
-        auto regionGrant = fabric::decodeRegionGrant(grant.regionGrant);
+        // The parts of a long ring's grant arrive one after the other, in order.
+        auto& parts = *it;
+        if (grant.part == 0)
+        {
+            parts.grantBytes.clear();
+            parts.grantParts = grant.parts;
+        }
+        else if (grant.parts != parts.grantParts || grant.part != parts.grantNext)
+        {
+            session.close(fmt::format("grant part {} of {} out of order (expected {} of {})", grant.part, grant.parts, parts.grantNext, parts.grantParts));
+            return;
+        }
+        parts.grantBytes.insert(parts.grantBytes.end(), grant.regionGrant.begin(), grant.regionGrant.end());
+        parts.grantNext = grant.part + 1;
+        if (parts.grantNext < parts.grantParts)
+        {
+            return;
+        }
+        auto regionGrant = fabric::decodeRegionGrant(std::exchange(parts.grantBytes, {}));
+        parts.grantParts = 0;
+        parts.grantNext = 0;
         if (!regionGrant)
         {
             session.close(fmt::format("a malformed region grant: {}", regionGrant.error().message));
@@ -228,15 +252,26 @@ namespace mxl::bridge
         }
     }
 
-    Catalogue Bridge::catalogue() const
+    std::vector<Catalogue> Bridge::catalogue() const
     {
-        Catalogue list;
+        std::vector<Catalogue> pages(1);
         for (auto const& id : _domain->listFlows())
         {
-            if (!exported(id) || list.flows.size() >= maxCatalogueEntries)
+            if (!exported(id))
             {
                 continue;
             }
+            if (pages.back().flows.size() >= maxCatalogueEntries)
+            {
+                if (pages.size() >= maxCataloguePages)
+                {
+                    log().warn("more than {} exported flows: the catalogue shows the first {}", maxCataloguePages * maxCatalogueEntries,
+                        maxCataloguePages * maxCatalogueEntries);
+                    break;
+                }
+                pages.emplace_back();
+            }
+            auto& list = pages.back();
             CatalogueEntry entry;
             entry.flowId = id;
             auto const text = formatUuid(id);
@@ -263,13 +298,31 @@ namespace mxl::bridge
             entry.active = active && *active;
             list.flows.push_back(std::move(entry));
         }
-        return list;
+        for (std::size_t i = 0; i < pages.size(); ++i)
+        {
+            pages[i].page = static_cast<std::uint32_t>(i);
+            pages[i].pages = static_cast<std::uint32_t>(pages.size());
+        }
+        return pages;
+    }
+
+    void Bridge::sendCatalogue(Session& session, std::vector<Catalogue> const& pages)
+    {
+        for (auto const& page : pages)
+        {
+            session.send(page);
+        }
     }
 
     void Bridge::publishCatalogue(std::uint64_t)
     {
-        auto const list = catalogue();
-        auto encoded = encodeControl(list);
+        auto const pages = catalogue();
+        std::vector<std::byte> encoded;
+        for (auto const& page : pages)
+        {
+            auto const frame = encodeControl(page);
+            encoded.insert(encoded.end(), frame.begin(), frame.end());
+        }
         if (encoded == _catalogueSent)
         {
             return;
@@ -279,7 +332,7 @@ namespace mxl::bridge
         {
             if (session->phase() == Session::Phase::Established && peerOf(*session) == nullptr)
             {
-                session->send(list);
+                sendCatalogue(*session, pages);
             }
         }
     }

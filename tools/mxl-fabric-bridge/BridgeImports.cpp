@@ -6,6 +6,8 @@
 #include <array>
 #include <chrono>
 #include <cstring>
+#include <future>
+#include <utility>
 
 #include <sys/random.h>
 #include <fmt/format.h>
@@ -77,6 +79,11 @@ namespace mxl::bridge
         }
         auto const id = formatUuid(message.flowId);
         auto& peer = *import->peer;
+        if (import->creating.valid())
+        {
+            import->newestOffer = message; // answered when the mirror is ready (mirrorCreated)
+            return;
+        }
         if (import->receiver && import->offer == message.flowOffer)
         {
             if (auto r = import->receiver->renew(); !r)
@@ -95,7 +102,8 @@ namespace mxl::bridge
             std::uint64_t others = 0;
             for (auto const& i : _imports)
             {
-                others += &i != import ? i.mirrorBytes : 0;
+                // A mirror still being created counts already: two offers at once must not both fit.
+                others += &i != import ? i.mirrorBytes + (i.creating.valid() ? i.creatingBytes : 0) : 0;
             }
             std::optional<std::string> tooLarge;
             if (bytes > _options.maxMirrorBytes)
@@ -131,28 +139,88 @@ namespace mxl::bridge
                 // The source cannot post RMA writes with 4 bytes of immediate data: messages instead.
                 options.transfer = fabric::Transfer::SendReceive;
             }
-            auto receiver = fabric::Receiver::create(*_domain, *flowOffer, options);
-            if (!receiver)
-            {
-                ++import->errors;
-                import->lastError = receiver.error().message;
-                import->state = "error";
-                import->resubscribeAt = now + resubscribeNs;
-                log().error("flow {}: cannot mirror it: {}", id, import->lastError);
-                session.send(ControlError{receiver.error().status, message.flowId, fmt::format("the importer cannot mirror it: {}", import->lastError)});
-                return;
-            }
-            import->receiver = std::move(*receiver);
-            import->mirrorBytes = bytes;
-            import->receiver->start();
-            import->offer = message.flowOffer;
-            import->rate = flowOffer->config.common.grainRate;
+            // Off the event loop: a long ring's file and memory registration take their time, and
+            // other sessions, heartbeats and signals must not wait for them.
+            import->creatingOffer = message.flowOffer;
+            import->creatingBytes = bytes;
+            import->creatingRate = flowOffer->config.common.grainRate;
+            import->newestOffer = message;
+            import->state = "creating";
+            import->creating = std::async(std::launch::async,
+                [domain = _domain.get(), offer = std::move(*flowOffer), options] { return fabric::Receiver::create(*domain, offer, options); });
+            return;
         }
-        import->offerEpoch = message.offerEpoch;
-        import->state = "connecting";
-        session.send(Grant{message.flowId, message.offerEpoch, fabric::encode(import->receiver->grant())});
-        log().info("flow {}: mirror granted to {} ({}, {})", id, peer.address, import->receiver->grant().provider,
-            transferName(import->receiver->grant().transfer));
+        grantMirror(session, *import, message);
+    }
+
+    void Bridge::grantMirror(Session& session, Import& import, Offer const& message)
+    {
+        import.offerEpoch = message.offerEpoch;
+        import.state = "connecting";
+        // In parts: a long ring's region descriptors exceed one control message.
+        auto const encoded = fabric::encode(import.receiver->grant());
+        auto const parts = static_cast<std::uint32_t>(std::max<std::size_t>(1, (encoded.size() + maxGrantChunk - 1) / maxGrantChunk));
+        if (parts > maxGrantParts)
+        {
+            log().error("flow {}: a grant of {} bytes exceeds {} parts of {} bytes; not mirrored", formatUuid(message.flowId), encoded.size(),
+                maxGrantParts, maxGrantChunk);
+            releaseMirror(import, "its grant is too large");
+            import.state = "error";
+            return;
+        }
+        for (std::uint32_t part = 0; part < parts; ++part)
+        {
+            auto const from = std::size_t{part} * maxGrantChunk;
+            auto const to = std::min(encoded.size(), from + maxGrantChunk);
+            session.send(Grant{message.flowId, message.offerEpoch, part, parts,
+                std::vector<std::byte>{encoded.begin() + static_cast<std::ptrdiff_t>(from), encoded.begin() + static_cast<std::ptrdiff_t>(to)}});
+        }
+        log().info("flow {}: mirror granted to {} ({}, {}; {} slots, in {} part{})", formatUuid(message.flowId), import.peer->address,
+            import.receiver->grant().provider, transferName(import.receiver->grant().transfer), import.receiver->grant().regions.size(), parts,
+            parts == 1 ? "" : "s");
+    }
+
+    void Bridge::mirrorCreated(Import& import, std::uint64_t now)
+    {
+        auto receiver = import.creating.get();
+        auto const newest = std::exchange(import.newestOffer, std::nullopt);
+        auto* session = import.peer->session;
+        bool const live = session != nullptr && session->phase() == Session::Phase::Established;
+        auto const id = formatUuid(import.flowId);
+        if (!receiver)
+        {
+            ++import.errors;
+            import.lastError = receiver.error().message;
+            import.state = "error";
+            import.resubscribeAt = now + resubscribeNs;
+            log().error("flow {}: cannot mirror it: {}", id, import.lastError);
+            if (live)
+            {
+                session->send(ControlError{receiver.error().status, import.flowId, fmt::format("the importer cannot mirror it: {}", import.lastError)});
+            }
+            return;
+        }
+        import.receiver = std::move(*receiver);
+        import.mirrorBytes = import.creatingBytes;
+        import.receiver->start();
+        import.offer = std::move(import.creatingOffer);
+        import.creatingOffer.clear();
+        import.rate = import.creatingRate;
+        if (!live || !newest)
+        {
+            // The session went meanwhile: the mirror is kept, like any other, for the next session's offer.
+            if (import.state == "creating")
+            {
+                import.state = "waiting";
+            }
+            return;
+        }
+        if (newest->flowOffer == import.offer)
+        {
+            grantMirror(*session, import, *newest);
+            return;
+        }
+        onOffer(*session, *newest, now); // another geometry meanwhile: this mirror goes, another is made
     }
 
     void Bridge::onImportError(Session& session, ControlError const& error, std::uint64_t now)
@@ -176,6 +244,10 @@ namespace mxl::bridge
     {
         for (auto& import : _imports)
         {
+            if (import.creating.valid() && ready(import.creating))
+            {
+                mirrorCreated(import, now);
+            }
             auto* session = import.peer->session;
             if (session == nullptr || session->phase() != Session::Phase::Established)
             {

@@ -724,6 +724,43 @@ namespace mxl::bridge::test
         EXPECT_LE(report.missed, flow->skippedGrains + writer.skipped()) << report;
     }
 
+    TEST_F(LoopbackBridge, LongRingIsGrantedInPartsAndReplicates)
+    {
+        // 6,000 grain slots (100 s at 60 Hz): their region descriptors (about 150 KB) take three Grant
+        // parts of at most 64 KiB. Rings of up to 100,000 slots take up to 37 parts; they need as many
+        // open files (RLIMIT_NOFILE) and mappings (vm.max_map_count) as slots in every process that opens
+        // them, one per grain file as the format has it, which this machine's 20,000 files do not allow.
+        {
+            std::ofstream options{domainA.path() / "options.json"};
+            options << R"({"urn:x-mxl:option:history_duration/v1.0": 100000000000})";
+        }
+        auto const anc = ancFlow();
+        LiveWriter writer{domainA.str(), anc, 1};
+        ASSERT_EQ(writer.problem(), "");
+        std::filesystem::remove(domainA.path() / "options.json");
+        auto const [a, addressA, port] = startExporter();
+        ASSERT_FALSE(addressA.empty());
+        auto& b = start(domainB, {"--import", addressA + "/" + anc.id});
+        MirrorVerifier mirror{domainB.str(), anc};
+        auto const imported = waitForActive(domainB.path(), anc.id, "import", 60s);
+        ASSERT_TRUE(imported) << "flow " << anc.id << " is not active on B";
+        EXPECT_TRUE(mirror.waitForCount(60, 20s)) << mirror.report();
+
+        mxl::test::Instance instance{domainB.str()};
+        mxlFlowReader reader = nullptr;
+        ASSERT_EQ(mxlCreateFlowReader(instance.get(), anc.id.c_str(), nullptr, &reader), MXL_STATUS_OK);
+        mxlFlowConfigInfo config{};
+        ASSERT_EQ(mxlFlowReaderGetConfigInfo(reader, &config), MXL_STATUS_OK);
+        EXPECT_EQ(config.discrete.grainCount, 6000U) << "the mirror's ring is the source's";
+        mxlReleaseFlowReader(instance.get(), reader);
+        EXPECT_TRUE(b.waitForLog("in 3 parts", 1s)) << "the grant was not split";
+        mirror.stop();
+        auto const report = mirror.report();
+        EXPECT_EQ(report.corrupt, 0U) << report;
+        EXPECT_EQ(report.firstProblem, "");
+        EXPECT_EQ(a.stop(SIGTERM, 5s), 0);
+    }
+
     TEST_F(LoopbackBridge, ImportOfAFlowThatDoesNotExistYetStartsWhenItAppears)
     {
         auto const video = videoFlow(1280, 720, {50, 1});

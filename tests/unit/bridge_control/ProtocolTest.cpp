@@ -248,6 +248,8 @@ namespace mxl::bridge::test
         fabric::WireWriter g;
         putUuid(g, sampleUuid(1));
         g.put(std::uint64_t{7});
+        g.put(std::uint32_t{0}); // part 0
+        g.put(std::uint32_t{1}); // of 1
         g.put(std::uint32_t{100});
         g.bytes(sampleBlob(99, 1));
         EXPECT_TRUE(refused(frameOf(ControlType::Grant, g), MXL_ERR_INVALID_ARG, {"control message Grant: regionGrant truncated"}));
@@ -289,14 +291,47 @@ namespace mxl::bridge::test
 
         Catalogue catalogue;
         catalogue.flows.resize(maxCatalogueEntries + 1, CatalogueEntry{.flowId = sampleUuid(2), .label = "l", .format = "video"});
-        EXPECT_TRUE(refused(encodeControl(catalogue), MXL_ERR_INVALID_ARG, {"control message Catalogue: flows count 4097 exceeds 4096"}));
+        EXPECT_TRUE(refused(encodeControl(catalogue), MXL_ERR_INVALID_ARG, {"control message Catalogue: flows count 257 exceeds 256"}));
         catalogue.flows.resize(maxCatalogueEntries);
         EXPECT_TRUE(decodeControl(encodeControl(catalogue)));
 
         // A count larger than the body holds is refused as truncation, without reserving for it.
         fabric::WireWriter w;
-        w.put(std::uint32_t{4000});
+        w.put(std::uint32_t{0});
+        w.put(std::uint32_t{1});
+        w.put(std::uint32_t{200});
         EXPECT_TRUE(refused(frameOf(ControlType::Catalogue, w), MXL_ERR_INVALID_ARG, {"flows[0]: flowId truncated"}));
+    }
+
+    TEST(ControlProtocol, CataloguePagesAndGrantPartsOutOfRangeAreRefused)
+    {
+        for (auto const& [page, pages] : {std::pair{0U, 0U}, std::pair{1U, 1U}, std::pair{5U, 3U}, std::pair{0U, maxCataloguePages + 1}})
+        {
+            EXPECT_TRUE(refused(encodeControl(Catalogue{.page = page, .pages = pages, .flows = {}}), MXL_ERR_INVALID_ARG,
+                {"control message Catalogue: page " + std::to_string(page) + " of " + std::to_string(pages)}));
+        }
+        EXPECT_TRUE(decodeControl(encodeControl(Catalogue{.page = maxCataloguePages - 1, .pages = maxCataloguePages, .flows = {}})));
+        for (auto const& [part, parts] : {std::pair{0U, 0U}, std::pair{2U, 2U}, std::pair{0U, maxGrantParts + 1}})
+        {
+            EXPECT_TRUE(refused(encodeControl(Grant{.flowId = sampleUuid(1), .offerEpoch = 1, .part = part, .parts = parts, .regionGrant = {}}),
+                MXL_ERR_INVALID_ARG, {"control message Grant: part " + std::to_string(part) + " of " + std::to_string(parts)}));
+        }
+        EXPECT_TRUE(refused(encodeControl(Grant{.flowId = sampleUuid(1), .offerEpoch = 1, .regionGrant = sampleBlob(maxGrantChunk + 1, 1)}),
+            MXL_ERR_INVALID_ARG, {"a region grant part of 65537 bytes (at most 65536)"}));
+        EXPECT_TRUE(decodeControl(encodeControl(Grant{.flowId = sampleUuid(1), .offerEpoch = 1, .part = 63, .parts = 64, .regionGrant = sampleBlob(maxGrantChunk, 1)})));
+    }
+
+    TEST(ControlProtocol, AFullCataloguePageOfTheLongestLabelsFitsOneMessage)
+    {
+        // The exporter pages by entry count; the longest labels and formats must still fit a message.
+        Catalogue page{.page = 0, .pages = 1, .flows = {}};
+        page.flows.resize(maxCatalogueEntries,
+            CatalogueEntry{.flowId = sampleUuid(2), .label = std::string(maxTextSize, 'x'), .format = std::string(maxTextSize, 'y'), .active = true});
+        auto const frame = encodeControl(page);
+        EXPECT_LE(frame.size() - controlHeaderSize, maxControlBody);
+        auto decoded = decodeControl(frame);
+        ASSERT_TRUE(decoded) << decoded.error().message;
+        EXPECT_EQ(decoded.value(), ControlMessage{page});
     }
 
     TEST(ControlProtocol, BooleanOtherThanZeroOrOneIsRefused)

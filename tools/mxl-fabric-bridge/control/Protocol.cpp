@@ -275,8 +275,24 @@ namespace mxl::bridge
             return true;
         }
 
+        /// part < parts, 1 <= parts <= max.
+        bool pageOf(BodyReader& r, char const* what, std::uint32_t& part, std::uint32_t& parts, std::uint32_t max)
+        {
+            if (!r.get(what, part) || !r.get("of", parts))
+            {
+                return false;
+            }
+            if (parts == 0 || parts > max || part >= parts)
+            {
+                return r.refuse(fmt::format("{} {} of {} (at most {})", what, part, parts, max));
+            }
+            return true;
+        }
+
         void write(WireWriter& w, Catalogue const& m)
         {
+            w.put(m.page);
+            w.put(m.pages);
             w.put(static_cast<std::uint32_t>(m.flows.size()));
             for (auto const& entry : m.flows)
             {
@@ -290,7 +306,7 @@ namespace mxl::bridge
         bool read(BodyReader& r, Catalogue& m)
         {
             std::uint32_t count = 0;
-            if (!r.count("flows count", maxCatalogueEntries, count))
+            if (!pageOf(r, "page", m.page, m.pages, maxCataloguePages) || !r.count("flows count", maxCatalogueEntries, count))
             {
                 return false;
             }
@@ -342,12 +358,20 @@ namespace mxl::bridge
         {
             putUuid(w, m.flowId);
             w.put(m.offerEpoch);
+            w.put(m.part);
+            w.put(m.parts);
             putBlob(w, m.regionGrant);
         }
 
         bool read(BodyReader& r, Grant& m)
         {
-            return r.uuid("flowId", m.flowId) && r.epoch(m.offerEpoch) && r.blob("regionGrant", m.regionGrant);
+            if (!r.uuid("flowId", m.flowId) || !r.epoch(m.offerEpoch) || !pageOf(r, "part", m.part, m.parts, maxGrantParts) ||
+                !r.blob("regionGrant", m.regionGrant))
+            {
+                return false;
+            }
+            return m.regionGrant.size() <= maxGrantChunk ||
+                   r.refuse(fmt::format("a region grant part of {} bytes (at most {})", m.regionGrant.size(), maxGrantChunk));
         }
 
         void write(WireWriter& w, Started const& m)

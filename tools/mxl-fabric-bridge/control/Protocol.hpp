@@ -38,7 +38,15 @@ namespace mxl::bridge
     /// Largest body accepted (an Offer carries a flow definition of up to 64 KiB; a Grant one region
     /// descriptor per grain slot).
     inline constexpr std::size_t maxControlBody = 1024 * 1024;
-    inline constexpr std::size_t maxCatalogueEntries = 4096;
+    /// A catalogue is sent in pages: at most this many entries each (each well under 2.1 KiB, so that a
+    /// page stays far below maxControlBody however long the labels), and at most maxCataloguePages pages.
+    inline constexpr std::size_t maxCatalogueEntries = 256;
+    inline constexpr std::uint32_t maxCataloguePages = 4096;
+    /// A Grant's region grant is sent in parts of at most maxGrantChunk bytes, at most maxGrantParts of
+    /// them (4 MiB: a ring of 100,000 grain slots needs about 2.4 MB of region descriptors). Parts this
+    /// small also leave room between them for other sessions' messages and heartbeats.
+    inline constexpr std::size_t maxGrantChunk = 64 * 1024;
+    inline constexpr std::uint32_t maxGrantParts = 64;
     inline constexpr std::size_t maxProviders = 32;
     inline constexpr std::size_t maxTextSize = 1024; ///< Labels, reasons, provider names.
     inline constexpr std::size_t macSize = 32;
@@ -114,8 +122,11 @@ namespace mxl::bridge
     };
 
     /// The flows this bridge exports, sent after Capabilities, on request and whenever it changes.
+    /// Exporter -> importer: page `page` of `pages` of the exported flows.
     struct Catalogue
     {
+        std::uint32_t page{0};
+        std::uint32_t pages{1};
         std::vector<CatalogueEntry> flows;
 
         bool operator==(Catalogue const&) const = default;
@@ -147,10 +158,14 @@ namespace mxl::bridge
     };
 
     /// Importer -> exporter: where to write; regionGrant is fabric::encode(RegionGrant). Contains keys.
+    /// Importer -> exporter: part `part` of `parts` of the encoded RegionGrant for an offer; the exporter
+    /// joins the parts in order (Bridge).
     struct Grant
     {
         Uuid flowId{};
         std::uint64_t offerEpoch{0};
+        std::uint32_t part{0};
+        std::uint32_t parts{1};
         std::vector<std::byte> regionGrant;
 
         bool operator==(Grant const&) const = default;
