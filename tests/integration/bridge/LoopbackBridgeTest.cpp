@@ -579,7 +579,7 @@ namespace mxl::bridge::test
         auto const rssBefore = residentKiB(a.pid());
         auto const verifiedBefore = mirror.report().verified;
 
-        // For 5 s, as fast as it can from one address: connect, send protocol-1 Hello frames or a TLS
+        // For 10 s, as fast as it can from one address: connect, send protocol-1 Hello frames or a TLS
         // record of junk, reconnect when closed.
         std::vector<std::byte> hello(12 + 64); // header: magic u32 | version u16 | type u16 (Hello: 1) | body length u32
         std::memcpy(hello.data(), "MXLC", 4);
@@ -595,7 +595,7 @@ namespace mxl::bridge::test
         tlsJunk[4] = std::byte{0x00};
         std::size_t connections = 0;
         std::size_t bytes = 0;
-        auto const until = Clock::now() + 5s;
+        auto const until = Clock::now() + 10s;
         while (Clock::now() < until)
         {
             auto attacker = connectFrom("127.0.0.3", port);
@@ -616,7 +616,7 @@ namespace mxl::bridge::test
                 bytes += static_cast<std::size_t>(n);
             }
         }
-        std::cout << connections << " connections and " << bytes << " bytes of pre-authentication frames in 5 s\n";
+        std::cout << connections << " connections and " << bytes << " bytes of pre-authentication frames in 10 s\n";
         EXPECT_GT(connections, 10U);
 
         // The real session went on (and every grain the mirror lacks is one the exporter counted).
