@@ -6,7 +6,8 @@
 # a verifier (mxl-soak-media) checks every grain and sample of the mirrors byte for byte.
 #
 # Every --sample-every seconds one JSON line per process (bridges, writer, verifier) goes to
-# samples.jsonl: resident memory, open descriptors, age; and the verifier's and writer's counters.
+# samples.jsonl: resident memory, open descriptors, age; the machine's 1-minute load average to
+# load.jsonl; and the verifier's and writer's counters (verifier.jsonl, writer.jsonl).
 # At the end: per flow, grains written, verified, corrupt, missed; per process incarnation, RSS and
 # descriptors at --warm-up seconds of age against its last sample (the growth a leak would show).
 # Not part of ./ci/test.sh: run it by hand, for an hour (docs/reliability.md has the last table).
@@ -166,6 +167,8 @@ while :; do
         break
     fi
     if [ "$t" -ge "$nextSample" ]; then
+        # The machine's load beside the soak: grains missed while other work ran are told apart.
+        jq -n -c --argjson t "$t" --argjson load "$(awk '{ print $1 }' /proc/loadavg)" '{t: $t, process: "machine", load1: $load}' >> "$work/load.jsonl"
         sampleProcess writer "$writer" "$t"
         sampleProcess verifier "$verifier" "$t"
         sampleProcess bridge-a "$bridgeA" "$t"
