@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Installs what is missing (Debian 12), builds everything with warnings as errors, runs every test.
+# Installs what is missing (Debian 12), checks the layering, builds everything with warnings as
+# errors, runs every test.
 # Usage: ./ci/test.sh            (build directory: build/ci)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source ci/packages.sh
 mxl_install_packages
 
+./ci/layering.sh
 build=build/ci
 cmake -S . -B "$build" -DMXL_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build "$build" -j "$(nproc)"
