@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "MetricsServer.hpp"
+#include "Network.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -67,34 +68,6 @@ namespace mxl::bridge
             std::size_t sent{0};
         };
 
-        Expected<sockaddr_in> parseAddress(std::string const& address)
-        {
-            auto const colon = address.rfind(':');
-            auto invalid = [&] {
-                return fail(MXL_ERR_INVALID_ARG, fmt::format("metrics address '{}' is not IPv4:PORT (e.g. 0.0.0.0:9464)", address));
-            };
-            if (colon == std::string::npos)
-            {
-                return invalid();
-            }
-            sockaddr_in sa{};
-            sa.sin_family = AF_INET;
-            auto const host = address.substr(0, colon);
-            if (::inet_pton(AF_INET, host.c_str(), &sa.sin_addr) != 1)
-            {
-                return invalid();
-            }
-            auto const portText = std::string_view{address}.substr(colon + 1);
-            std::uint16_t port = 0;
-            auto const [end, ec] = std::from_chars(portText.data(), portText.data() + portText.size(), port);
-            if (portText.empty() || ec != std::errc{} || end != portText.data() + portText.size())
-            {
-                return invalid();
-            }
-            sa.sin_port = htons(port);
-            return sa;
-        }
-
         Unexpected socketError(std::string const& address, std::string_view what)
         {
             return fail(MXL_ERR_UNKNOWN, fmt::format("metrics server on {}: {} failed: {}", address, what, std::strerror(errno)));
@@ -121,38 +94,26 @@ namespace mxl::bridge
 
     Expected<std::unique_ptr<MetricsServer>> MetricsServer::start(std::string const& address, std::function<std::string()> render)
     {
-        auto sa = parseAddress(address);
-        if (!sa)
+        // The one IP:PORT parser of the bridge: IPv4 or [IPv6]:PORT, as --listen takes it.
+        auto parsed = parseSocketAddress(address);
+        if (!parsed)
         {
-            return sa.take_error();
+            return fail(MXL_ERR_INVALID_ARG, fmt::format("metrics address: {}", parsed.error().message));
         }
         auto state = std::make_unique<State>();
         state->render = std::move(render);
-        state->listener = Fd{::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)};
-        if (!state->listener.valid())
+        auto listener = listenTcp(*parsed);
+        if (!listener)
         {
-            return socketError(address, "socket");
+            return fail(MXL_ERR_UNKNOWN, fmt::format("metrics server on {}: {}", address, listener.error().message));
         }
-        int const one = 1;
-        if (::setsockopt(state->listener.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0)
-        {
-            return socketError(address, "SO_REUSEADDR");
-        }
-        if (::bind(state->listener.get(), reinterpret_cast<sockaddr const*>(&*sa), sizeof *sa) != 0)
-        {
-            return socketError(address, "bind");
-        }
-        if (::listen(state->listener.get(), static_cast<int>(maxClients)) != 0)
-        {
-            return socketError(address, "listen");
-        }
-        sockaddr_in bound{};
-        socklen_t length = sizeof bound;
-        if (::getsockname(state->listener.get(), reinterpret_cast<sockaddr*>(&bound), &length) != 0)
+        state->listener = std::move(*listener);
+        auto bound = localAddress(state->listener.get());
+        if (!bound)
         {
             return socketError(address, "getsockname");
         }
-        state->port = ntohs(bound.sin_port);
+        state->port = bound->port();
         state->stop = Fd{::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)};
         if (!state->stop.valid())
         {

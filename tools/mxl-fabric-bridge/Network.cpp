@@ -92,15 +92,32 @@ namespace mxl::bridge
         {
             return bad("the port must be a number from 0 to 65535");
         }
+        auto const portNumber = static_cast<std::uint16_t>(std::stoul(std::string{port}));
+        SocketAddress address;
+        if (text.front() != '[')
+        {
+            // Strictly a dotted quad: inet_aton's legacy forms ("1.2.3", "10.1") are refused, not guessed.
+            sockaddr_in v4{};
+            v4.sin_family = AF_INET;
+            v4.sin_port = htons(portNumber);
+            if (::inet_pton(AF_INET, host.c_str(), &v4.sin_addr) != 1)
+            {
+                return bad("the host must be a numeric IPv4 address a.b.c.d (IPv6 in brackets)");
+            }
+            std::memcpy(&address.storage, &v4, sizeof v4);
+            address.length = sizeof v4;
+            return address;
+        }
+        // IPv6, with an optional zone (fe80::1%eth0): getaddrinfo, numeric only, IPv6 only.
         addrinfo hints{};
         hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+        hints.ai_family = AF_INET6;
         hints.ai_socktype = SOCK_STREAM;
         addrinfo* found = nullptr;
         if (::getaddrinfo(host.c_str(), std::string{port}.c_str(), &hints, &found) != 0 || found == nullptr)
         {
-            return bad("the host must be a numeric IPv4 or IPv6 address");
+            return bad("the host in brackets must be a numeric IPv6 address");
         }
-        SocketAddress address;
         std::memcpy(&address.storage, found->ai_addr, found->ai_addrlen);
         address.length = found->ai_addrlen;
         ::freeaddrinfo(found);

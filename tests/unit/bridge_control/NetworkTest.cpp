@@ -37,4 +37,19 @@ namespace mxl::bridge
         EXPECT_EQ(v6.host(), "fd00::1");
         EXPECT_EQ(v6.text(), "[fd00::1]:7400");
     }
+
+    TEST(SocketAddress, AmbiguousOrNonNumericAddressesAreRefusedNamingTheText)
+    {
+        // One parser for --listen, --import and --metrics: what it refuses, it refuses for all three.
+        for (auto const* text : {"1.2.3:7400", "10.1:7400", "[1.2.3.4]:7400", "::1:7400", "localhost:7400", "[::1]7400", "[::1]:", "10.0.0.1:65536",
+                 "10.0.0.1:-1", "10.0.0.1", ""})
+        {
+            auto const address = parseSocketAddress(text);
+            ASSERT_FALSE(address) << text;
+            EXPECT_EQ(address.error().status, MXL_ERR_INVALID_ARG);
+            EXPECT_NE(address.error().message.find(std::string{"'"} + text + "'"), std::string::npos) << address.error().message;
+        }
+        EXPECT_EQ(parsed("[::1]:0").text(), "[::1]:0");
+        EXPECT_EQ(parsed("0.0.0.0:7400").text(), "0.0.0.0:7400");
+    }
 }

@@ -252,6 +252,27 @@ TEST(MetricsServer, BadAddressesAreInvalidAndABusyPortIsUnknownWithTheReason)
     EXPECT_NE(second.error().message.find("in use"), std::string::npos) << second.error().message;
 }
 
+TEST(MetricsServer, ListensOnIpv6AddressesAsTheControlListenerDoes)
+{
+    // The same IP:PORT parser as --listen: [IPv6]:PORT is accepted at option parsing and works at start.
+    auto server = MetricsServer::start("[::1]:0", [] { return body; });
+    if (!server && server.error().message.find("Cannot assign requested address") != std::string::npos)
+    {
+        GTEST_SKIP() << "no IPv6 loopback on this host: " << server.error().message;
+    }
+    ASSERT_TRUE(server) << server.error().message;
+    mxl::Fd fd{::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0)};
+    sockaddr_in6 sa{};
+    sa.sin6_family = AF_INET6;
+    sa.sin6_port = htons((*server)->port());
+    sa.sin6_addr = in6addr_loopback;
+    ASSERT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr const*>(&sa), sizeof sa), 0) << std::strerror(errno);
+    sendAll(fd, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    auto const response = readToEnd(fd).value_or("(no answer)");
+    EXPECT_EQ(statusLine(response), "HTTP/1.1 200 OK");
+    EXPECT_EQ(bodyOf(response), body);
+}
+
 TEST(MetricsServer, ClientThatKeepsSendingAfterItsRequestIsClosedAtTheDeadline)
 {
     // Draining what a client sends after its request used to loop for as long as it kept sending: no
