@@ -700,7 +700,7 @@ namespace mxl::bridge
             std::string_view _name;
         };
 
-        constexpr std::string_view flowStates[] = {"waiting", "offered", "connecting", "active", "source-gone", "disconnected", "refused", "error"};
+        constexpr std::string_view flowStates[] = {"waiting", "creating", "offered", "connecting", "active", "source-gone", "disconnected", "refused", "error"};
 
         struct FlowCounter
         {

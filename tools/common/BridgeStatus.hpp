@@ -44,7 +44,7 @@ namespace mxl::bridge
         std::string flowId;       ///< Lowercase UUID.
         std::string role;         ///< "export" (this host is the source) or "import" (mirror here).
         std::string peer;         ///< The peer's control address.
-        std::string state;        ///< "waiting", "offered", "connecting", "active", "source-gone", "disconnected", "refused", "error".
+        std::string state;        ///< "waiting", "creating", "offered", "connecting", "active", "source-gone", "disconnected", "refused", "error".
         std::string provider;
         std::string transfer;     ///< "rma" or "send-receive".
         std::uint64_t epoch{0};   ///< A one-way tag of the session epoch in use (64 bits of SHA-256; 0: none): the same on both ends, new with every session; never the epoch itself.

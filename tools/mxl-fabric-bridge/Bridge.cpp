@@ -424,10 +424,10 @@ namespace mxl::bridge
                 peer->lastError = session.closeReason();
                 for (auto& import : _imports)
                 {
-                    if (import.peer == peer && import.state != "source-gone")
+                    if (import.peer == peer && import.state != Import::State::SourceGone)
                     {
                         // The mirror stays: readers wait (TOO_EARLY) until the source is back.
-                        import.state = peer->refused ? "refused" : "disconnected";
+                        import.state = peer->refused ? Import::State::Refused : Import::State::Disconnected;
                     }
                 }
             }
@@ -482,9 +482,9 @@ namespace mxl::bridge
             if (import.peer == &peer)
             {
                 peer.session->send(Subscribe{import.flowId});
-                if (import.state != "source-gone")
+                if (import.state != Import::State::SourceGone)
                 {
-                    import.state = "waiting";
+                    import.state = Import::State::Waiting;
                 }
             }
         }
@@ -524,7 +524,7 @@ namespace mxl::bridge
                 {
                     if (auto* import = importOf(session, m.flowId); import != nullptr && import->offerEpoch == m.offerEpoch)
                     {
-                        import->state = "active";
+                        import->state = Import::State::Active;
                         log().info("flow {}: replication from {} running", formatUuid(m.flowId), session.peerText());
                     }
                 }
@@ -533,7 +533,7 @@ namespace mxl::bridge
                     if (auto* import = importOf(session, m.flowId); import != nullptr)
                     {
                         releaseMirror(*import, fmt::format("the source flow is gone ({})", m.reason));
-                        import->state = "source-gone";
+                        import->state = Import::State::SourceGone;
                     }
                 }
                 else if constexpr (std::is_same_v<T, ControlError>)

@@ -71,9 +71,23 @@ namespace mxl::bridge
 
         struct Import
         {
+            /// Where the import stands; toString gives the status area's and the metrics' name.
+            enum class State
+            {
+                Waiting,      ///< Subscribed (or about to be); no offer yet.
+                Creating,     ///< The mirror is being created off the event loop.
+                Connecting,   ///< Granted; the source has not started yet.
+                Active,       ///< Replicating.
+                SourceGone,   ///< The source flow went away; offered again when it returns.
+                Disconnected, ///< The session with the peer is down.
+                Refused,      ///< The peer refused (authentication or the flow); retried later.
+                Error,        ///< This host could not mirror it; retried later.
+            };
+            static char const* toString(State state) noexcept;
+
             Peer* peer{nullptr};
             Uuid flowId{};
-            std::string state{"waiting"};
+            State state{State::Waiting};
             std::unique_ptr<fabric::Receiver> receiver;
             std::vector<std::byte> offer; ///< The offer the mirror was made from (a changed one recreates it).
             /// The mirror being created off the event loop (creating a file and registering its memory

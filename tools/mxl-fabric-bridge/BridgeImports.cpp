@@ -40,6 +40,22 @@ namespace mxl::bridge
 
     // ---- Import side -------------------------------------------------------------------------
 
+    char const* Bridge::Import::toString(State state) noexcept
+    {
+        switch (state)
+        {
+            case State::Waiting: return "waiting";
+            case State::Creating: return "creating";
+            case State::Connecting: return "connecting";
+            case State::Active: return "active";
+            case State::SourceGone: return "source-gone";
+            case State::Disconnected: return "disconnected";
+            case State::Refused: return "refused";
+            case State::Error: return "error";
+        }
+        return "unknown";
+    }
+
     Bridge::Import* Bridge::importOf(Session& session, Uuid const& flowId)
     {
         auto* peer = peerOf(session);
@@ -123,7 +139,7 @@ namespace mxl::bridge
                     log().error("flow {}: not mirrored: {}", id, *tooLarge); // once, not at every offer
                 }
                 import->lastError = *tooLarge;
-                import->state = "error";
+                import->state = Import::State::Error;
                 import->resubscribeAt = now + refusedBackoffNs;
                 session.send(ControlError{MXL_ERR_INVALID_ARG, message.flowId, "the importer cannot mirror it: " + *tooLarge});
                 return;
@@ -145,7 +161,7 @@ namespace mxl::bridge
             import->creatingBytes = bytes;
             import->creatingRate = flowOffer->config.common.grainRate;
             import->newestOffer = message;
-            import->state = "creating";
+            import->state = Import::State::Creating;
             import->creating = std::async(std::launch::async,
                 [domain = _domain.get(), offer = std::move(*flowOffer), options] { return fabric::Receiver::create(*domain, offer, options); });
             return;
@@ -156,7 +172,7 @@ namespace mxl::bridge
     void Bridge::grantMirror(Session& session, Import& import, Offer const& message)
     {
         import.offerEpoch = message.offerEpoch;
-        import.state = "connecting";
+        import.state = Import::State::Connecting;
         // In parts: a long ring's region descriptors exceed one control message.
         auto const encoded = fabric::encode(import.receiver->grant());
         auto const parts = static_cast<std::uint32_t>(std::max<std::size_t>(1, (encoded.size() + maxGrantChunk - 1) / maxGrantChunk));
@@ -165,7 +181,7 @@ namespace mxl::bridge
             log().error("flow {}: a grant of {} bytes exceeds {} parts of {} bytes; not mirrored", formatUuid(message.flowId), encoded.size(),
                 maxGrantParts, maxGrantChunk);
             releaseMirror(import, "its grant is too large");
-            import.state = "error";
+            import.state = Import::State::Error;
             return;
         }
         for (std::uint32_t part = 0; part < parts; ++part)
@@ -191,7 +207,7 @@ namespace mxl::bridge
         {
             ++import.errors;
             import.lastError = receiver.error().message;
-            import.state = "error";
+            import.state = Import::State::Error;
             import.resubscribeAt = now + resubscribeNs;
             log().error("flow {}: cannot mirror it: {}", id, import.lastError);
             if (live)
@@ -209,9 +225,9 @@ namespace mxl::bridge
         if (!live || !newest)
         {
             // The session went meanwhile: the mirror is kept, like any other, for the next session's offer.
-            if (import.state == "creating")
+            if (import.state == Import::State::Creating)
             {
-                import.state = "waiting";
+                import.state = Import::State::Waiting;
             }
             return;
         }
@@ -235,7 +251,7 @@ namespace mxl::bridge
         log().warn("flow {}: the peer {} reports: {}", formatUuid(error.flowId), session.peerText(), error.reason);
         if (error.code == MXL_ERR_PERMISSION_DENIED)
         {
-            import->state = "refused";
+            import->state = Import::State::Refused;
             import->resubscribeAt = now + resubscribeNs;
         }
     }
@@ -253,10 +269,10 @@ namespace mxl::bridge
             {
                 continue;
             }
-            if ((import.state == "refused" || import.state == "error") && import.resubscribeAt != 0 && now >= import.resubscribeAt)
+            if ((import.state == Import::State::Refused || import.state == Import::State::Error) && import.resubscribeAt != 0 && now >= import.resubscribeAt)
             {
                 import.resubscribeAt = 0;
-                import.state = "waiting";
+                import.state = Import::State::Waiting;
                 session->send(Subscribe{import.flowId});
             }
         }

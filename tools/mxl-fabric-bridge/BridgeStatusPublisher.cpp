@@ -150,7 +150,7 @@ namespace mxl::bridge
             f.flowId = formatUuid(import.flowId);
             f.role = "import";
             f.peer = import.peer->address;
-            f.state = import.state;
+            f.state = Import::toString(import.state);
             f.provider = import.peer->provider;
             f.errors = import.errors;
             f.lastError = import.lastError;
@@ -181,7 +181,7 @@ namespace mxl::bridge
                     // Arrival on our clock, nominal time on the source's: corrected by the offset.
                     f.latencyMs = static_cast<double>(*c.latencyNs) / 1e6 + offsetMs;
                 }
-                if (import.state == "active" && !import.receiver->connected())
+                if (import.state == Import::State::Active && !import.receiver->connected())
                 {
                     f.state = "connecting";
                 }
