@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "BridgeMedia.hpp"
@@ -138,6 +139,19 @@ namespace mxl::bridge::test
             }
             return false;
         }
+        /// Whether this process (and the bridges it starts) may open count files, raising the soft limit
+        /// to the hard one if needed.
+        bool mayOpenFiles(rlim_t count)
+        {
+            rlimit files{};
+            if (::getrlimit(RLIMIT_NOFILE, &files) != 0 || files.rlim_max < count)
+            {
+                return false;
+            }
+            files.rlim_cur = std::max(files.rlim_cur, count);
+            return ::setrlimit(RLIMIT_NOFILE, &files) == 0;
+        }
+
         /// Resident memory of a process in KiB (VmRSS), or 0.
         std::uint64_t residentKiB(pid_t pid)
         {
@@ -730,6 +744,10 @@ namespace mxl::bridge::test
         // parts of at most 64 KiB. Rings of up to 100,000 slots take up to 37 parts; they need as many
         // open files (RLIMIT_NOFILE) and mappings (vm.max_map_count) as slots in every process that opens
         // them, one per grain file as the format has it, which this machine's 20,000 files do not allow.
+        if (!mayOpenFiles(13000))
+        {
+            GTEST_SKIP() << "needs 13,000 open files (RLIMIT_NOFILE hard limit): one per grain file, twice";
+        }
         {
             std::ofstream options{domainA.path() / "options.json"};
             options << R"({"urn:x-mxl:option:history_duration/v1.0": 100000000000})";
@@ -758,6 +776,68 @@ namespace mxl::bridge::test
         auto const report = mirror.report();
         EXPECT_EQ(report.corrupt, 0U) << report;
         EXPECT_EQ(report.firstProblem, "");
+        EXPECT_EQ(a.stop(SIGTERM, 5s), 0);
+    }
+
+    TEST_F(LoopbackBridge, OtherImportsGoOnWhileALongRingsMirrorIsCreated)
+    {
+        // The mirror of a 15,000-slot ring takes B a while to create (15,000 grain files, mapped and
+        // registered). It is created off the event loop: B publishes its status meanwhile (the state
+        // "creating" can only be seen if the loop runs while the mirror is made), and the other
+        // import's session and grains go on.
+        if (!mayOpenFiles(16000))
+        {
+            GTEST_SKIP() << "needs 16,000 open files (RLIMIT_NOFILE hard limit): one per grain file of the ring";
+        }
+        auto const video = videoFlow(1280, 720, {50, 1});
+        LiveWriter videoWriter{domainA.str(), video};
+        ASSERT_EQ(videoWriter.problem(), "");
+        {
+            std::ofstream options{domainA.path() / "options.json"};
+            options << R"({"urn:x-mxl:option:history_duration/v1.0": 250000000000})";
+        }
+        auto const anc = ancFlow();
+        LiveWriter ancWriter{domainA.str(), anc, 1};
+        ASSERT_EQ(ancWriter.problem(), "");
+        std::filesystem::remove(domainA.path() / "options.json");
+        auto const [a, addressA, port] = startExporter();
+        ASSERT_FALSE(addressA.empty());
+        auto& b = start(domainB, {"--import", addressA + "/" + video.id, "--import", addressA + "/" + anc.id});
+        MirrorVerifier mirror{domainB.str(), video};
+
+        std::set<std::uint64_t> publishedWhileCreating;
+        std::uint64_t videoGrainsWhileCreating = 0;
+        auto const deadline = Clock::now() + 60s;
+        while (Clock::now() < deadline)
+        {
+            auto read = readStatus(domainB.path());
+            auto const status = read ? std::move(read).value() : std::nullopt;
+            auto const* long_ = status ? findFlow(*status, anc.id, "import") : nullptr;
+            auto const* other = status ? findFlow(*status, video.id, "import") : nullptr;
+            if (long_ != nullptr && long_->state == "creating")
+            {
+                publishedWhileCreating.insert(status->updatedTai);
+                if (other != nullptr && other->state == "active")
+                {
+                    videoGrainsWhileCreating = std::max(videoGrainsWhileCreating, other->grains);
+                }
+            }
+            if (long_ != nullptr && long_->state == "active")
+            {
+                break;
+            }
+            std::this_thread::sleep_for(10ms);
+        }
+        EXPECT_TRUE(waitForActive(domainB.path(), anc.id, "import", 1s)) << "the long ring's import is not active on B";
+        // The state is set on the event loop right before the creation starts: one snapshot showing it
+        // proves the loop published while the mirror was being made.
+        EXPECT_GE(publishedWhileCreating.size(), 1U) << "B's event loop did not publish while the mirror was created";
+        EXPECT_TRUE(mirror.waitForCount(20, 10s)) << mirror.report();
+        EXPECT_FALSE(b.log().find("session closed") != std::string::npos) << "a session of B closed meanwhile";
+        std::cout << "B published " << publishedWhileCreating.size() << " snapshots while the mirror was created; the other import had moved "
+                  << videoGrainsWhileCreating << " grains by then\n";
+        mirror.stop();
+        EXPECT_EQ(mirror.report().corrupt, 0U) << mirror.report();
         EXPECT_EQ(a.stop(SIGTERM, 5s), 0);
     }
 
