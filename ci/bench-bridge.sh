@@ -56,10 +56,7 @@ source ci/hosts.sh
 mxl_install_packages jq
 
 echo "== building the tools in $build"
-if [ ! -f "$build/CMakeCache.txt" ]; then
-    cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMXL_BUILD_TESTS=OFF > "$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 1; }
-fi
-cmake --build "$build" -j "$(nproc)" --target mxl-fabric-bridge mxl-gen mxl-info mxl-bench > "$build.build.log" 2>&1 || { tail -40 "$build.build.log"; exit 1; }
+mxl_build_tools "$build" OFF mxl-fabric-bridge mxl-gen mxl-info mxl-bench
 bridge=$(realpath "$build/tools/mxl-fabric-bridge/mxl-fabric-bridge")
 gen=$(realpath "$build/tools/mxl-gen/mxl-gen")
 info=$(realpath "$build/tools/mxl-info/mxl-info")

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# Two "hosts" on one machine for the demo and the bridge benchmark: network namespaces joined by a
-# veth pair, and the helpers their scripts share. Sourced by ci/demo.sh and ci/bench-bridge.sh.
+# Two "hosts" on one machine for the demo, the bridge benchmark and the soak: network namespaces
+# joined by a veth pair, and the helpers their scripts share. Sourced by ci/demo.sh,
+# ci/bench-bridge.sh and ci/soak.sh.
 
 # mxl_make_two_hosts NS_A NS_B VETH_A VETH_B ADDRESS_A ADDRESS_B: two namespaces, each with loopback
 # up and one end of a veth pair carrying its address (/24).
@@ -69,4 +70,15 @@ mxl_clean_up() {
     ip netns del "$nsA" 2>/dev/null
     ip netns del "$nsB" 2>/dev/null
     return 0
+}
+
+# mxl_build_tools BUILD TESTS TARGET...: configures BUILD once (RelWithDebInfo, MXL_BUILD_TESTS=TESTS)
+# and builds the targets; on failure prints the end of the log and exits 1.
+mxl_build_tools() {
+    local build=$1 tests=$2
+    shift 2
+    if [ ! -f "$build/CMakeCache.txt" ]; then
+        cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMXL_BUILD_TESTS="$tests" > "$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 1; }
+    fi
+    cmake --build "$build" -j "$(nproc)" --target "$@" > "$build.build.log" 2>&1 || { tail -40 "$build.build.log"; exit 1; }
 }

@@ -56,10 +56,7 @@ source ci/hosts.sh
 mxl_install_packages jq
 
 echo "== building the bridge, mxl-info and mxl-soak-media in $build"
-if [ ! -f "$build/CMakeCache.txt" ]; then
-    cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo > "$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 1; }
-fi
-cmake --build "$build" -j "$(nproc)" --target mxl-fabric-bridge mxl-info mxl-soak-media > "$build.build.log" 2>&1 || { tail -40 "$build.build.log"; exit 1; }
+mxl_build_tools "$build" ON mxl-fabric-bridge mxl-info mxl-soak-media
 bridge=$(realpath "$build/tools/mxl-fabric-bridge/mxl-fabric-bridge")
 info=$(realpath "$build/tools/mxl-info/mxl-info")
 media=$(realpath "$build/tests/integration/bridge/mxl-soak-media")

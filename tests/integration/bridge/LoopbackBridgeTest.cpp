@@ -230,6 +230,17 @@ namespace mxl::bridge::test
             return Exporter{bridge, std::move(address), static_cast<std::uint16_t>(port)};
         }
 
+        /// A writer on A of an ANC flow whose ring holds historyNs of grains (the domain's history option
+        /// while it is created), committing each grain at once.
+        std::unique_ptr<LiveWriter> longRingWriter(TestFlow const& flow, std::uint64_t historyNs)
+        {
+            auto const options = domainA.path() / "options.json";
+            std::ofstream{options} << R"({"urn:x-mxl:option:history_duration/v1.0": )" << historyNs << "}";
+            auto writer = std::make_unique<LiveWriter>(domainA.str(), flow, 1);
+            std::filesystem::remove(options);
+            return writer;
+        }
+
         /// A bridge on A and one on B importing flow from A; returns B's once the import is active.
         RunningBridge& importOnB(TestFlow const& flow)
         {
@@ -748,14 +759,9 @@ namespace mxl::bridge::test
         {
             GTEST_SKIP() << "needs 13,000 open files (RLIMIT_NOFILE hard limit): one per grain file, twice";
         }
-        {
-            std::ofstream options{domainA.path() / "options.json"};
-            options << R"({"urn:x-mxl:option:history_duration/v1.0": 100000000000})";
-        }
         auto const anc = ancFlow();
-        LiveWriter writer{domainA.str(), anc, 1};
-        ASSERT_EQ(writer.problem(), "");
-        std::filesystem::remove(domainA.path() / "options.json");
+        auto const writer = longRingWriter(anc, 100'000'000'000);
+        ASSERT_EQ(writer->problem(), "");
         auto const [a, addressA, port] = startExporter();
         ASSERT_FALSE(addressA.empty());
         auto& b = start(domainB, {"--import", addressA + "/" + anc.id});
@@ -792,14 +798,9 @@ namespace mxl::bridge::test
         auto const video = videoFlow(1280, 720, {50, 1});
         LiveWriter videoWriter{domainA.str(), video};
         ASSERT_EQ(videoWriter.problem(), "");
-        {
-            std::ofstream options{domainA.path() / "options.json"};
-            options << R"({"urn:x-mxl:option:history_duration/v1.0": 250000000000})";
-        }
         auto const anc = ancFlow();
-        LiveWriter ancWriter{domainA.str(), anc, 1};
-        ASSERT_EQ(ancWriter.problem(), "");
-        std::filesystem::remove(domainA.path() / "options.json");
+        auto const ancWriter = longRingWriter(anc, 250'000'000'000);
+        ASSERT_EQ(ancWriter->problem(), "");
         auto const [a, addressA, port] = startExporter();
         ASSERT_FALSE(addressA.empty());
         auto& b = start(domainB, {"--import", addressA + "/" + video.id, "--import", addressA + "/" + anc.id});

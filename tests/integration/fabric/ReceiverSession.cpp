@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "ReceiverSession.hpp"
 
+#include <functional>
+
 #include <array>
 #include <cstring>
 #include <thread>
@@ -122,41 +124,15 @@ namespace mxl::fabric::test
 
     void HostileSource::send(std::size_t offset, std::size_t length)
     {
-        for (;;)
-        {
-            auto const result = _endpoint.send(std::span{_memory}.subspan(offset, length), _mr.desc(), nullptr);
-            if (result.posted())
-            {
-                return;
-            }
-            drain();
-            if (_shutDown)
-            {
-                return;
-            }
-            ASSERT_TRUE(result.again()) << fi_strerror(result.error());
-        }
+        postRetrying([&] { return _endpoint.send(std::span{_memory}.subspan(offset, length), _mr.desc(), nullptr); });
     }
 
     void HostileSource::writeOnlyData(std::uint64_t imm)
     {
         auto message = fi_msg_rma{};
         message.data = imm;
-        for (;;)
-        {
-            // ofi::Endpoint always names a region; fi_writemsg itself takes none.
-            auto const result = ofi::PostResult{fi_writemsg(_endpoint.raw(), &message, FI_REMOTE_CQ_DATA | FI_COMPLETION)};
-            if (result.posted())
-            {
-                return;
-            }
-            drain();
-            if (_shutDown)
-            {
-                return;
-            }
-            ASSERT_TRUE(result.again()) << fi_strerror(result.error());
-        }
+        // ofi::Endpoint always names a region; fi_writemsg itself takes none.
+        postRetrying([&] { return ofi::PostResult{fi_writemsg(_endpoint.raw(), &message, FI_REMOTE_CQ_DATA | FI_COMPLETION)}; });
     }
 
     void HostileSource::commit(CommitRecord const& record, std::uint32_t slot, std::uint64_t imm)
@@ -171,10 +147,16 @@ namespace mxl::fabric::test
 
     void HostileSource::post(std::span<std::byte const> bytes, ofi::RmaTarget target, std::optional<std::uint64_t> imm)
     {
+        postRetrying([&] {
+            return imm ? _endpoint.writeWithData(bytes, _mr.desc(), target, *imm, nullptr) : _endpoint.write(bytes, _mr.desc(), target, nullptr);
+        });
+    }
+
+    void HostileSource::postRetrying(std::function<ofi::PostResult()> const& attempt)
+    {
         for (;;)
         {
-            auto const result =
-                imm ? _endpoint.writeWithData(bytes, _mr.desc(), target, *imm, nullptr) : _endpoint.write(bytes, _mr.desc(), target, nullptr);
+            auto const result = attempt();
             if (result.posted())
             {
                 return;
@@ -182,7 +164,7 @@ namespace mxl::fabric::test
             drain();
             if (_shutDown)
             {
-                // The sink closed the session: what this source would still write goes nowhere.
+                // The sink closed the session: what this source would still post goes nowhere.
                 return;
             }
             ASSERT_TRUE(result.again()) << fi_strerror(result.error());

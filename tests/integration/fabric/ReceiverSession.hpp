@@ -163,6 +163,9 @@ namespace mxl::fabric::test
         void drain();
         void postCreditReceive(std::size_t buffer);
         void post(std::span<std::byte const> bytes, ofi::RmaTarget target, std::optional<std::uint64_t> imm);
+        /// Retries a post the provider refused for now (EAGAIN) after draining completions, until it is
+        /// posted or the sink has closed the session.
+        void postRetrying(std::function<ofi::PostResult()> const& attempt);
 
         RegionGrant _grant;
         ofi::Info _info;
