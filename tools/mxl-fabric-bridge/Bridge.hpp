@@ -22,9 +22,9 @@
 #include <vector>
 
 #include "MetricsServer.hpp"
-#include "Network.hpp"
+#include "control/Network.hpp"
 #include "Options.hpp"
-#include "Session.hpp"
+#include "control/Session.hpp"
 #include "common/BridgeStatus.hpp"
 #include "common/Expected.hpp"
 #include "common/Fd.hpp"

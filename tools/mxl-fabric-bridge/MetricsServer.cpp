@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "MetricsServer.hpp"
-#include "Network.hpp"
+#include "control/Network.hpp"
 
 #include <algorithm>
 #include <cerrno>

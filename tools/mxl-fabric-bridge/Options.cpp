@@ -8,7 +8,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "Network.hpp"
+#include "control/Network.hpp"
 
 namespace po = boost::program_options;
 

@@ -2,7 +2,7 @@
 // Addresses as the bridge shows and compares them.
 #include <gtest/gtest.h>
 
-#include "Network.hpp"
+#include "control/Network.hpp"
 
 namespace mxl::bridge
 {

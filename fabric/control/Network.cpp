@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "Network.hpp"
+#include "control/Network.hpp"
 
 #include <cerrno>
 #include <cstring>

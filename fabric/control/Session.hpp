@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "Network.hpp"
+#include "control/Network.hpp"
 #include "common/Uuid.hpp"
 #include "control/Auth.hpp"
 #include "control/Connection.hpp"

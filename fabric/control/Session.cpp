@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "Session.hpp"
+#include "control/Session.hpp"
 
 #include <algorithm>
 #include <cmath>
