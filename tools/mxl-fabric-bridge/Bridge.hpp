@@ -25,7 +25,7 @@
 #include "control/Network.hpp"
 #include "Options.hpp"
 #include "control/Session.hpp"
-#include "common/BridgeStatus.hpp"
+#include "status/BridgeStatus.hpp"
 #include "common/Expected.hpp"
 #include "common/Fd.hpp"
 #include "domain/Domain.hpp"

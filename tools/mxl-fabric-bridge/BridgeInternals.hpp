@@ -12,7 +12,7 @@
 
 #include <sys/random.h>
 
-#include "common/BridgeStatus.hpp"
+#include "status/BridgeStatus.hpp"
 #include "ofi/Info.hpp"
 #include "protocol/Messages.hpp"
 #include "replication/FabricHints.hpp"

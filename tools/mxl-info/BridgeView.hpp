@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/BridgeStatus.hpp"
+#include "status/BridgeStatus.hpp"
 
 namespace mxl::info
 {

@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/BridgeStatus.hpp"
+#include "status/BridgeStatus.hpp"
 
 namespace mxl::info
 {
@@ -34,7 +34,7 @@ namespace mxl::info
         nlohmann::json detail;
     };
 
-    /// The bridge's status area of a domain (common/BridgeStatus.hpp), read once per listing or
+    /// The bridge's status area of a domain (status/BridgeStatus.hpp), read once per listing or
     /// refresh. A domain without a bridge, or whose status file cannot be read, has no replication
     /// status for any flow (shown as "-"; `mxl-info --bridge` says why).
     class ReplicationSource

@@ -12,7 +12,7 @@
 #include <fmt/format.h>
 
 #include <mxl/time.h>
-#include "common/BridgeStatus.hpp"
+#include "status/BridgeStatus.hpp"
 #include "common/Cli.hpp"
 #include "mxl-info/BridgeView.hpp"
 #include "mxl-info/FlowStatus.hpp"

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "ToolProcess.hpp"
-#include "common/BridgeStatus.hpp"
+#include "status/BridgeStatus.hpp"
 
 namespace mxl::bridge::test
 {

@@ -21,7 +21,7 @@
 #include <mxl/time.h>
 #include "ToolProcess.hpp"
 #include "ToolTestSupport.hpp"
-#include "common/BridgeStatus.hpp"
+#include "status/BridgeStatus.hpp"
 #include "support/ChildProcess.hpp"
 
 namespace mxl::test

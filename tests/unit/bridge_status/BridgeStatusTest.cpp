@@ -19,8 +19,8 @@
 
 #include <gtest/gtest.h>
 
-#include "common/BridgeStatus.hpp"
-#include "common/BridgeStatusLayout.hpp"
+#include "status/BridgeStatus.hpp"
+#include "status/BridgeStatusLayout.hpp"
 #include "common/Uuid.hpp"
 #include "domain/Domain.hpp"
 #include "support/ChildProcess.hpp"

@@ -10,7 +10,7 @@
 
 #include <gtest/gtest.h>
 
-#include "common/BridgeStatus.hpp"
+#include "status/BridgeStatus.hpp"
 
 using namespace mxl::bridge;
 

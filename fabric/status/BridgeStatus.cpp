@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "common/BridgeStatus.hpp"
+#include "status/BridgeStatus.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -21,7 +21,7 @@
 #include <unistd.h>
 #include <fmt/format.h>
 
-#include "common/BridgeStatusLayout.hpp"
+#include "status/BridgeStatusLayout.hpp"
 #include "common/Fd.hpp"
 #include "common/Mapping.hpp"
 #include "time/Timing.hpp"

@@ -14,7 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "common/BridgeStatus.hpp"
+#include "status/BridgeStatus.hpp"
 
 namespace mxl::bridge::layout
 {
