@@ -164,7 +164,7 @@ namespace mxl::bridge
                 f.grains = import.receiver->continuous() ? c.slices : c.grains;
                 f.bytes = c.bytes;
                 f.commits = c.commits;
-                f.refused = c.refusedEpoch + c.refusedSequence + c.refusedRange;
+                f.refused = c.refusedEpoch + c.refusedSequence + c.refusedRange + c.refusedOperation + c.refusedConnections;
                 f.errors += c.errors;
                 f.headIndex = c.headIndex;
                 if (!c.lastError.empty())
