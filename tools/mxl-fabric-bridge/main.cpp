@@ -7,8 +7,9 @@
 #include <boost/program_options/errors.hpp>
 #include <spdlog/spdlog.h>
 
-#include "Bridge.hpp"
-#include "Options.hpp"
+#include "CommandLine.hpp"
+#include "MetricsServer.hpp"
+#include "bridge/Bridge.hpp"
 #include "common/Logging.hpp"
 #include "control/Auth.hpp"
 
@@ -66,7 +67,21 @@ namespace
             mxl::log().error("{}", bridge.error().message);
             return exitCodeFor(bridge.error().status);
         }
-        return (*bridge)->run();
+        // --metrics: the HTTP endpoint renders the bridge's newest published status on its own thread.
+        std::unique_ptr<MetricsServer> metrics;
+        if (auto const& address = (*bridge)->options().metrics; address)
+        {
+            auto started = MetricsServer::start(*address, [&bridge = *bridge] { return bridge->prometheusText(); });
+            if (!started)
+            {
+                mxl::log().error("--metrics: {}", started.error().message);
+                return exitCodeFor(started.error().status);
+            }
+            metrics = std::move(*started);
+        }
+        auto const code = (*bridge)->run();
+        metrics.reset(); // before the bridge it renders
+        return code;
     }
 }
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "Options.hpp"
+#include "CommandLine.hpp"
 
 #include <fstream>
 #include <iostream>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "Bridge.hpp"
-#include "BridgeInternals.hpp"
+#include "bridge/Bridge.hpp"
+#include "bridge/BridgeInternals.hpp"
 
 #include <algorithm>
 #include <array>
@@ -179,19 +179,6 @@ namespace mxl::bridge
                 import.flowId = spec.flowId;
                 _imports.push_back(std::move(import));
             }
-        }
-
-        if (_options.metrics)
-        {
-            auto metrics = MetricsServer::start(*_options.metrics, [this] {
-                std::lock_guard lock{_statusMutex};
-                return renderPrometheus(_lastStatus);
-            });
-            if (!metrics)
-            {
-                return fail(metrics.error().status, "--metrics: " + metrics.error().message);
-            }
-            _metrics = std::move(*metrics);
         }
 
         log().info("bridge {} serving domain {}, listening on {}, providers: {}{}", formatUuid(_identity.bridgeId), _options.domain.string(),
@@ -568,6 +555,12 @@ namespace mxl::bridge
             message);
     }
 
+    std::string Bridge::prometheusText() const
+    {
+        std::lock_guard lock{_statusMutex};
+        return renderPrometheus(_lastStatus);
+    }
+
     void Bridge::shutdown()
     {
         if (!_epoll.valid())
@@ -596,7 +589,6 @@ namespace mxl::bridge
                 import.receiver.reset();
             }
         }
-        _metrics.reset();
         _sessions.clear();
         _status.reset();
         _epoll = Fd{};

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "Bridge.hpp"
-#include "BridgeInternals.hpp"
+#include "bridge/Bridge.hpp"
+#include "bridge/BridgeInternals.hpp"
 
 #include <algorithm>
 #include <array>

@@ -9,7 +9,8 @@
 //   imports - for each --import, an outgoing session (reconnected with back-off), a Subscribe, and
 //             on each Offer a Receiver whose mirror outlives sessions: a reconnecting or restarted
 //             source gets the same mirror under a new epoch and new keys (Receiver::renew()).
-// The state of all of it is published to the domain's status area and to --metrics.
+// The state of all of it is published to the domain's status area, and rendered for --metrics on
+// request (prometheusText(), from the tool's HTTP thread).
 
 #include <cstdint>
 #include <future>
@@ -21,9 +22,8 @@
 #include <string>
 #include <vector>
 
-#include "MetricsServer.hpp"
+#include "bridge/Options.hpp"
 #include "control/Network.hpp"
-#include "Options.hpp"
 #include "control/Session.hpp"
 #include "status/BridgeStatus.hpp"
 #include "common/Expected.hpp"
@@ -49,6 +49,14 @@ namespace mxl::bridge
         /// Serves until SIGINT or SIGTERM (which the caller has blocked in every thread), then stops
         /// cleanly: Goodbye to peers, senders stopped, mirrors released.
         int run();
+
+        [[nodiscard]] Options const& options() const noexcept
+        {
+            return _options;
+        }
+
+        /// The newest published status in the Prometheus text format; safe from any thread.
+        [[nodiscard]] std::string prometheusText() const;
 
         void established(Session& session) override;
         void received(Session& session, ControlMessage& message) override;
@@ -182,7 +190,6 @@ namespace mxl::bridge
         Fd _listener;
         Fd _signals;
         SocketAddress _listenAddress;
-        std::unique_ptr<MetricsServer> _metrics;
         std::uint64_t _startedTai{0};
 
         std::list<std::unique_ptr<Session>> _sessions;
@@ -203,8 +210,8 @@ namespace mxl::bridge
         std::uint64_t _refusedConnections{0};
         std::uint64_t _nextStatus{0};
 
-        std::mutex _statusMutex;
-        BridgeStatus _lastStatus; ///< For --metrics, rendered on its thread.
+        mutable std::mutex _statusMutex;
+        BridgeStatus _lastStatus; ///< For prometheusText(), on the metrics thread.
         bool _stopping{false};
     };
 }
