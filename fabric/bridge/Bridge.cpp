@@ -555,10 +555,10 @@ namespace mxl::bridge
             message);
     }
 
-    std::string Bridge::prometheusText() const
+    BridgeStatus Bridge::lastStatus() const
     {
         std::lock_guard lock{_statusMutex};
-        return renderPrometheus(_lastStatus);
+        return _lastStatus;
     }
 
     void Bridge::shutdown()

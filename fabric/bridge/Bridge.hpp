@@ -9,8 +9,8 @@
 //   imports - for each --import, an outgoing session (reconnected with back-off), a Subscribe, and
 //             on each Offer a Receiver whose mirror outlives sessions: a reconnecting or restarted
 //             source gets the same mirror under a new epoch and new keys (Receiver::renew()).
-// The state of all of it is published to the domain's status area, and rendered for --metrics on
-// request (prometheusText(), from the tool's HTTP thread).
+// The state of all of it is published to the domain's status area; lastStatus() hands a copy to
+// other threads (mxl-fabric-bridge's metrics endpoint).
 
 #include <cstdint>
 #include <future>
@@ -55,8 +55,8 @@ namespace mxl::bridge
             return _options;
         }
 
-        /// The newest published status in the Prometheus text format; safe from any thread.
-        [[nodiscard]] std::string prometheusText() const;
+        /// A copy of the newest status published to the status area; safe from any thread.
+        [[nodiscard]] BridgeStatus lastStatus() const;
 
         void established(Session& session) override;
         void received(Session& session, ControlMessage& message) override;
@@ -211,7 +211,7 @@ namespace mxl::bridge
         std::uint64_t _nextStatus{0};
 
         mutable std::mutex _statusMutex;
-        BridgeStatus _lastStatus; ///< For prometheusText(), on the metrics thread.
+        BridgeStatus _lastStatus; ///< For lastStatus(), on other threads.
         bool _stopping{false};
     };
 }

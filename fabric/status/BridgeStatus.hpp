@@ -6,8 +6,8 @@
 // writes by readers. The bridge publishes a whole BridgeStatus at a time under a sequence counter
 // (a seqlock: odd while writing); a reader copies the area and retries when the counter moved.
 // The file has a fixed size, fixed-capacity tables and fixed-size text fields (cut to fit), so that
-// a reader never follows a pointer or a length it has not checked. The same snapshot feeds the
-// Prometheus metrics (renderPrometheus).
+// a reader never follows a pointer or a length it has not checked. The same snapshot feeds
+// mxl-fabric-bridge's Prometheus metrics (tools/mxl-fabric-bridge/Prometheus.hpp).
 
 #include <cstdint>
 #include <filesystem>
@@ -95,8 +95,4 @@ namespace mxl::bridge
     /// naming what is wrong) for a file of the wrong size, magic or version, or counts out of range;
     /// MXL_ERR_TIMEOUT when a consistent copy could not be taken after many retries.
     Expected<std::optional<BridgeStatus>> readStatus(std::filesystem::path const& domain);
-
-    /// The Prometheus text exposition format (version 0.0.4) of a status: mxl_bridge_* metrics with
-    /// flow, role and peer labels (label values escaped).
-    std::string renderPrometheus(BridgeStatus const& status);
 }

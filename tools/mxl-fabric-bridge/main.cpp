@@ -9,6 +9,7 @@
 
 #include "CommandLine.hpp"
 #include "MetricsServer.hpp"
+#include "Prometheus.hpp"
 #include "bridge/Bridge.hpp"
 #include "common/Logging.hpp"
 #include "control/Auth.hpp"
@@ -71,7 +72,7 @@ namespace
         std::unique_ptr<MetricsServer> metrics;
         if (auto const& address = (*bridge)->options().metrics; address)
         {
-            auto started = MetricsServer::start(*address, [&bridge = *bridge] { return bridge->prometheusText(); });
+            auto started = MetricsServer::start(*address, [&bridge = *bridge] { return renderPrometheus(bridge->lastStatus()); });
             if (!started)
             {
                 mxl::log().error("--metrics: {}", started.error().message);

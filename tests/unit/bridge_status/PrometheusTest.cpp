@@ -10,7 +10,7 @@
 
 #include <gtest/gtest.h>
 
-#include "status/BridgeStatus.hpp"
+#include "Prometheus.hpp"
 
 using namespace mxl::bridge;
 
