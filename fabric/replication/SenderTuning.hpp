@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// Sender's constants shared by its source files (not part of the API).
+
+#include <cstddef>
+#include <cstdint>
+
+#include "replication/FabricHints.hpp"
+#include "replication/Sender.hpp"
+
+namespace mxl::fabric::sender
+{
+    /// Largest single write: big enough to move a grain in a few operations, small enough that
+    /// a commit of the next grain does not queue behind a huge transfer.
+    inline constexpr std::size_t maxWriteChunk = 8 * 1024 * 1024;
+
+    /// Records (and, with send/receive, message headers) are sent from a local ring; a slot is
+    /// never reused while its operation is in flight (at most transmitDepth operations are).
+    inline constexpr std::size_t localRecordEntries = 2 * transmitDepth;
+
+    /// How long the thread sleeps on the flow's futex when idle before it looks at the session
+    /// (a peer that went away is only noticed while the queues are read).
+    inline constexpr std::uint64_t idleWaitNs = 50'000'000ULL;
+}
