@@ -9,7 +9,6 @@
 #include <cstring>
 
 #include <sys/epoll.h>
-#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/statvfs.h>
 #include <fmt/format.h>
@@ -77,8 +76,13 @@ namespace mxl::bridge
         {
             return tls.take_error();
         }
+        auto bridgeId = randomUuid();
+        if (!bridgeId)
+        {
+            return bridgeId.take_error();
+        }
         LocalIdentity identity;
-        identity.bridgeId = randomUuid();
+        identity.bridgeId = *bridgeId;
         identity.tls = std::move(tls).value();
         identity.insecure = options.insecure;
         identity.capabilities.providers = providers;

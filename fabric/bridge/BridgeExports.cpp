@@ -8,9 +8,9 @@
 #include <chrono>
 #include <cstring>
 
-#include <sys/random.h>
 #include <fmt/format.h>
 
+#include "base/Random.hpp"
 #include "common/Logging.hpp"
 #include "flow/FlowDefinition.hpp"
 #include "ofi/Info.hpp"
@@ -107,7 +107,15 @@ namespace mxl::bridge
             e.retryAt = now + offerRetryNs;
             return;
         }
-        e.offerEpoch = randomEpoch();
+        auto epoch = randomEpoch("an offer's epoch");
+        if (!epoch)
+        {
+            // Fail closed: no offer without a fresh epoch. The peer waits; the offer is tried again.
+            log().error("flow {}: {}", formatUuid(e.flowId), epoch.error().message);
+            e.retryAt = now + offerRetryNs;
+            return;
+        }
+        e.offerEpoch = *epoch;
         e.grantBytes = {};
         e.grantParts = 0;
         e.grantNext = 0;

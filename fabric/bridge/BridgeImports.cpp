@@ -9,7 +9,6 @@
 #include <future>
 #include <utility>
 
-#include <sys/random.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 

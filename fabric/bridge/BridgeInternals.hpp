@@ -10,7 +10,6 @@
 #include <future>
 #include <string>
 
-#include <sys/random.h>
 
 #include "status/BridgeStatus.hpp"
 #include "ofi/Info.hpp"
@@ -42,19 +41,6 @@ namespace mxl::bridge::internal
     /// At most one log line about refused connections per this interval.
     inline constexpr std::uint64_t refusalLogIntervalNs = 5000 * ms;
     inline constexpr std::chrono::milliseconds senderConnectTimeout{2000};
-
-    inline std::uint64_t randomEpoch()
-    {
-        std::uint64_t epoch = 0;
-        while (epoch == 0)
-        {
-            if (::getrandom(&epoch, sizeof epoch, 0) != sizeof epoch)
-            {
-                epoch = monotonicNow();
-            }
-        }
-        return epoch;
-    }
 
     inline bool available(std::string const& provider)
     {

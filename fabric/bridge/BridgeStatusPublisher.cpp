@@ -7,7 +7,6 @@
 #include <chrono>
 #include <cstring>
 
-#include <sys/random.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <openssl/sha.h>

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "common/Uuid.hpp"
+#include "base/Uuid.hpp"
 
 namespace mxl::bridge
 {

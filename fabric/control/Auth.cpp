@@ -18,7 +18,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "common/Fd.hpp"
+#include "base/Fd.hpp"
 
 namespace mxl::bridge
 {

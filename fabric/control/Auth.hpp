@@ -13,8 +13,8 @@
 #include <utility>
 #include <vector>
 
-#include "common/Expected.hpp"
-#include "common/Uuid.hpp"
+#include "base/Expected.hpp"
+#include "base/Uuid.hpp"
 #include "control/Protocol.hpp"
 
 namespace mxl::bridge

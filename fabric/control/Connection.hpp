@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "common/Expected.hpp"
-#include "common/Fd.hpp"
+#include "base/Expected.hpp"
+#include "base/Fd.hpp"
 #include "control/Auth.hpp"
 #include "control/Protocol.hpp"
 #include "control/Tls.hpp"

@@ -10,8 +10,8 @@
 
 #include <sys/socket.h>
 
-#include "common/Expected.hpp"
-#include "common/Fd.hpp"
+#include "base/Expected.hpp"
+#include "base/Fd.hpp"
 
 namespace mxl::bridge
 {

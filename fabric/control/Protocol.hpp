@@ -27,8 +27,8 @@
 #include <variant>
 #include <vector>
 
-#include "common/Expected.hpp"
-#include "common/Uuid.hpp"
+#include "base/Expected.hpp"
+#include "base/Uuid.hpp"
 
 namespace mxl::bridge
 {

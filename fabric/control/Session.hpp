@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "control/Network.hpp"
-#include "common/Uuid.hpp"
+#include "base/Uuid.hpp"
 #include "control/Auth.hpp"
 #include "control/Connection.hpp"
 #include "control/Protocol.hpp"

@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "common/Expected.hpp"
+#include "base/Expected.hpp"
 #include "control/Auth.hpp"
 
 using SSL_CTX = struct ssl_ctx_st;

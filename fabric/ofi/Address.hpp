@@ -12,7 +12,7 @@
 
 #include <rdma/fabric.h>
 
-#include "common/Expected.hpp"
+#include "base/Expected.hpp"
 
 namespace mxl::ofi
 {

@@ -9,7 +9,7 @@
 
 #include <rdma/fi_domain.h>
 
-#include "common/Expected.hpp"
+#include "base/Expected.hpp"
 #include "ofi/Domain.hpp"
 #include "ofi/Fid.hpp"
 

@@ -20,7 +20,7 @@
 #include <rdma/fi_eq.h>
 #include <rdma/fi_errno.h>
 
-#include "common/Expected.hpp"
+#include "base/Expected.hpp"
 #include "ofi/Domain.hpp"
 #include "ofi/Fid.hpp"
 #include "ofi/Wait.hpp"

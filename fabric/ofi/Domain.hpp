@@ -8,7 +8,7 @@
 
 #include <rdma/fi_domain.h>
 
-#include "common/Expected.hpp"
+#include "base/Expected.hpp"
 #include "ofi/Fabric.hpp"
 #include "ofi/Fid.hpp"
 #include "ofi/Info.hpp"

@@ -16,7 +16,7 @@
 #include <rdma/fi_errno.h>
 #include <sys/uio.h>
 
-#include "common/Expected.hpp"
+#include "base/Expected.hpp"
 #include "ofi/AddressVector.hpp"
 #include "ofi/CompletionQueue.hpp"
 #include "ofi/Domain.hpp"

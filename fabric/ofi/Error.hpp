@@ -6,7 +6,7 @@
 
 #include <string_view>
 
-#include "common/Expected.hpp"
+#include "base/Expected.hpp"
 
 namespace mxl::ofi
 {

@@ -16,7 +16,7 @@
 
 #include <rdma/fi_eq.h>
 
-#include "common/Expected.hpp"
+#include "base/Expected.hpp"
 #include "ofi/Fabric.hpp"
 #include "ofi/Fid.hpp"
 #include "ofi/Info.hpp"

@@ -6,7 +6,7 @@
 
 #include <rdma/fabric.h>
 
-#include "common/Expected.hpp"
+#include "base/Expected.hpp"
 #include "ofi/Fid.hpp"
 #include "ofi/Info.hpp"
 

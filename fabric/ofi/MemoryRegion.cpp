@@ -2,11 +2,15 @@
 #include "ofi/MemoryRegion.hpp"
 
 #include <cassert>
+#include <cerrno>
+#include <cstring>
+#include <span>
+#include <string>
 #include <utility>
 
 #include <rdma/fi_errno.h>
-#include <sys/random.h>
 
+#include "base/Random.hpp"
 #include "ofi/Error.hpp"
 
 namespace mxl::ofi
@@ -18,7 +22,7 @@ namespace mxl::ofi
 
         bool randomKey(std::size_t keySize, std::uint64_t& key) noexcept
         {
-            if (::getrandom(&key, sizeof(key), 0) != static_cast<ssize_t>(sizeof(key)))
+            if (!fillRandom(std::as_writable_bytes(std::span{&key, 1})))
             {
                 return false;
             }
@@ -58,7 +62,7 @@ namespace mxl::ofi
             auto requestedKey = std::uint64_t{0};
             if (!providerKeys && !randomKey(domain.mrKeySize(), requestedKey))
             {
-                return fail(MXL_ERR_INTERNAL, "getrandom failed while choosing a memory region key");
+                return fail(MXL_ERR_INTERNAL, std::string{"no random bytes for a memory region key (getrandom: "} + std::strerror(errno) + ")");
             }
             rc = fi_mr_reg(domain.raw(), memory.data(), memory.size(), access, 0, requestedKey, 0, &mr, nullptr);
             if (providerKeys)

@@ -7,7 +7,7 @@
 
 #include <rdma/fi_cm.h>
 
-#include "common/Expected.hpp"
+#include "base/Expected.hpp"
 #include "ofi/EventQueue.hpp"
 #include "ofi/Fabric.hpp"
 #include "ofi/Fid.hpp"

@@ -6,11 +6,12 @@
 #include <cstring>
 #include <string_view>
 
-#include <sys/random.h>
 #include <fmt/format.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+
+#include "base/Random.hpp"
 
 namespace mxl::fabric
 {
@@ -21,25 +22,6 @@ namespace mxl::fabric
         constexpr std::size_t macOffset = nonceOffset + connectNonceSize;
 
         using Mac = std::array<std::byte, connectMacSize>;
-
-        bool fillRandom(std::span<std::byte> out) noexcept
-        {
-            std::size_t done = 0;
-            while (done < out.size())
-            {
-                auto const n = ::getrandom(out.data() + done, out.size() - done, 0);
-                if (n < 0 && errno == EINTR)
-                {
-                    continue;
-                }
-                if (n <= 0)
-                {
-                    return false;
-                }
-                done += static_cast<std::size_t>(n);
-            }
-            return true;
-        }
 
         std::optional<Mac> mac(ConnectKey const& key, Uuid const& flowId, std::uint64_t epoch, std::span<std::byte const> nonce)
         {
@@ -66,9 +48,9 @@ namespace mxl::fabric
     Expected<ConnectKey> makeConnectKey()
     {
         ConnectKey key{};
-        if (!fillRandom(key))
+        if (auto r = fillRandom(key, "the data endpoint's connect key"); !r)
         {
-            return fail(MXL_ERR_INTERNAL, fmt::format("no random bytes for the data endpoint's connect key (getrandom: {})", std::strerror(errno)));
+            return r.take_error();
         }
         return key;
     }
@@ -76,9 +58,9 @@ namespace mxl::fabric
     Expected<ConnectProof> makeConnectProof(ConnectKey const& key, Uuid const& flowId, std::uint64_t epoch)
     {
         ConnectNonce nonce{};
-        if (!fillRandom(nonce))
+        if (auto r = fillRandom(nonce, "a connection nonce"); !r)
         {
-            return fail(MXL_ERR_INTERNAL, fmt::format("no random bytes for a connection nonce (getrandom: {})", std::strerror(errno)));
+            return r.take_error();
         }
         return makeConnectProof(key, flowId, epoch, nonce);
     }

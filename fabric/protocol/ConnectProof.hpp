@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "common/Expected.hpp"
-#include "common/Uuid.hpp"
+#include "base/Expected.hpp"
+#include "base/Uuid.hpp"
 
 namespace mxl::fabric
 {
@@ -33,7 +33,7 @@ namespace mxl::fabric
     /// The connection data of one connect attempt.
     using ConnectProof = std::array<std::byte, connectProofSize>;
 
-    /// A fresh key from getrandom(2). MXL_ERR_INTERNAL when the kernel gives no randomness: never a
+    /// A fresh key from the one random source (base/Random.hpp). MXL_ERR_INTERNAL when the kernel gives no randomness: never a
     /// predictable key.
     [[nodiscard]] Expected<ConnectKey> makeConnectKey();
 

@@ -23,8 +23,8 @@
 #include <vector>
 
 #include <mxl/flowinfo.h>
-#include "common/Expected.hpp"
-#include "common/Uuid.hpp"
+#include "base/Expected.hpp"
+#include "base/Uuid.hpp"
 #include "ofi/RemoteRegion.hpp"
 #include "protocol/ConnectProof.hpp"
 

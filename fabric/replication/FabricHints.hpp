@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "common/Expected.hpp"
+#include "base/Expected.hpp"
 #include "ofi/Info.hpp"
 #include "protocol/Messages.hpp"
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-#include "common/Expected.hpp"
-#include "common/Uuid.hpp"
+#include "base/Expected.hpp"
+#include "base/Uuid.hpp"
 #include "domain/Domain.hpp"
 #include "protocol/Messages.hpp"
 

@@ -5,12 +5,10 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
-#include <random>
 #include <utility>
 
 #include <poll.h>
 #include <sys/eventfd.h>
-#include <sys/random.h>
 #include <fmt/format.h>
 
 #include "common/Logging.hpp"
@@ -101,7 +99,12 @@ namespace mxl::fabric
         {
             _continuous = static_cast<ContinuousFlowWriter*>(_mirror.get());
         }
-        _epoch = randomEpoch();
+        auto epoch = randomEpoch("a sink's epoch");
+        if (!epoch)
+        {
+            return epoch.take_error();
+        }
+        _epoch = *epoch;
 
         auto hints = sinkHints(_options.provider, _options.node, _options.service, _options.transfer);
         if (auto r = emplace(_info, ofi::Info::query(hints)); !r)
@@ -276,6 +279,11 @@ namespace mxl::fabric
         {
             return key.take_error();
         }
+        auto epoch = randomEpoch("a sink's new epoch");
+        if (!epoch)
+        {
+            return epoch.take_error();
+        }
         auto const running = _thread.joinable();
         stop();
         if (_endpoint)
@@ -287,7 +295,7 @@ namespace mxl::fabric
         ++_connection;
         _nextMessage = 0;
         resetCredit();
-        _epoch = randomEpoch();
+        _epoch = *epoch;
         _grant.epoch = _epoch;
         _grant.connectKey = *key;
         _proofs.forget();

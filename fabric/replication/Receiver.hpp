@@ -11,8 +11,8 @@
 #include <thread>
 #include <vector>
 
-#include "common/Expected.hpp"
-#include "common/Fd.hpp"
+#include "base/Expected.hpp"
+#include "base/Fd.hpp"
 #include "domain/Domain.hpp"
 #include "flow/FlowDefinition.hpp"
 #include "ofi/CompletionQueue.hpp"

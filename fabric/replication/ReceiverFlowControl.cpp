@@ -7,11 +7,9 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
-#include <random>
 #include <utility>
 #include <poll.h>
 #include <sys/eventfd.h>
-#include <sys/random.h>
 #include <fmt/format.h>
 #include "common/Logging.hpp"
 #include "flow/ContinuousFlowWriter.hpp"

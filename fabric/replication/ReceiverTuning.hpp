@@ -5,10 +5,8 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <random>
 
-#include <sys/random.h>
-
+#include "base/Random.hpp"
 #include "replication/Receiver.hpp"
 
 namespace mxl::fabric::receiver
@@ -20,17 +18,4 @@ namespace mxl::fabric::receiver
     /// (and ends the session) rather than holding up everything after it on the connection (tcp
     /// stops reading a connection at a message that has no receive posted).
     inline constexpr std::size_t trapBufferSize = 64;
-
-    inline std::uint64_t randomEpoch()
-    {
-        std::uint64_t epoch = 0;
-        while (epoch == 0)
-        {
-            if (::getrandom(&epoch, sizeof epoch, 0) != sizeof epoch)
-            {
-                epoch = std::random_device{}();
-            }
-        }
-        return epoch;
-    }
 }

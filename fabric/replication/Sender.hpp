@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "common/Expected.hpp"
+#include "base/Expected.hpp"
 #include "domain/Domain.hpp"
 #include "flow/Flow.hpp"
 #include "ofi/CompletionQueue.hpp"

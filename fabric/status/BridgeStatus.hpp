@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "common/Expected.hpp"
+#include "base/Expected.hpp"
 
 namespace mxl::bridge
 {

@@ -12,7 +12,7 @@
 
 #include <fmt/format.h>
 
-#include "common/Expected.hpp"
+#include "base/Expected.hpp"
 #include "status/BridgeStatusLayout.hpp"
 
 namespace mxl::bridge::area

@@ -25,7 +25,7 @@
 
 #include "status/BridgeStatusArea.hpp"
 #include "status/BridgeStatusLayout.hpp"
-#include "common/Fd.hpp"
+#include "base/Fd.hpp"
 #include "common/Mapping.hpp"
 #include "time/Timing.hpp"
 

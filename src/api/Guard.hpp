@@ -5,7 +5,7 @@
 #include <new>
 
 #include <mxl/mxl.h>
-#include "common/Expected.hpp"
+#include "base/Expected.hpp"
 #include "common/Logging.hpp"
 
 namespace mxl

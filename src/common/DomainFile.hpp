@@ -5,8 +5,8 @@
 #include <filesystem>
 #include <string>
 
-#include "common/Expected.hpp"
-#include "common/Fd.hpp"
+#include "base/Expected.hpp"
+#include "base/Fd.hpp"
 
 namespace mxl
 {

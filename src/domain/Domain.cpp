@@ -11,7 +11,7 @@
 #include <unistd.h>
 #include <fmt/format.h>
 
-#include "common/Fd.hpp"
+#include "base/Fd.hpp"
 #include "common/DomainFile.hpp"
 #include "common/Logging.hpp"
 #include "flow/ContinuousFlowReader.hpp"

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include <mxl/flowinfo.h>
-#include "common/Expected.hpp"
-#include "common/Uuid.hpp"
+#include "base/Expected.hpp"
+#include "base/Uuid.hpp"
 #include "flow/AccessWatcher.hpp"
 #include "flow/FlowDefinition.hpp"
 #include "flow/FlowReader.hpp"

@@ -9,7 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "common/Fd.hpp"
+#include "base/Fd.hpp"
 
 namespace mxl
 {

@@ -8,10 +8,10 @@
 #include <vector>
 
 #include <mxl/flowinfo.h>
-#include "common/Expected.hpp"
-#include "common/Fd.hpp"
+#include "base/Expected.hpp"
+#include "base/Fd.hpp"
 #include "common/Mapping.hpp"
-#include "common/Uuid.hpp"
+#include "base/Uuid.hpp"
 #include "flow/FlowLayout.hpp"
 
 namespace mxl

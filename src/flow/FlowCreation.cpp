@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <fmt/format.h>
 
-#include "common/Fd.hpp"
+#include "base/Fd.hpp"
 #include "common/Logging.hpp"
 #include "common/Mapping.hpp"
 #include "flow/FlowLayout.hpp"

@@ -5,8 +5,8 @@
 #include <filesystem>
 
 #include <mxl/flowinfo.h>
-#include "common/Expected.hpp"
-#include "common/Fd.hpp"
+#include "base/Expected.hpp"
+#include "base/Fd.hpp"
 #include "flow/FlowDefinition.hpp"
 
 namespace mxl

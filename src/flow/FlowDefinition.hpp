@@ -9,8 +9,8 @@
 
 #include <mxl/dataformat.h>
 #include <mxl/flowinfo.h>
-#include "common/Expected.hpp"
-#include "common/Uuid.hpp"
+#include "base/Expected.hpp"
+#include "base/Uuid.hpp"
 
 namespace mxl
 {

@@ -9,7 +9,7 @@
 #include <string_view>
 
 #include <mxl/flowinfo.h>
-#include "common/Uuid.hpp"
+#include "base/Uuid.hpp"
 
 namespace mxl
 {

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "common/Fd.hpp"
+#include "base/Fd.hpp"
 #include "flow/AccessWatcher.hpp"
 #include "flow/Flow.hpp"
 

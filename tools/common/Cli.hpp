@@ -9,19 +9,31 @@
 #include <cstdio>
 #include <exception>
 #include <iostream>
+#include <stdexcept>
 #include <string>
 
 #include <boost/program_options/errors.hpp>
 #include <fmt/format.h>
 
 #include <mxl/rational.h>
-#include "common/Uuid.hpp"
+#include "base/Uuid.hpp"
 
 namespace mxl::tools
 {
     inline constexpr int exitOk = 0;
     inline constexpr int exitFailed = 1;
     inline constexpr int exitUsage = 2;
+
+    /// A fresh flow id in its canonical form; throws (exit code 1) when there is no randomness.
+    inline std::string newFlowId()
+    {
+        auto id = randomUuid();
+        if (!id)
+        {
+            throw std::runtime_error{id.error().message};
+        }
+        return formatUuid(*id);
+    }
 
     struct FrameSize
     {

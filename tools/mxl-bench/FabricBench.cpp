@@ -19,10 +19,11 @@
 #include <mxl/flow.h>
 #include <mxl/mxl.h>
 #include <mxl/time.h>
+#include "common/Cli.hpp"
 #include "common/Clock.hpp"
 #include "common/MessagePipe.hpp"
 #include "common/Stats.hpp"
-#include "common/Uuid.hpp"
+#include "base/Uuid.hpp"
 #include "domain/Domain.hpp"
 #include "ofi/CompletionQueue.hpp"
 #include "ofi/Domain.hpp"
@@ -248,7 +249,7 @@ namespace mxl::bench
             try
             {
                 TempDomain domainDir;
-                auto const id = formatUuid(randomUuid());
+                auto const id = tools::newFlowId();
                 auto instance = mxlCreateInstance(domainDir.path.c_str(), nullptr);
                 mxlFlowWriter writer = nullptr;
                 mxlFlowConfigInfo config;

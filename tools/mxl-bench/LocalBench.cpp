@@ -16,10 +16,11 @@
 #include <mxl/flow.h>
 #include <mxl/mxl.h>
 #include <mxl/time.h>
+#include "common/Cli.hpp"
 #include "common/Clock.hpp"
 #include "common/MessagePipe.hpp"
 #include "common/Stats.hpp"
-#include "common/Uuid.hpp"
+#include "base/Uuid.hpp"
 
 namespace mxl::bench
 {
@@ -138,7 +139,7 @@ namespace mxl::bench
             throw std::invalid_argument{fmt::format("--slices must be between 1 and the frame height ({})", o.height)};
         }
         BenchDomain domain{o.domain};
-        auto const flowId = formatUuid(randomUuid());
+        auto const flowId = tools::newFlowId();
         auto const def = videoFlowDef(o, flowId);
 
         auto instance = mxlCreateInstance(domain.path.c_str(), nullptr);

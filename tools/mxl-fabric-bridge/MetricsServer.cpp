@@ -21,7 +21,7 @@
 #include <unistd.h>
 #include <fmt/format.h>
 
-#include "common/Fd.hpp"
+#include "base/Fd.hpp"
 #include "common/Logging.hpp"
 
 namespace mxl::bridge

@@ -11,7 +11,7 @@
 #include <memory>
 #include <string>
 
-#include "common/Expected.hpp"
+#include "base/Expected.hpp"
 
 namespace mxl::bridge
 {

@@ -58,7 +58,7 @@ namespace
 
     std::string randomId()
     {
-        return mxl::formatUuid(mxl::randomUuid());
+        return mxl::tools::newFlowId();
     }
 
     /// Parses the command line; nothing returned means --help was shown.

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "common/Expected.hpp"
+#include "base/Expected.hpp"
 
 namespace mxl::info
 {

@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <string>
 
-#include "common/Expected.hpp"
+#include "base/Expected.hpp"
 
 namespace mxl::info
 {

@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 
 #include <mxl/time.h>
-#include "common/Uuid.hpp"
+#include "base/Uuid.hpp"
 #include "support/TestDomain.hpp"
 
 namespace mxl::bridge::test
@@ -75,7 +75,7 @@ namespace mxl::bridge::test
 
         std::string orRandomId(std::string id)
         {
-            return id.empty() ? formatUuid(randomUuid()) : id;
+            return id.empty() ? formatUuid(randomUuid().value()) : id;
         }
 
         bool isHead(std::uint64_t head) noexcept

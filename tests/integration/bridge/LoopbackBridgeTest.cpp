@@ -24,7 +24,7 @@
 #include "BridgeMedia.hpp"
 #include "BridgeProcess.hpp"
 #include "ToolTestSupport.hpp"
-#include "common/Fd.hpp"
+#include "base/Fd.hpp"
 #include "support/TestDomain.hpp"
 
 namespace mxl::bridge::test

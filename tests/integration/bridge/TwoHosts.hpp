@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "common/Expected.hpp"
-#include "common/Fd.hpp"
+#include "base/Expected.hpp"
+#include "base/Fd.hpp"
 
 namespace mxl::bridge::test
 {

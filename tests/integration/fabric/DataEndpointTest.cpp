@@ -166,7 +166,7 @@ namespace mxl::fabric::test
         std::vector<std::pair<std::string, std::vector<std::byte>>> const attempts{
             {"no connection data", {}},
             {"a wrong MAC", wrongMac},
-            {"a proof for another flow", proofOf(grant.connectKey, randomUuid(), grant.epoch)},
+            {"a proof for another flow", proofOf(grant.connectKey, randomUuid().value(), grant.epoch)},
             {"a proof for another epoch", proofOf(grant.connectKey, grant.flowId, grant.epoch + 1)},
             {"a proof made with another key", proofOf(otherKey, grant.flowId, grant.epoch)},
             {"a proof cut short", std::vector<std::byte>(wrongMac.begin(), wrongMac.end() - 1)},

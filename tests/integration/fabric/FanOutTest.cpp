@@ -9,7 +9,7 @@
 
 #include "ReplicationHarness.hpp"
 #include "ReplicationMedia.hpp"
-#include "common/Uuid.hpp"
+#include "base/Uuid.hpp"
 #include "support/TestDomain.hpp"
 
 namespace mxl::fabric::test
@@ -17,7 +17,7 @@ namespace mxl::fabric::test
     TEST(FanOut, SurvivingSinkReceivesEveryLaterGrainWhenTheOtherSinkDies)
     {
         mxl::test::TestDomain a, b, c;
-        auto const id = formatUuid(randomUuid());
+        auto const id = formatUuid(randomUuid().value());
         Source source{a, mxl::test::flowDef(id, "v210", 640, 360, 50, 1)};
         Replication toB{a.str(), b.str(), *parseUuid(id)};
         Replication toC{a.str(), c.str(), *parseUuid(id)};

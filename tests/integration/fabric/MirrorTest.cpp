@@ -22,7 +22,7 @@ namespace mxl::fabric::test
             {}
 
             mxl::test::TestDomain sourceDir;
-            std::string id{formatUuid(randomUuid())};
+            std::string id{formatUuid(randomUuid().value())};
             Source source;
             std::unique_ptr<Domain> sourceDomain;
             FlowOffer offer;

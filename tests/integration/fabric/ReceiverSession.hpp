@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "ReplicationMedia.hpp"
-#include "common/Uuid.hpp"
+#include "base/Uuid.hpp"
 #include "domain/Domain.hpp"
 #include "ofi/CompletionQueue.hpp"
 #include "ofi/Domain.hpp"
@@ -73,7 +73,7 @@ namespace mxl::fabric::test
         }
 
         mxl::test::TestDomain sourceDir, sinkDir;
-        std::string id{formatUuid(randomUuid())};
+        std::string id{formatUuid(randomUuid().value())};
         Uuid uuid{*parseUuid(id)};
         Source source;
         std::unique_ptr<Domain> sourceDomain, sinkDomain;

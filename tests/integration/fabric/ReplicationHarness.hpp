@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "common/Uuid.hpp"
+#include "base/Uuid.hpp"
 #include "protocol/Messages.hpp"
 #include "replication/Counters.hpp"
 #include "support/ChildProcess.hpp"

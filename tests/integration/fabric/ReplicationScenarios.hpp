@@ -24,7 +24,7 @@
 
 #include "ReplicationHarness.hpp"
 #include "ReplicationMedia.hpp"
-#include "common/Uuid.hpp"
+#include "base/Uuid.hpp"
 #include "support/TestDomain.hpp"
 
 namespace mxl::fabric::test
@@ -51,7 +51,7 @@ namespace mxl::fabric::test
         }
 
         mxl::test::TestDomain a, b;
-        std::string id{formatUuid(randomUuid())};
+        std::string id{formatUuid(randomUuid().value())};
         Source source;
         Replication replication;
         std::optional<Sink> sink;

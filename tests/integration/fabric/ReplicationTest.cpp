@@ -15,8 +15,8 @@
 #include "ReplicationHarness.hpp"
 #include "ReplicationMedia.hpp"
 #include "ReplicationScenarios.hpp"
-#include "common/Fd.hpp"
-#include "common/Uuid.hpp"
+#include "base/Fd.hpp"
+#include "base/Uuid.hpp"
 #include "support/TestDomain.hpp"
 
 namespace
@@ -72,7 +72,7 @@ TEST(AudioReplication, BatchesCrossingTheRingEdgeArriveExactInEveryChannel)
 TEST(Replication, InvalidFlaggedGrainsArriveFlaggedInvalid)
 {
     TestDomain a, b;
-    auto const id = mxl::formatUuid(mxl::randomUuid());
+    auto const id = mxl::formatUuid(mxl::randomUuid().value());
     Source source{a, mxl::test::flowDef(id, "v210", 1280, 720, 50, 1)};
     Replication replication{a.str(), b.str(), *mxl::parseUuid(id)};
     ASSERT_TRUE(replication.start()) << replication.error();
@@ -116,7 +116,7 @@ TEST(Replication, InvalidFlaggedGrainsArriveFlaggedInvalid)
 TEST(Replication, AnIndexTheWriterSkippedDoesNotHoldBackLaterGrains)
 {
     TestDomain a, b;
-    auto const id = mxl::formatUuid(mxl::randomUuid());
+    auto const id = mxl::formatUuid(mxl::randomUuid().value());
     Source source{a, mxl::test::flowDef(id, "v210", 320, 180, 50, 1)};
     Replication replication{a.str(), b.str(), *mxl::parseUuid(id)};
     ASSERT_TRUE(replication.start()) << replication.error();

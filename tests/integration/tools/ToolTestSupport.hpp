@@ -15,7 +15,7 @@
 
 #include <mxl/flow.h>
 #include <mxl/mxl.h>
-#include "common/Uuid.hpp"
+#include "base/Uuid.hpp"
 #include "support/TestDomain.hpp"
 
 namespace mxl::test
@@ -25,7 +25,7 @@ namespace mxl::test
 
     inline std::string newFlowId()
     {
-        return formatUuid(randomUuid());
+        return formatUuid(randomUuid().value());
     }
 
     class Instance

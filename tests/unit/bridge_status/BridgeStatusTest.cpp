@@ -21,7 +21,7 @@
 
 #include "status/BridgeStatus.hpp"
 #include "status/BridgeStatusLayout.hpp"
-#include "common/Uuid.hpp"
+#include "base/Uuid.hpp"
 #include "domain/Domain.hpp"
 #include "support/ChildProcess.hpp"
 #include "support/TestDomain.hpp"
@@ -558,7 +558,7 @@ TEST(BridgeStatus, DomainEngineNeitherListsNorCollectsTheStatusFile)
 
     auto engine = mxl::Domain::open(domain.path(), nullptr); // collects garbage on open
     ASSERT_TRUE(engine) << engine.error().message;
-    auto const id = mxl::formatUuid(mxl::randomUuid());
+    auto const id = mxl::formatUuid(mxl::randomUuid().value());
     auto writer = (*engine)->createWriter(mxl::test::flowDef(id, "v210", 64, 36), nullptr);
     ASSERT_TRUE(writer) << writer.error().message;
 

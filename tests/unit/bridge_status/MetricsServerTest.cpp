@@ -24,7 +24,7 @@
 #include <gtest/gtest.h>
 
 #include "MetricsServer.hpp"
-#include "common/Fd.hpp"
+#include "base/Fd.hpp"
 
 using namespace mxl::bridge;
 using Clock = std::chrono::steady_clock;

@@ -24,13 +24,13 @@
 
 #include <mxl/flow.h>
 #include <mxl/mxl.h>
-#include "common/Uuid.hpp"
+#include "base/Uuid.hpp"
 
 namespace mxl::test
 {
     inline std::string newFlowId()
     {
-        return formatUuid(randomUuid());
+        return formatUuid(randomUuid().value());
     }
 
     /// An mxlInstance destroyed (with every reader, writer and group it owns) at scope exit.

@@ -19,7 +19,7 @@
 #include <mxl/flowinfo.h>
 #include <mxl/mxl.h>
 #include "EngineTestSupport.hpp"
-#include "common/Uuid.hpp"
+#include "base/Uuid.hpp"
 #include "support/TestDomain.hpp"
 
 using namespace mxl::test;

@@ -13,7 +13,7 @@
 
 #include <gtest/gtest.h>
 
-#include "common/Uuid.hpp"
+#include "base/Uuid.hpp"
 #include "protocol/ConnectProof.hpp"
 
 namespace mxl::fabric::test

@@ -7,7 +7,7 @@
 
 #include <gtest/gtest.h>
 
-#include "common/Uuid.hpp"
+#include "base/Uuid.hpp"
 #include "flow/FlowDefinition.hpp"
 #include "replication/GrainLayout.hpp"
 #include "support/TestDomain.hpp"
@@ -18,7 +18,7 @@ namespace mxl::fabric::test
     {
         FlowDefinition definition(std::string const& media, int width, int height)
         {
-            auto def = parseFlowDefinition(mxl::test::flowDef(formatUuid(randomUuid()), media, width, height, 50, 1));
+            auto def = parseFlowDefinition(mxl::test::flowDef(formatUuid(randomUuid().value()), media, width, height, 50, 1));
             if (!def)
             {
                 ADD_FAILURE() << def.error().message;

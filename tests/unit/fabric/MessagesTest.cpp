@@ -12,7 +12,7 @@
 
 #include <gtest/gtest.h>
 
-#include "common/Uuid.hpp"
+#include "base/Uuid.hpp"
 #include "protocol/CommitRecord.hpp"
 #include "protocol/Messages.hpp"
 
@@ -35,7 +35,7 @@ namespace mxl::fabric::test
         FlowOffer videoOffer()
         {
             FlowOffer offer;
-            offer.flowId = randomUuid();
+            offer.flowId = randomUuid().value();
             std::memcpy(offer.config.common.id, offer.flowId.data(), offer.flowId.size());
             offer.config.common.format = MXL_DATA_FORMAT_VIDEO;
             offer.config.common.grainRate = {50, 1};
@@ -53,7 +53,7 @@ namespace mxl::fabric::test
         FlowOffer audioOffer()
         {
             FlowOffer offer;
-            offer.flowId = randomUuid();
+            offer.flowId = randomUuid().value();
             std::memcpy(offer.config.common.id, offer.flowId.data(), offer.flowId.size());
             offer.config.common.format = MXL_DATA_FORMAT_AUDIO;
             offer.config.common.grainRate = {48000, 1};
@@ -69,7 +69,7 @@ namespace mxl::fabric::test
         RegionGrant grant(std::size_t regions = 10)
         {
             RegionGrant g;
-            g.flowId = randomUuid();
+            g.flowId = randomUuid().value();
             g.epoch = 0x0123456789ABCDEFULL;
             for (std::size_t i = 0; i < g.connectKey.size(); ++i)
             {

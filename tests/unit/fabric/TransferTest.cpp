@@ -26,7 +26,7 @@ namespace mxl::fabric
         RegionGrant sendReceiveGrant()
         {
             RegionGrant g;
-            g.flowId = randomUuid();
+            g.flowId = randomUuid().value();
             g.epoch = 0x0123456789ABCDEFULL;
             g.provider = "tcp";
             g.transfer = Transfer::SendReceive;

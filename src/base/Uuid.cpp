@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "common/Uuid.hpp"
+#include "base/Uuid.hpp"
 
-#include <sys/random.h>
+#include "base/Random.hpp"
 
 namespace mxl
 {
@@ -73,17 +73,12 @@ namespace mxl
         return out;
     }
 
-    Uuid randomUuid()
+    Expected<Uuid> randomUuid()
     {
         Uuid id{};
-        std::size_t got = 0;
-        while (got < id.size())
+        if (auto r = fillRandom(std::as_writable_bytes(std::span{id}), "a UUID"); !r)
         {
-            auto const n = ::getrandom(id.data() + got, id.size() - got, 0);
-            if (n > 0)
-            {
-                got += static_cast<std::size_t>(n);
-            }
+            return r.take_error();
         }
         id[6] = static_cast<std::uint8_t>((id[6] & 0x0F) | 0x40);
         id[8] = static_cast<std::uint8_t>((id[8] & 0x3F) | 0x80);

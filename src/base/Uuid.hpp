@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/Expected.hpp"
+
 namespace mxl
 {
     using Uuid = std::array<std::uint8_t, 16>;
@@ -17,6 +19,7 @@ namespace mxl
     /// Canonical lowercase form, as used in flow directory names.
     std::string formatUuid(Uuid const& id);
 
-    /// A random (version 4) UUID from the kernel's random source.
-    Uuid randomUuid();
+    /// A random (version 4) UUID from the one random source (base/Random.hpp). MXL_ERR_INTERNAL when
+    /// the kernel gives no random bytes.
+    Expected<Uuid> randomUuid();
 }
