@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
+// The conductor: creating the bridge, its event loop, the listener, the tick and the stop. Its
+// sessions and peers are in BridgeSessions.cpp.
 #include "bridge/Bridge.hpp"
-#include "bridge/BridgeInternals.hpp"
+#include "bridge/BridgeTuning.hpp"
 
 #include <algorithm>
 #include <array>
@@ -90,8 +92,7 @@ namespace mxl::bridge
         identity.capabilities.maxMessageSize = maxControlBody;
         identity.capabilities.transfers = transferRma | transferSendReceive;
 
-        std::unique_ptr<Bridge> bridge{new Bridge{std::move(options), std::move(*domain), std::move(*status), std::move(identity)}};
-        bridge->_providers = std::move(providers);
+        std::unique_ptr<Bridge> bridge{new Bridge{std::move(options), std::move(*domain), std::move(*status), std::move(identity), std::move(providers)}};
         if (auto r = bridge->setUp(); !r)
         {
             return r.take_error();
@@ -99,11 +100,13 @@ namespace mxl::bridge
         return bridge;
     }
 
-    Bridge::Bridge(Options options, std::unique_ptr<Domain> domain, std::unique_ptr<StatusWriter> status, LocalIdentity identity)
+    Bridge::Bridge(Options options, std::unique_ptr<Domain> domain, std::unique_ptr<StatusWriter> status, LocalIdentity identity,
+        std::vector<std::string> providers)
         : _options{std::move(options)}
         , _domain{std::move(domain)}
-        , _status{std::move(status)}
         , _identity{std::move(identity)}
+        , _providers{std::move(providers)}
+        , _status{std::move(status)}
     {}
 
     Bridge::~Bridge()
@@ -148,15 +151,17 @@ namespace mxl::bridge
             return fail(MXL_ERR_UNKNOWN, fmt::format("signalfd: {}", std::strerror(errno)));
         }
 
+        auto maxMirrorsBytes = std::uint64_t{64} << 30;
         if (_options.maxMirrorsBytes)
         {
-            _maxMirrorsBytes = *_options.maxMirrorsBytes;
+            maxMirrorsBytes = *_options.maxMirrorsBytes;
         }
-        else
+        else if (struct statvfs fs{}; ::statvfs(_options.domain.c_str(), &fs) == 0)
         {
-            struct statvfs fs{};
-            _maxMirrorsBytes = ::statvfs(_options.domain.c_str(), &fs) == 0 ? fs.f_blocks * fs.f_frsize / 4 * 3 : std::uint64_t{64} << 30;
+            maxMirrorsBytes = fs.f_blocks * fs.f_frsize / 4 * 3;
         }
+        _exporter = std::make_unique<Exporter>(_options, *_domain, _providers);
+        _importer = std::make_unique<Importer>(_options, *_domain, maxMirrorsBytes);
 
         epoll_event event{};
         event.events = EPOLLIN;
@@ -176,21 +181,12 @@ namespace mxl::bridge
                 _peers.push_back(std::move(p));
                 peer = std::prev(_peers.end());
             }
-            if (std::none_of(_imports.begin(), _imports.end(), [&](Import const& i) { return i.peer == &*peer && i.flowId == spec.flowId; }))
-            {
-                Import import;
-                import.peer = &*peer;
-                import.flowId = spec.flowId;
-                _imports.push_back(std::move(import));
-            }
+            _importer->add(*peer, spec.flowId);
         }
 
         log().info("bridge {} serving domain {}, listening on {}, providers: {}{}", formatUuid(_identity.bridgeId), _options.domain.string(),
             _listenAddress.text(), fmt::join(_providers, ", "), _options.insecure ? " (INSECURE: no key, peers are not authenticated)" : "");
-        for (auto const& import : _imports)
-        {
-            log().info("importing flow {} from {}", formatUuid(import.flowId), import.peer->address);
-        }
+        _importer->logImports();
         publishStatus();
         return {};
     }
@@ -311,14 +307,13 @@ namespace mxl::bridge
         {
             session->tick(now);
         }
-        exportsTick(now);
-        importsTick(now);
+        _exporter->tick(now);
+        _importer->tick(now);
         if (now >= _nextCatalogue)
         {
             _nextCatalogue = now + catalogueIntervalNs;
-            publishCatalogue(now);
+            _exporter->publishCatalogue(importingSessions());
         }
-        _abandoned.remove_if([](auto const& future) { return ready(future); });
         if (now >= _nextStatus)
         {
             _nextStatus = now + statusIntervalNs;
@@ -328,8 +323,21 @@ namespace mxl::bridge
 
     BridgeStatus Bridge::lastStatus() const
     {
-        std::lock_guard lock{_statusMutex};
-        return _lastStatus;
+        return _status.last();
+    }
+
+    void Bridge::publishStatus()
+    {
+        BridgeStatus status;
+        status.pid = static_cast<std::uint32_t>(::getpid());
+        status.bridgeId = formatUuid(_identity.bridgeId);
+        status.listen = _listenAddress.text();
+        status.startedTai = _startedTai;
+        status.updatedTai = taiNow();
+        describePeers(status.peers);
+        _exporter->describe(status.flows);
+        _importer->describe(status.flows);
+        _status.publish(std::move(status));
     }
 
     void Bridge::shutdown()
@@ -342,26 +350,16 @@ namespace mxl::bridge
         {
             session->send(Goodbye{"the bridge is stopping"});
         }
-        for (auto& e : _exports)
+        if (_exporter)
         {
-            dropExport(e);
+            _exporter->shutdown();
         }
-        _exports.clear();
-        for (auto& future : _abandoned)
+        if (_importer)
         {
-            future.wait();
-        }
-        _abandoned.clear();
-        for (auto& import : _imports)
-        {
-            if (import.receiver)
-            {
-                import.receiver->stop();
-                import.receiver.reset();
-            }
+            _importer->shutdown();
         }
         _sessions.clear();
-        _status.reset();
+        _status.close();
         _epoll = Fd{};
     }
 }

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // The bridge's control sessions: watching them on the event loop, connecting to the peers it imports
 // from (with back-off), sweeping closed sessions, and dispatching what an established session
-// receives to the exports and imports.
+// receives to the exporter and the importer; what the status area shows of the peers.
 #include "bridge/Bridge.hpp"
-#include "bridge/BridgeInternals.hpp"
+#include "bridge/BridgeTuning.hpp"
 
 #include <algorithm>
 #include <type_traits>
@@ -73,14 +73,7 @@ namespace mxl::bridge
                 ++it;
                 continue;
             }
-            for (auto& e : _exports)
-            {
-                if (e.session == &session)
-                {
-                    dropExport(e);
-                }
-            }
-            _exports.remove_if([&](Export const& e) { return e.session == nullptr; });
+            _exporter->sessionClosed(session);
             if (auto* peer = peerOf(session))
             {
                 peer->session = nullptr;
@@ -105,21 +98,14 @@ namespace mxl::bridge
                     }
                 }
                 peer->lastError = session.closeReason();
-                for (auto& import : _imports)
-                {
-                    if (import.peer == peer && import.state != Import::State::SourceGone)
-                    {
-                        // The mirror stays: readers wait (TOO_EARLY) until the source is back.
-                        import.state = peer->refused ? Import::State::Refused : Import::State::Disconnected;
-                    }
-                }
+                _importer->peerDown(*peer);
             }
             ::epoll_ctl(_epoll.get(), EPOLL_CTL_DEL, session.fd(), nullptr);
             it = _sessions.erase(it);
         }
     }
 
-    Bridge::Peer* Bridge::peerOf(Session const& session)
+    Peer* Bridge::peerOf(Session const& session)
     {
         for (auto& peer : _peers)
         {
@@ -131,13 +117,31 @@ namespace mxl::bridge
         return nullptr;
     }
 
+    Peer const* Bridge::peerOf(Session const& session) const
+    {
+        return const_cast<Bridge*>(this)->peerOf(session);
+    }
+
+    std::vector<Session*> Bridge::importingSessions() const
+    {
+        std::vector<Session*> sessions;
+        for (auto const& session : _sessions)
+        {
+            if (session->phase() == Session::Phase::Established && peerOf(*session) == nullptr)
+            {
+                sessions.push_back(session.get());
+            }
+        }
+        return sessions;
+    }
+
     void Bridge::established(Session& session)
     {
         auto* peer = peerOf(session);
         if (peer == nullptr)
         {
             // A peer that imports from us: it learns what it may subscribe to.
-            sendCatalogue(session, catalogue());
+            _exporter->sendCatalogue(session);
             return;
         }
         ++peer->sessions;
@@ -155,33 +159,28 @@ namespace mxl::bridge
         }
         peer->provider = *common;
         log().info("peer {}: replicating over {} ({})", peer->address, peer->provider, transferName(fabric::preferredTransfer(peer->provider)));
-        subscribeAll(*peer);
-    }
-
-    void Bridge::subscribeAll(Peer& peer)
-    {
-        for (auto& import : _imports)
-        {
-            if (import.peer == &peer)
-            {
-                peer.session->send(Subscribe{import.flowId});
-                if (import.state != Import::State::SourceGone)
-                {
-                    import.state = Import::State::Waiting;
-                }
-            }
-        }
+        _importer->subscribeAll(*peer);
     }
 
     void Bridge::received(Session& session, ControlMessage& message)
     {
         auto const now = monotonicNow();
+        auto* peer = peerOf(session);
+        // What a peer that imports from us may send goes to the exporter; what a peer we import from
+        // may send, to the importer. Anything else closes the session.
+        auto const importing = [&]() -> Peer* {
+            if (peer == nullptr)
+            {
+                session.close("an import message on a session that imports nothing");
+            }
+            return peer;
+        };
         std::visit(
             [&](auto& m) {
                 using T = std::decay_t<decltype(m)>;
                 if constexpr (std::is_same_v<T, CatalogueRequest>)
                 {
-                    sendCatalogue(session, catalogue());
+                    _exporter->sendCatalogue(session);
                 }
                 else if constexpr (std::is_same_v<T, Catalogue>)
                 {
@@ -189,34 +188,35 @@ namespace mxl::bridge
                 }
                 else if constexpr (std::is_same_v<T, Subscribe>)
                 {
-                    onSubscribe(session, m.flowId, now);
+                    _exporter->onSubscribe(session, m.flowId, now);
                 }
                 else if constexpr (std::is_same_v<T, Unsubscribe>)
                 {
-                    onUnsubscribe(session, m.flowId);
+                    _exporter->onUnsubscribe(session, m.flowId);
                 }
                 else if constexpr (std::is_same_v<T, Grant>)
                 {
-                    onGrant(session, m);
+                    _exporter->onGrant(session, m);
                 }
                 else if constexpr (std::is_same_v<T, Offer>)
                 {
-                    onOffer(session, m, now);
+                    if (auto* from = importing())
+                    {
+                        _importer->onOffer(session, *from, m, now);
+                    }
                 }
                 else if constexpr (std::is_same_v<T, Started>)
                 {
-                    if (auto* import = importOf(session, m.flowId); import != nullptr && import->offerEpoch == m.offerEpoch)
+                    if (auto* from = importing())
                     {
-                        import->state = Import::State::Active;
-                        log().info("flow {}: replication from {} running", formatUuid(m.flowId), session.peerText());
+                        _importer->onStarted(session, *from, m);
                     }
                 }
                 else if constexpr (std::is_same_v<T, FlowGone>)
                 {
-                    if (auto* import = importOf(session, m.flowId); import != nullptr)
+                    if (auto* from = importing())
                     {
-                        releaseMirror(*import, fmt::format("the source flow is gone ({})", m.reason));
-                        import->state = Import::State::SourceGone;
+                        _importer->onFlowGone(session, *from, m);
                     }
                 }
                 else if constexpr (std::is_same_v<T, ControlError>)
@@ -225,22 +225,13 @@ namespace mxl::bridge
                     {
                         session.close(fmt::format("the peer reported an error: {}", m.reason));
                     }
-                    else if (peerOf(session) != nullptr)
+                    else if (peer != nullptr)
                     {
-                        onImportError(session, m, now);
+                        _importer->onError(session, *peer, m, now);
                     }
                     else
                     {
-                        log().warn("peer {}: flow {}: {}", session.peerText(), formatUuid(m.flowId), m.reason);
-                        for (auto& e : _exports)
-                        {
-                            if (e.session == &session && e.flowId == m.flowId)
-                            {
-                                // The importer could not take it (it subscribes again when it can).
-                                dropExport(e);
-                            }
-                        }
-                        _exports.remove_if([](Export const& e) { return e.session == nullptr; });
+                        _exporter->onError(session, m);
                     }
                 }
                 else
@@ -249,5 +240,53 @@ namespace mxl::bridge
                 }
             },
             message);
+    }
+
+    void Bridge::describePeers(std::vector<PeerStatus>& peers) const
+    {
+        for (auto const& peer : _peers)
+        {
+            PeerStatus p;
+            p.address = peer.address;
+            p.direction = "outgoing";
+            p.sessions = peer.sessions;
+            p.errors = peer.errors;
+            p.lastError = peer.lastError;
+            p.provider = peer.provider;
+            if (peer.session == nullptr)
+            {
+                p.state = peer.refused ? "refused" : "backoff";
+            }
+            else
+            {
+                auto const& s = *peer.session;
+                p.state = s.phase() == Session::Phase::Established ? "up" : s.phase() == Session::Phase::Connecting ? "connecting" : "authenticating";
+                if (s.phase() == Session::Phase::Established)
+                {
+                    p.bridgeId = formatUuid(s.peerId());
+                    p.upSince = s.establishedAt();
+                    p.rttMs = s.rttMs().value_or(-1);
+                    p.clockOffsetMs = s.clockOffsetMs();
+                }
+            }
+            peers.push_back(std::move(p));
+        }
+        for (auto const& session : _sessions)
+        {
+            if (peerOf(*session) != nullptr || session->phase() != Session::Phase::Established)
+            {
+                continue;
+            }
+            PeerStatus p;
+            p.address = session->peerText();
+            p.direction = "incoming";
+            p.state = "up";
+            p.bridgeId = formatUuid(session->peerId());
+            p.sessions = 1;
+            p.upSince = session->establishedAt();
+            p.rttMs = session->rttMs().value_or(-1);
+            p.clockOffsetMs = session->clockOffsetMs();
+            peers.push_back(std::move(p));
+        }
     }
 }

@@ -109,6 +109,10 @@ namespace mxl::fabric::test
         Peer peer{session.grant()};
         send(peer);
         ASSERT_TRUE(peer.pumpUntil([&] { return peer.shutDown(); })) << "the receiver kept the session";
+        // The peer may see its connection end before the receiver's thread has read the completion
+        // that ends it (tcp closes a connection whose message overruns the posted receive at once,
+        // and reports the truncation on the receiver's queue): wait for the count, then check it.
+        EXPECT_TRUE(eventually([&] { return session.receiver->counters().*counter > before.*counter; })) << "the refusal was never counted";
         auto const after = session.receiver->counters();
         EXPECT_EQ(after.*counter, before.*counter + 1);
         EXPECT_EQ(refusals(after), refusals(before) + 1) << "refused in another counter too, or more of the session counted";

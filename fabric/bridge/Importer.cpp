@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "bridge/Bridge.hpp"
-#include "bridge/BridgeInternals.hpp"
+// The importer: subscriptions, offers, mirrors and their grants (see Importer.hpp).
+#include "bridge/Importer.hpp"
+#include "bridge/BridgeTuning.hpp"
+#include "bridge/StatusPublisher.hpp"
 
 #include <algorithm>
 #include <array>
@@ -37,9 +39,7 @@ namespace mxl::bridge
         }
     }
 
-    // ---- Import side -------------------------------------------------------------------------
-
-    char const* Bridge::Import::toString(State state) noexcept
+    char const* Importer::Import::toString(State state) noexcept
     {
         switch (state)
         {
@@ -55,17 +55,102 @@ namespace mxl::bridge
         return "unknown";
     }
 
-    Bridge::Import* Bridge::importOf(Session& session, Uuid const& flowId)
+    Importer::Importer(Options const& options, Domain& domain, std::uint64_t maxMirrorsBytes)
+        : _options{options}
+        , _domain{domain}
+        , _maxMirrorsBytes{maxMirrorsBytes}
+    {}
+
+    Importer::~Importer()
     {
-        auto* peer = peerOf(session);
-        if (peer == nullptr)
-        {
-            session.close("an import message on a session that imports nothing");
-            return nullptr;
-        }
+        shutdown();
+    }
+
+    void Importer::shutdown()
+    {
         for (auto& import : _imports)
         {
-            if (import.peer == peer && import.flowId == flowId)
+            if (import.creating.valid())
+            {
+                import.creating.wait();
+            }
+            if (import.receiver)
+            {
+                import.receiver->stop();
+                import.receiver.reset();
+            }
+        }
+    }
+
+    void Importer::add(Peer& peer, Uuid const& flowId)
+    {
+        if (std::none_of(_imports.begin(), _imports.end(), [&](Import const& i) { return i.peer == &peer && i.flowId == flowId; }))
+        {
+            Import import;
+            import.peer = &peer;
+            import.flowId = flowId;
+            _imports.push_back(std::move(import));
+        }
+    }
+
+    void Importer::logImports() const
+    {
+        for (auto const& import : _imports)
+        {
+            log().info("importing flow {} from {}", formatUuid(import.flowId), import.peer->address);
+        }
+    }
+
+    void Importer::subscribeAll(Peer& peer)
+    {
+        for (auto& import : _imports)
+        {
+            if (import.peer == &peer)
+            {
+                peer.session->send(Subscribe{import.flowId});
+                if (import.state != Import::State::SourceGone)
+                {
+                    import.state = Import::State::Waiting;
+                }
+            }
+        }
+    }
+
+    void Importer::peerDown(Peer const& peer)
+    {
+        for (auto& import : _imports)
+        {
+            if (import.peer == &peer && import.state != Import::State::SourceGone)
+            {
+                // The mirror stays: readers wait (TOO_EARLY) until the source is back.
+                import.state = peer.refused ? Import::State::Refused : Import::State::Disconnected;
+            }
+        }
+    }
+
+    void Importer::onStarted(Session& session, Peer& peer, Started const& started)
+    {
+        if (auto* import = importOf(session, peer, started.flowId); import != nullptr && import->offerEpoch == started.offerEpoch)
+        {
+            import->state = Import::State::Active;
+            log().info("flow {}: replication from {} running", formatUuid(started.flowId), session.peerText());
+        }
+    }
+
+    void Importer::onFlowGone(Session& session, Peer& peer, FlowGone const& gone)
+    {
+        if (auto* import = importOf(session, peer, gone.flowId); import != nullptr)
+        {
+            releaseMirror(*import, fmt::format("the source flow is gone ({})", gone.reason));
+            import->state = Import::State::SourceGone;
+        }
+    }
+
+    Importer::Import* Importer::importOf(Session& session, Peer& peer, Uuid const& flowId)
+    {
+        for (auto& import : _imports)
+        {
+            if (import.peer == &peer && import.flowId == flowId)
             {
                 return &import;
             }
@@ -74,9 +159,9 @@ namespace mxl::bridge
         return nullptr;
     }
 
-    void Bridge::onOffer(Session& session, Offer const& message, std::uint64_t now)
+    void Importer::onOffer(Session& session, Peer& peer, Offer const& message, std::uint64_t now)
     {
-        auto* import = importOf(session, message.flowId);
+        auto* import = importOf(session, peer, message.flowId);
         if (import == nullptr)
         {
             return;
@@ -93,7 +178,6 @@ namespace mxl::bridge
             return;
         }
         auto const id = formatUuid(message.flowId);
-        auto& peer = *import->peer;
         if (import->creating.valid())
         {
             import->newestOffer = message; // answered when the mirror is ready (mirrorCreated)
@@ -162,13 +246,13 @@ namespace mxl::bridge
             import->newestOffer = message;
             import->state = Import::State::Creating;
             import->creating = std::async(std::launch::async,
-                [domain = _domain.get(), offer = std::move(*flowOffer), options] { return fabric::Receiver::create(*domain, offer, options); });
+                [domain = &_domain, offer = std::move(*flowOffer), options] { return fabric::Receiver::create(*domain, offer, options); });
             return;
         }
         grantMirror(session, *import, message);
     }
 
-    void Bridge::grantMirror(Session& session, Import& import, Offer const& message)
+    void Importer::grantMirror(Session& session, Import& import, Offer const& message)
     {
         import.offerEpoch = message.offerEpoch;
         import.state = Import::State::Connecting;
@@ -195,7 +279,7 @@ namespace mxl::bridge
             parts == 1 ? "" : "s");
     }
 
-    void Bridge::mirrorCreated(Import& import, std::uint64_t now)
+    void Importer::mirrorCreated(Import& import, std::uint64_t now)
     {
         auto receiver = import.creating.get();
         auto const newest = std::exchange(import.newestOffer, std::nullopt);
@@ -235,12 +319,12 @@ namespace mxl::bridge
             grantMirror(*session, import, *newest);
             return;
         }
-        onOffer(*session, *newest, now); // another geometry meanwhile: this mirror goes, another is made
+        onOffer(*session, *import.peer, *newest, now); // another geometry meanwhile: this mirror goes, another is made
     }
 
-    void Bridge::onImportError(Session& session, ControlError const& error, std::uint64_t now)
+    void Importer::onError(Session& session, Peer& peer, ControlError const& error, std::uint64_t now)
     {
-        auto* import = importOf(session, error.flowId);
+        auto* import = importOf(session, peer, error.flowId);
         if (import == nullptr)
         {
             return;
@@ -255,7 +339,7 @@ namespace mxl::bridge
         }
     }
 
-    void Bridge::importsTick(std::uint64_t now)
+    void Importer::tick(std::uint64_t now)
     {
         for (auto& import : _imports)
         {
@@ -277,7 +361,7 @@ namespace mxl::bridge
         }
     }
 
-    void Bridge::releaseMirror(Import& import, std::string const& why)
+    void Importer::releaseMirror(Import& import, std::string const& why)
     {
         if (!import.receiver)
         {
@@ -289,5 +373,60 @@ namespace mxl::bridge
         import.offer.clear();
         import.offerEpoch = 0;
         import.mirrorBytes = 0;
+    }
+
+    void Importer::describe(std::vector<FlowReplicationStatus>& flows) const
+    {
+        for (auto const& import : _imports)
+        {
+            FlowReplicationStatus f;
+            f.flowId = formatUuid(import.flowId);
+            f.role = "import";
+            f.peer = import.peer->address;
+            f.state = Import::toString(import.state);
+            f.provider = import.peer->provider;
+            f.errors = import.errors;
+            f.lastError = import.lastError;
+            if (import.receiver)
+            {
+                auto const c = import.receiver->counters();
+                auto const& grant = import.receiver->grant();
+                f.provider = grant.provider;
+                f.transfer = transferName(grant.transfer);
+                f.epoch = sessionTag(grant.epoch);
+                f.grains = import.receiver->continuous() ? c.slices : c.grains;
+                f.bytes = c.bytes;
+                f.commits = c.commits;
+                f.refused = c.refusedEpoch + c.refusedSequence + c.refusedRange + c.refusedOperation + c.refusedConnections;
+                f.errors += c.errors;
+                f.headIndex = c.headIndex;
+                if (!c.lastError.empty())
+                {
+                    f.lastError = c.lastError;
+                }
+                double offsetMs = 0;
+                if (auto* session = import.peer->session; session != nullptr)
+                {
+                    offsetMs = session->clockOffsetMs();
+                }
+                if (c.latencyNs)
+                {
+                    // Arrival on our clock, nominal time on the source's: corrected by the offset.
+                    f.latencyMs = static_cast<double>(*c.latencyNs) / 1e6 + offsetMs;
+                }
+                if (import.state == Import::State::Active && !import.receiver->connected())
+                {
+                    f.state = "connecting";
+                }
+                if (c.grains > 0 || c.commits > 0)
+                {
+                    // Grains (or samples) between the mirror's newest and the source's clock now.
+                    auto const sourceNow = static_cast<std::uint64_t>(static_cast<double>(taiNow()) + offsetMs * 1e6);
+                    auto const current = timestampToIndex(import.rate, sourceNow);
+                    f.lagGrains = current != undefinedIndex && current > c.headIndex ? current - c.headIndex : 0;
+                }
+            }
+            flows.push_back(std::move(f));
+        }
     }
 }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "bridge/Bridge.hpp"
-#include "bridge/BridgeInternals.hpp"
+// The exporter: subscriptions, offers, grants, senders and the catalogue (see Exporter.hpp).
+#include "bridge/Exporter.hpp"
+#include "bridge/BridgeTuning.hpp"
+#include "bridge/StatusPublisher.hpp"
 
 #include <algorithm>
 #include <utility>
@@ -23,14 +25,49 @@ namespace mxl::bridge
 {
     using namespace internal;
 
-    // ---- Export side -------------------------------------------------------------------------
+    char const* Exporter::Export::toString(State state) noexcept
+    {
+        switch (state)
+        {
+            case State::Waiting: return "waiting";
+            case State::Offered: return "offered";
+            case State::Connecting: return "connecting";
+            case State::Active: return "active";
+        }
+        return "unknown";
+    }
 
-    bool Bridge::exported(Uuid const& flowId) const
+    Exporter::Exporter(Options const& options, Domain& domain, std::vector<std::string> const& providers)
+        : _options{options}
+        , _domain{domain}
+        , _providers{providers}
+    {}
+
+    Exporter::~Exporter()
+    {
+        shutdown();
+    }
+
+    void Exporter::shutdown()
+    {
+        for (auto& e : _exports)
+        {
+            drop(e);
+        }
+        _exports.clear();
+        for (auto& future : _abandoned)
+        {
+            future.wait();
+        }
+        _abandoned.clear();
+    }
+
+    bool Exporter::exported(Uuid const& flowId) const
     {
         return _options.exportAll || std::find(_options.exports.begin(), _options.exports.end(), flowId) != _options.exports.end();
     }
 
-    void Bridge::onSubscribe(Session& session, Uuid const& flowId, std::uint64_t now)
+    void Exporter::onSubscribe(Session& session, Uuid const& flowId, std::uint64_t now)
     {
         if (!exported(flowId))
         {
@@ -60,7 +97,7 @@ namespace mxl::bridge
         else
         {
             auto& e = *it;
-            dropExport(e);
+            drop(e);
             e.session = &session;
         }
         it->state = Export::State::Waiting;
@@ -68,20 +105,20 @@ namespace mxl::bridge
         log().info("peer {}: subscribed to flow {}", session.peerText(), formatUuid(flowId));
     }
 
-    void Bridge::onUnsubscribe(Session& session, Uuid const& flowId)
+    void Exporter::onUnsubscribe(Session& session, Uuid const& flowId)
     {
         for (auto& e : _exports)
         {
             if (e.session == &session && e.flowId == flowId)
             {
                 log().info("peer {}: unsubscribed from flow {}", session.peerText(), formatUuid(flowId));
-                dropExport(e);
+                drop(e);
             }
         }
         _exports.remove_if([](Export const& e) { return e.session == nullptr; });
     }
 
-    void Bridge::dropExport(Export& e)
+    void Exporter::drop(Export& e)
     {
         if (e.sender)
         {
@@ -98,9 +135,9 @@ namespace mxl::bridge
         e.grantEpoch = 0;
     }
 
-    void Bridge::offer(Export& e, std::uint64_t now)
+    void Exporter::offer(Export& e, std::uint64_t now)
     {
-        auto flowOffer = fabric::makeFlowOffer(*_domain, e.flowId);
+        auto flowOffer = fabric::makeFlowOffer(_domain, e.flowId);
         if (!flowOffer)
         {
             // Not there (yet): the peer waits; the flow is offered when a writer creates it.
@@ -125,7 +162,7 @@ namespace mxl::bridge
         log().info("flow {}: offered to {}", formatUuid(e.flowId), e.session->peerText());
     }
 
-    void Bridge::onGrant(Session& session, Grant const& grant)
+    void Exporter::onGrant(Session& session, Grant const& grant)
     {
         auto it = std::find_if(_exports.begin(), _exports.end(), [&](Export const& e) { return e.session == &session && e.flowId == grant.flowId; });
         if (it == _exports.end() || it->state != Export::State::Offered || it->offerEpoch != grant.offerEpoch)
@@ -185,12 +222,12 @@ namespace mxl::bridge
         e.state = Export::State::Connecting;
         fabric::Sender::Options options;
         options.connectTimeout = senderConnectTimeout;
-        e.pending = std::async(std::launch::async, [domain = _domain.get(), flowId = e.flowId, g = std::move(*regionGrant), options] {
+        e.pending = std::async(std::launch::async, [domain = &_domain, flowId = e.flowId, g = std::move(*regionGrant), options] {
             return fabric::Sender::create(*domain, flowId, g, options);
         });
     }
 
-    void Bridge::exportsTick(std::uint64_t now)
+    void Exporter::tick(std::uint64_t now)
     {
         for (auto& e : _exports)
         {
@@ -260,10 +297,10 @@ namespace mxl::bridge
         }
     }
 
-    std::vector<Catalogue> Bridge::catalogue() const
+    std::vector<Catalogue> Exporter::catalogue() const
     {
         std::vector<Catalogue> pages(1);
-        for (auto const& id : _domain->listFlows())
+        for (auto const& id : _domain.listFlows())
         {
             if (!exported(id))
             {
@@ -286,7 +323,7 @@ namespace mxl::bridge
             // Anyone who may write the domain may have written this file: it is parsed as the engine
             // parses a definition (every field's type checked), and a flow whose definition is refused
             // is left out of the catalogue, said once.
-            auto def = _domain->flowDefinition(text);
+            auto def = _domain.flowDefinition(text);
             auto parsed = def ? parseFlowDefinition(*def) : Expected<FlowDefinition>{Unexpected{def.error()}};
             if (!parsed)
             {
@@ -302,7 +339,7 @@ namespace mxl::bridge
             entry.format = parsed->format == MXL_DATA_FORMAT_VIDEO   ? "urn:x-nmos:format:video"
                            : parsed->format == MXL_DATA_FORMAT_AUDIO ? "urn:x-nmos:format:audio"
                                                                      : "urn:x-nmos:format:data";
-            auto active = _domain->isFlowActive(text);
+            auto active = _domain.isFlowActive(text);
             entry.active = active && *active;
             list.flows.push_back(std::move(entry));
         }
@@ -314,15 +351,15 @@ namespace mxl::bridge
         return pages;
     }
 
-    void Bridge::sendCatalogue(Session& session, std::vector<Catalogue> const& pages)
+    void Exporter::sendCatalogue(Session& session) const
     {
-        for (auto const& page : pages)
+        for (auto const& page : catalogue())
         {
             session.send(page);
         }
     }
 
-    void Bridge::publishCatalogue(std::uint64_t)
+    void Exporter::publishCatalogue(std::vector<Session*> const& sessions)
     {
         auto const pages = catalogue();
         std::vector<std::byte> encoded;
@@ -336,12 +373,76 @@ namespace mxl::bridge
             return;
         }
         _catalogueSent = std::move(encoded);
-        for (auto& session : _sessions)
+        for (auto* session : sessions)
         {
-            if (session->phase() == Session::Phase::Established && peerOf(*session) == nullptr)
+            for (auto const& page : pages)
             {
-                sendCatalogue(*session, pages);
+                session->send(page);
             }
+        }
+    }
+
+    void Exporter::onError(Session& session, ControlError const& error)
+    {
+        log().warn("peer {}: flow {}: {}", session.peerText(), formatUuid(error.flowId), error.reason);
+        for (auto& e : _exports)
+        {
+            if (e.session == &session && e.flowId == error.flowId)
+            {
+                // The importer could not take it (it subscribes again when it can).
+                drop(e);
+            }
+        }
+        _exports.remove_if([](Export const& e) { return e.session == nullptr; });
+    }
+
+    void Exporter::sessionClosed(Session& session)
+    {
+        for (auto& e : _exports)
+        {
+            if (e.session == &session)
+            {
+                drop(e);
+            }
+        }
+        _exports.remove_if([](Export const& e) { return e.session == nullptr; });
+    }
+
+    void Exporter::describe(std::vector<FlowReplicationStatus>& flows) const
+    {
+        for (auto const& e : _exports)
+        {
+            if (e.session == nullptr)
+            {
+                continue;
+            }
+            FlowReplicationStatus f;
+            f.flowId = formatUuid(e.flowId);
+            f.role = "export";
+            f.peer = e.session->peerText();
+            f.state = Export::toString(e.state);
+            f.provider = e.provider;
+            f.transfer = e.transfer;
+            f.epoch = e.state == Export::State::Active ? sessionTag(e.grantEpoch) : 0;
+            f.errors = e.errors;
+            f.lastError = e.lastError;
+            if (e.sender)
+            {
+                auto const c = e.sender->counters();
+                // Audio moves samples: they stand for grains here, as in the lag and skipped counts.
+                f.grains = e.sender->continuous() ? c.slices : c.grains;
+                f.bytes = c.bytes;
+                f.commits = c.commits;
+                f.skippedGrains = c.skippedGrains;
+                f.lagGrains = c.lagGrains;
+                f.errors += c.errors;
+                f.headIndex = c.headIndex;
+                if (!c.lastError.empty())
+                {
+                    f.lastError = c.lastError;
+                }
+            }
+            flows.push_back(std::move(f));
         }
     }
 }

@@ -1,15 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-// What the bridge's files (conductor, exports, imports, status) share: timings, limits and small
-// helpers. Private to tools/mxl-fabric-bridge.
+// What the bridge engine's parts (conductor, exporter, importer, status publisher) share: timings,
+// limits and small helpers. Private to fabric/bridge.
 
-#include <array>
 #include <chrono>
 #include <cstdint>
 #include <future>
 #include <string>
-
 
 #include "status/BridgeStatus.hpp"
 #include "ofi/Info.hpp"
@@ -50,12 +48,6 @@ namespace mxl::bridge::internal
     inline char const* transferName(fabric::Transfer transfer)
     {
         return transfer == fabric::Transfer::Rma ? "rma" : "send-receive";
-    }
-
-    inline char const* exportStateName(int state)
-    {
-        static constexpr std::array names{"waiting", "offered", "connecting", "active"};
-        return names.at(static_cast<std::size_t>(state));
     }
 
     template<typename T>
