@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "control/BodyReader.hpp"
 #include "protocol/Wire.hpp"
 
 namespace mxl::bridge
@@ -15,193 +16,20 @@ namespace mxl::bridge
     {
         using fabric::WireReader;
         using fabric::WireWriter;
+        using namespace codec;
 
         // ControlType values are the variant's alternative indices plus one.
         static_assert(std::variant_size_v<ControlMessage> == static_cast<std::size_t>(ControlType::Goodbye));
         static_assert(std::is_same_v<std::variant_alternative_t<static_cast<std::size_t>(ControlType::Offer) - 1, ControlMessage>, Offer>);
         static_assert(std::is_same_v<std::variant_alternative_t<static_cast<std::size_t>(ControlType::Error) - 1, ControlMessage>, ControlError>);
 
-        constexpr std::size_t typeOffset = 6;
-        constexpr std::size_t lengthOffset = 8;
+        static_assert(controlHeaderSize == fabric::frameHeaderSize);
 
         bool knownType(std::uint16_t type) noexcept
         {
             return type >= static_cast<std::uint16_t>(ControlType::Hello) && type <= static_cast<std::uint16_t>(ControlType::Goodbye) &&
                    type != static_cast<std::uint16_t>(ControlType::RetiredAuth);
         }
-
-        /// Longer text would not fit the peer's limit; cut before a character that straddles the limit.
-        std::string_view clipText(std::string_view text) noexcept
-        {
-            if (text.size() <= maxTextSize)
-            {
-                return text;
-            }
-            std::size_t end = maxTextSize;
-            while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0U) == 0x80U)
-            {
-                --end;
-            }
-            return text.substr(0, end);
-        }
-
-        void putUuid(WireWriter& w, Uuid const& id)
-        {
-            w.bytes(std::as_bytes(std::span{id}));
-        }
-
-        void putText(WireWriter& w, std::string_view text)
-        {
-            w.string16(clipText(text));
-        }
-
-        void putBlob(WireWriter& w, std::vector<std::byte> const& blob)
-        {
-            w.put(static_cast<std::uint32_t>(blob.size()));
-            w.bytes(blob);
-        }
-
-        /// Reads a body field by field; the first failure records a sentence naming the field.
-        class BodyReader
-        {
-        public:
-            BodyReader(std::span<std::byte const> body, char const* message) noexcept
-                : _reader{body}
-                , _message{message}
-            {}
-
-            template<typename T>
-            bool get(char const* field, T& out)
-            {
-                return _reader.get(out) || truncated(field, sizeof(T));
-            }
-
-            bool fixed(char const* field, std::span<std::byte> out)
-            {
-                std::span<std::byte const> raw;
-                if (!_reader.bytes(out.size(), raw))
-                {
-                    return truncated(field, out.size());
-                }
-                std::memcpy(out.data(), raw.data(), out.size());
-                return true;
-            }
-
-            bool uuid(char const* field, Uuid& out)
-            {
-                return fixed(field, std::as_writable_bytes(std::span{out}));
-            }
-
-            bool flag(char const* field, bool& out)
-            {
-                std::uint8_t value = 0;
-                if (!get(field, value))
-                {
-                    return false;
-                }
-                if (value > 1)
-                {
-                    return refuse(fmt::format("{} is {}, not 0 or 1", field, value));
-                }
-                out = value == 1;
-                return true;
-            }
-
-            /// A text of the peer's (a name, a label, a reason): it reaches logs and the status area, so
-            /// control characters (a newline that would forge a log line, terminal escapes) become '?'.
-            bool text(char const* field, std::string& out)
-            {
-                std::uint16_t length = 0;
-                std::span<std::byte const> raw;
-                if (!get(field, length) || !lengthAtMost(field, length, maxTextSize) || !bytes(field, length, raw))
-                {
-                    return false;
-                }
-                out.assign(reinterpret_cast<char const*>(raw.data()), raw.size());
-                for (auto& c : out)
-                {
-                    auto const byte = static_cast<unsigned char>(c);
-                    if (byte < 0x20 || byte == 0x7F)
-                    {
-                        c = '?';
-                    }
-                }
-                return true;
-            }
-
-            bool blob(char const* field, std::vector<std::byte>& out)
-            {
-                std::uint32_t length = 0;
-                std::span<std::byte const> raw;
-                if (!get(field, length) || !lengthAtMost(field, length, maxControlBody) || !bytes(field, length, raw))
-                {
-                    return false;
-                }
-                out.assign(raw.begin(), raw.end());
-                return true;
-            }
-
-            bool count(char const* field, std::size_t max, std::uint32_t& out)
-            {
-                if (!get(field, out))
-                {
-                    return false;
-                }
-                return out <= max || refuse(fmt::format("{} {} exceeds {}", field, out, max));
-            }
-
-            bool epoch(std::uint64_t& out)
-            {
-                if (!get("offerEpoch", out))
-                {
-                    return false;
-                }
-                return out != 0 || refuse("offerEpoch is 0");
-            }
-
-            bool refuse(std::string what)
-            {
-                _what = std::move(what);
-                return false;
-            }
-
-            /// Names the list element that failed: "flows[3]: label truncated ...".
-            bool inElement(char const* list, std::size_t index)
-            {
-                _what = fmt::format("{}[{}]: {}", list, index, _what);
-                return false;
-            }
-
-            bool end()
-            {
-                return _reader.remaining() == 0 || refuse(fmt::format("{} trailing bytes", _reader.remaining()));
-            }
-
-            [[nodiscard]] Unexpected error() const
-            {
-                return fail(MXL_ERR_INVALID_ARG, fmt::format("control message {}: {}", _message, _what));
-            }
-
-        private:
-            bool truncated(char const* field, std::size_t needed)
-            {
-                return refuse(fmt::format("{} truncated ({} bytes needed, {} left)", field, needed, _reader.remaining()));
-            }
-
-            bool lengthAtMost(char const* field, std::size_t length, std::size_t max)
-            {
-                return length <= max || refuse(fmt::format("{} length {} exceeds {}", field, length, max));
-            }
-
-            bool bytes(char const* field, std::size_t length, std::span<std::byte const>& out)
-            {
-                return _reader.bytes(length, out) || truncated(field, length);
-            }
-
-            WireReader _reader;
-            char const* _message;
-            std::string _what;
-        };
 
         void write(WireWriter& w, Hello const& m)
         {
@@ -498,29 +326,21 @@ namespace mxl::bridge
     std::vector<std::byte> encodeControl(ControlMessage const& message)
     {
         WireWriter w;
-        w.put(controlMagic);
-        w.put(controlVersion);
-        w.put(static_cast<std::uint16_t>(controlType(message)));
-        w.put(std::uint32_t{0});
+        fabric::beginFrame(w, controlMagic, controlVersion, static_cast<std::uint16_t>(controlType(message)));
         std::visit([&w](auto const& m) { write(w, m); }, message);
-        auto& frame = w.data();
-        auto const bodySize = static_cast<std::uint32_t>(frame.size() - controlHeaderSize);
-        std::memcpy(frame.data() + lengthOffset, &bodySize, sizeof bodySize);
-        return std::move(frame);
+        fabric::endFrame(w);
+        return std::move(w.data());
     }
 
     Expected<std::size_t> controlBodySize(std::span<std::byte const> header)
     {
-        WireReader r{header};
-        std::uint32_t magic = 0;
-        std::uint16_t version = 0;
-        std::uint16_t type = 0;
-        std::uint32_t length = 0;
-        if (!r.get(magic) || !r.get(version) || !r.get(type) || !r.get(length))
+        auto const frame = fabric::readFrameHeader(header);
+        if (!frame)
         {
             return fail(MXL_ERR_INVALID_ARG,
                 fmt::format("control frame: {} bytes is shorter than the {}-byte header", header.size(), controlHeaderSize));
         }
+        auto const [magic, version, type, length] = *frame;
         if (magic != controlMagic)
         {
             return fail(MXL_ERR_INVALID_ARG, fmt::format("control frame: bad magic 0x{:08x} (not an mxl-fabric-bridge control connection)", magic));
@@ -549,8 +369,7 @@ namespace mxl::bridge
         {
             return bodySize.take_error();
         }
-        std::uint16_t type = 0;
-        std::memcpy(&type, frame.data() + typeOffset, sizeof type);
+        auto const type = fabric::readFrameHeader(frame)->type; // known and valid: controlBodySize checked it
         auto const* name = controlTypeName(static_cast<ControlType>(type));
         auto const body = frame.subspan(controlHeaderSize);
         if (body.size() != bodySize.value())

@@ -12,10 +12,15 @@
 // grain it wants and waits for the credit that answers it. So no byte ever lands in a slot that
 // readers may still take for an older grain, however long the sink's thread is held up.
 
+#include <bit>
 #include <cstdint>
 
 namespace mxl::fabric
 {
+    // Commit and credit records are written into the peer's memory as they are laid out in ours
+    // (RMA, no codec on the hot path): both ends must be little-endian, as every host MXL runs on is.
+    static_assert(std::endian::native == std::endian::little, "commit and credit records are exchanged in little-endian layout");
+
     enum class CommitKind : std::uint16_t
     {
         Grain = 1,   ///< index = grain index; validSlices and grainFlags apply.

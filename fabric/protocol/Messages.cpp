@@ -20,15 +20,20 @@ namespace mxl::fabric
             return fail(MXL_ERR_INVALID_ARG, fmt::format("malformed {}: {}", message, what));
         }
 
-        std::vector<std::byte> frame(MessageType type, WireWriter& body)
+        static_assert(messageHeaderSize == frameHeaderSize);
+
+        /// A writer with the frame's header begun; finish() ends the frame.
+        WireWriter framed(MessageType type)
         {
-            WireWriter out;
-            out.put(messageMagic);
-            out.put(protocolVersion);
-            out.put(static_cast<std::uint16_t>(type));
-            out.put(static_cast<std::uint32_t>(body.data().size()));
-            out.bytes(body.data());
-            return std::move(out.data());
+            WireWriter w;
+            beginFrame(w, messageMagic, protocolVersion, static_cast<std::uint16_t>(type));
+            return w;
+        }
+
+        std::vector<std::byte> finish(WireWriter& w)
+        {
+            endFrame(w);
+            return std::move(w.data());
         }
 
         /// Checks the frame and returns a reader over the body.
@@ -46,6 +51,65 @@ namespace mxl::fabric
             return WireReader{message.subspan(messageHeaderSize)};
         }
 
+        // The flow's configuration, field by field in the order of mxlFlowConfigInfo (on a
+        // little-endian host the same bytes as the struct, which has no padding). The union is written
+        // as the view the format uses; the other view's bytes are the same bytes.
+        void putConfig(WireWriter& w, mxlFlowConfigInfo const& c)
+        {
+            auto const& m = c.common;
+            w.bytes(std::as_bytes(std::span{m.id}));
+            w.put(m.format);
+            w.put(m.flags);
+            w.put(m.grainRate.numerator);
+            w.put(m.grainRate.denominator);
+            w.put(m.maxCommitBatchSizeHint);
+            w.put(m.maxSyncBatchSizeHint);
+            w.put(m.payloadLocation);
+            w.put(m.deviceIndex);
+            w.bytes(std::as_bytes(std::span{m.reserved}));
+            if (mxlIsDiscreteDataFormat(m.format))
+            {
+                for (auto const size : c.discrete.sliceSizes)
+                {
+                    w.put(size);
+                }
+                w.put(c.discrete.grainCount);
+                w.bytes(std::as_bytes(std::span{c.discrete.reserved}));
+            }
+            else
+            {
+                w.put(c.continuous.channelCount);
+                w.put(c.continuous.bufferLength);
+                w.bytes(std::as_bytes(std::span{c.continuous.reserved}));
+            }
+        }
+
+        bool getConfig(WireReader& r, mxlFlowConfigInfo& c) noexcept
+        {
+            auto& m = c.common;
+            if (!r.fixed(std::as_writable_bytes(std::span{m.id})) || !r.get(m.format) || !r.get(m.flags) || !r.get(m.grainRate.numerator) ||
+                !r.get(m.grainRate.denominator) || !r.get(m.maxCommitBatchSizeHint) || !r.get(m.maxSyncBatchSizeHint) ||
+                !r.get(m.payloadLocation) || !r.get(m.deviceIndex) || !r.fixed(std::as_writable_bytes(std::span{m.reserved})))
+            {
+                return false;
+            }
+            if (mxlIsDiscreteDataFormat(m.format))
+            {
+                for (auto& size : c.discrete.sliceSizes)
+                {
+                    if (!r.get(size))
+                    {
+                        return false;
+                    }
+                }
+                return r.get(c.discrete.grainCount) && r.fixed(std::as_writable_bytes(std::span{c.discrete.reserved}));
+            }
+            return r.get(c.continuous.channelCount) && r.get(c.continuous.bufferLength) &&
+                   r.fixed(std::as_writable_bytes(std::span{c.continuous.reserved}));
+        }
+        static_assert(sizeof(mxlFlowConfigInfo) == 192 && sizeof(mxlDiscreteFlowConfigInfo) == sizeof(mxlContinuousFlowConfigInfo),
+            "putConfig and getConfig write every byte of the configuration");
+
         void putRegion(WireWriter& w, ofi::RemoteRegion const& r)
         {
             w.put(r.address);
@@ -61,15 +125,13 @@ namespace mxl::fabric
 
     Expected<MessageType> peekMessageType(std::span<std::byte const> message)
     {
-        WireReader r{message};
-        std::uint32_t magic = 0;
-        std::uint16_t version = 0;
-        std::uint16_t type = 0;
-        std::uint32_t length = 0;
-        if (!r.get(magic) || !r.get(version) || !r.get(type) || !r.get(length))
+        auto const header = readFrameHeader(message);
+        if (!header)
         {
             return malformed("message", fmt::format("{} bytes is shorter than the {}-byte header", message.size(), messageHeaderSize));
         }
+        auto const [magic, version, type, length] = *header;
+        auto const remaining = message.size() - frameHeaderSize;
         if (magic != messageMagic)
         {
             return malformed("message", "bad magic (not an mxl-fabric message)");
@@ -79,9 +141,9 @@ namespace mxl::fabric
             return fail(MXL_ERR_UNSUPPORTED_OPERATION,
                 fmt::format("peer speaks protocol version {}; this build speaks version {}", version, protocolVersion));
         }
-        if (length != r.remaining())
+        if (length != remaining)
         {
-            return malformed("message", fmt::format("body length field says {} bytes, {} present", length, r.remaining()));
+            return malformed("message", fmt::format("body length field says {} bytes, {} present", length, remaining));
         }
         if (type != static_cast<std::uint16_t>(MessageType::FlowOffer) && type != static_cast<std::uint16_t>(MessageType::RegionGrant))
         {
@@ -92,14 +154,14 @@ namespace mxl::fabric
 
     std::vector<std::byte> encode(FlowOffer const& offer)
     {
-        WireWriter w;
+        auto w = framed(MessageType::FlowOffer);
         w.bytes(std::as_bytes(std::span{offer.flowId}));
-        w.put(offer.config);
+        putConfig(w, offer.config);
         w.put(offer.grainSize);
         w.put(offer.totalSlices);
         w.put(offer.sampleWordSize);
         w.string32(offer.flowDef);
-        return frame(MessageType::FlowOffer, w);
+        return finish(w);
     }
 
     Expected<FlowOffer> decodeFlowOffer(std::span<std::byte const> message)
@@ -112,7 +174,7 @@ namespace mxl::fabric
         auto& r = *reader;
         FlowOffer offer;
         std::span<std::byte const> id;
-        if (!r.bytes(offer.flowId.size(), id) || !r.get(offer.config) || !r.get(offer.grainSize) || !r.get(offer.totalSlices) ||
+        if (!r.bytes(offer.flowId.size(), id) || !getConfig(r, offer.config) || !r.get(offer.grainSize) || !r.get(offer.totalSlices) ||
             !r.get(offer.sampleWordSize) || !r.string<std::uint32_t>(offer.flowDef, maxFlowDefinitionSize))
         {
             return malformed("flow offer", "truncated or over-long field");
@@ -159,7 +221,7 @@ namespace mxl::fabric
 
     std::vector<std::byte> encode(RegionGrant const& grant)
     {
-        WireWriter w;
+        auto w = framed(MessageType::RegionGrant);
         w.bytes(std::as_bytes(std::span{grant.flowId}));
         w.put(grant.epoch);
         w.bytes(grant.connectKey);
@@ -175,7 +237,7 @@ namespace mxl::fabric
         {
             putRegion(w, region);
         }
-        return frame(MessageType::RegionGrant, w);
+        return finish(w);
     }
 
     Expected<RegionGrant> decodeRegionGrant(std::span<std::byte const> message)
@@ -190,7 +252,7 @@ namespace mxl::fabric
         std::span<std::byte const> id;
         std::uint8_t transfer = 0;
         std::uint32_t count = 0;
-        if (!r.bytes(grant.flowId.size(), id) || !r.get(grant.epoch) || !r.get(grant.connectKey) ||
+        if (!r.bytes(grant.flowId.size(), id) || !r.get(grant.epoch) || !r.fixed(grant.connectKey) ||
             !r.string<std::uint16_t>(grant.provider, maxNameLength) ||
             !r.get(transfer) || !r.string<std::uint16_t>(grant.node, maxNameLength) || !r.string<std::uint16_t>(grant.service, maxNameLength) ||
             !getRegion(r, grant.commitRing) || !r.get(grant.commitEntries) || !r.get(count) || !r.get(grant.maxChunk))

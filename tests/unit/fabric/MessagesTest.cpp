@@ -15,6 +15,7 @@
 #include "base/Uuid.hpp"
 #include "protocol/CommitRecord.hpp"
 #include "protocol/Messages.hpp"
+#include "protocol/Wire.hpp"
 
 namespace mxl::fabric::test
 {
@@ -499,5 +500,50 @@ namespace mxl::fabric::test
         }
         EXPECT_GE(offers, 1U);
         EXPECT_GE(grants, 1U);
+    }
+}
+
+namespace mxl::fabric::test
+{
+    TEST(FabricMessages, TheConfigurationTravelsFieldByFieldInTheLittleEndianLayoutOfProtocol3)
+    {
+        // Protocol 3 sent the configuration as the struct's bytes; the field-by-field codec must send
+        // exactly those bytes (every field little-endian, the reserved bytes as they are), for both
+        // views of the union.
+        for (auto offer : {videoOffer(), audioOffer()})
+        {
+            offer.config.common.reserved[5] = 0x5A;
+            offer.config.common.grainRate.denominator = 1001;
+            auto const bytes = encode(offer);
+            ASSERT_GE(bytes.size(), offerConfigOffset + sizeof offer.config);
+            EXPECT_EQ(std::memcmp(bytes.data() + offerConfigOffset, &offer.config, sizeof offer.config), 0);
+            auto decoded = decodeFlowOffer(bytes);
+            ASSERT_TRUE(decoded) << decoded.error().message;
+            EXPECT_EQ(std::memcmp(&decoded->config, &offer.config, sizeof offer.config), 0);
+        }
+    }
+
+    TEST(FabricMessages, ScalarsAreLittleEndianOnTheWire)
+    {
+        WireWriter w;
+        w.put(std::uint32_t{0x01020304});
+        w.put(std::int16_t{-2});
+        w.put(1.5);
+        auto const& b = w.data();
+        ASSERT_EQ(b.size(), 14U);
+        EXPECT_EQ(b[0], std::byte{0x04});
+        EXPECT_EQ(b[3], std::byte{0x01});
+        EXPECT_EQ(b[4], std::byte{0xFE});
+        EXPECT_EQ(b[5], std::byte{0xFF});
+        EXPECT_EQ(b[13], std::byte{0x3F}); // 1.5 = 0x3FF8000000000000
+        WireReader r{b};
+        std::uint32_t u = 0;
+        std::int16_t i = 0;
+        double d = 0;
+        ASSERT_TRUE(r.get(u) && r.get(i) && r.get(d));
+        EXPECT_EQ(u, 0x01020304U);
+        EXPECT_EQ(i, -2);
+        EXPECT_EQ(d, 1.5);
+        EXPECT_FALSE(r.get(u)) << "read past the end";
     }
 }
