@@ -57,6 +57,33 @@ namespace mxl::ofi
         /// Takes the next error entry. Returns false when there was none.
         [[nodiscard]] bool readError(CompletionError& error) noexcept;
 
+        /// Reads until the queue is empty, without allocating: onBatch(std::span<fi_cq_data_entry
+        /// const>) for each batch of up to 64 entries, onError(CompletionError const&) for each error
+        /// entry, in the order the provider reports them.
+        template<typename OnBatch, typename OnError>
+        void drain(OnBatch&& onBatch, OnError&& onError)
+        {
+            std::array<fi_cq_data_entry, 64> entries;
+            for (;;)
+            {
+                auto const n = read(entries);
+                if (n == kCompletionErrorAvailable)
+                {
+                    CompletionError error;
+                    if (readError(error))
+                    {
+                        onError(static_cast<CompletionError const&>(error));
+                    }
+                    continue;
+                }
+                if (n <= 0)
+                {
+                    return;
+                }
+                onBatch(std::span<fi_cq_data_entry const>{entries.data(), static_cast<std::size_t>(n)});
+            }
+        }
+
         /// True when it is safe to block on waitFd(); false when completions are already pending.
         [[nodiscard]] bool tryWait() const noexcept;
         [[nodiscard]] int waitFd() const noexcept { return _waitFd; }

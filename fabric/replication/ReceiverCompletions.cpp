@@ -24,31 +24,17 @@ namespace mxl::fabric
 
     void Receiver::handleCompletions()
     {
-        std::array<fi_cq_data_entry, 64> entries;
-        for (;;)
-        {
-            auto const n = _cq->read(entries);
-            if (n == ofi::kCompletionErrorAvailable)
-            {
-                ofi::CompletionError error;
-                if (_cq->readError(error))
+        _cq->drain(
+            [this](std::span<fi_cq_data_entry const> entries) {
+                for (auto const& entry : entries)
                 {
-                    onCompletionError(error);
+                    onCompletion(entry);
                 }
-                continue;
-            }
-            if (n <= 0)
-            {
-                return;
-            }
-            for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i)
-            {
-                onCompletion(entries[i]);
-            }
-            // Credit goes back as soon as the commits that raised it are applied, not after the queue
-            // ran dry: the source may be waiting for it.
-            flushCredit();
-        }
+                // Credit goes back as soon as the commits that raised it are applied, not after the
+                // queue ran dry: the source may be waiting for it.
+                flushCredit();
+            },
+            [this](ofi::CompletionError const& error) { onCompletionError(error); });
     }
 
     void Receiver::onCompletion(fi_cq_data_entry const& entry)

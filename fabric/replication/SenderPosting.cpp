@@ -222,37 +222,25 @@ namespace mxl::fabric
 
     void Sender::drainCompletions()
     {
-        std::array<fi_cq_data_entry, 64> entries;
-        for (;;)
-        {
-            auto const n = _cq->read(entries);
-            if (n == ofi::kCompletionErrorAvailable)
-            {
-                ofi::CompletionError error;
-                if (_cq->readError(error))
+        _cq->drain(
+            [this](std::span<fi_cq_data_entry const> entries) {
+                for (auto const& entry : entries)
                 {
-                    if ((error.flags & FI_RECV) != 0)
-                    {
-                        if (error.error != FI_ECANCELED)
-                        {
-                            abort(fmt::format("receiving credit failed: {}", error.providerMessage.data()));
-                        }
-                        continue;
-                    }
-                    abort(fmt::format("a write failed: {}", error.providerMessage.data()));
-                    onTransmitted(error.context);
+                    onCompletion(entry);
                 }
-                continue;
-            }
-            if (n <= 0)
-            {
-                return;
-            }
-            for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i)
-            {
-                onCompletion(entries[i]);
-            }
-        }
+            },
+            [this](ofi::CompletionError const& error) {
+                if ((error.flags & FI_RECV) != 0)
+                {
+                    if (error.error != FI_ECANCELED)
+                    {
+                        abort(fmt::format("receiving credit failed: {}", error.providerMessage.data()));
+                    }
+                    return;
+                }
+                abort(fmt::format("a write failed: {}", error.providerMessage.data()));
+                onTransmitted(error.context);
+            });
     }
 
     void Sender::drainEvents()
