@@ -6,7 +6,7 @@ MXL_PACKAGES=(
     build-essential cmake pkg-config git
     libfabric-dev libfabric-bin
     nlohmann-json3-dev libspdlog-dev libfmt-dev
-    libboost-program-options-dev
+    libboost-program-options-dev libcpp-httplib-dev
     libgtest-dev libgmock-dev
     libssl-dev libpng-dev
     iproute2 nftables

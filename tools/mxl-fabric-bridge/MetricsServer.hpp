@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-// --metrics IP:PORT: a minimal HTTP/1.1 server on its own thread answering GET /metrics with the
-// Prometheus text format (Content-Type: text/plain; version=0.0.4), 404 for other paths, 405 for
-// other methods, 400 for malformed requests. One request per connection (Connection: close);
-// requests larger than 8 KiB or slower than 2 s are answered 400/408 and closed; a bounded number of
-// connections at once. A client can never block the bridge: the server only calls render().
+// --metrics IP:PORT: GET /metrics answered with the Prometheus text format (Content-Type:
+// text/plain; version=0.0.4), 404 for other paths, 405 for other methods (400 for a method httplib
+// does not know), 400 for malformed requests. Served by HttpServer (HttpServer.hpp), that is
+// cpp-httplib's Server with the bridge's connection policy: one request per connection
+// (Connection: close); a request head larger than 8 KiB is answered 400, one slower than 2 s 408,
+// and the connection closed; at most 16 connections at once, each on a worker thread of a bounded
+// pool, others waiting for a free one. A client can never block the bridge: the server only calls
+// render().
 
 #include <functional>
 #include <memory>
@@ -18,12 +21,13 @@ namespace mxl::bridge
     class MetricsServer
     {
     public:
-        /// address: "IP:PORT" (IPv4; port 0 picks one, see port()). render() is called on the server
-        /// thread for each GET /metrics and must be thread-safe. Errors: INVALID_ARG (bad address),
-        /// UNKNOWN (bind/listen failed, with the errno text).
+        /// address: "IP:PORT" or "[IPv6]:PORT" (port 0 picks one, see port()). render() is called for
+        /// each GET /metrics on one of the server's threads, one call at a time, and must be safe to
+        /// call from threads other than the caller's. Errors: INVALID_ARG (bad address), UNKNOWN
+        /// (bind/listen failed, with the errno text).
         static Expected<std::unique_ptr<MetricsServer>> start(std::string const& address, std::function<std::string()> render);
 
-        /// Stops the thread and closes every socket.
+        /// Stops the server's threads and closes every socket, promptly, whatever the clients do.
         ~MetricsServer();
         MetricsServer(MetricsServer const&) = delete;
         MetricsServer& operator=(MetricsServer const&) = delete;
