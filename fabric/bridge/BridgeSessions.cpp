@@ -248,19 +248,21 @@ namespace mxl::bridge
         {
             PeerStatus p;
             p.address = peer.address;
-            p.direction = "outgoing";
+            p.direction = PeerDirection::Outgoing;
             p.sessions = peer.sessions;
             p.errors = peer.errors;
             p.lastError = peer.lastError;
             p.provider = peer.provider;
             if (peer.session == nullptr)
             {
-                p.state = peer.refused ? "refused" : "backoff";
+                p.state = peer.refused ? PeerState::Refused : PeerState::Backoff;
             }
             else
             {
                 auto const& s = *peer.session;
-                p.state = s.phase() == Session::Phase::Established ? "up" : s.phase() == Session::Phase::Connecting ? "connecting" : "authenticating";
+                p.state = s.phase() == Session::Phase::Established ? PeerState::Up
+                          : s.phase() == Session::Phase::Connecting ? PeerState::Connecting
+                                                                    : PeerState::Authenticating;
                 if (s.phase() == Session::Phase::Established)
                 {
                     p.bridgeId = formatUuid(s.peerId());
@@ -279,8 +281,8 @@ namespace mxl::bridge
             }
             PeerStatus p;
             p.address = session->peerText();
-            p.direction = "incoming";
-            p.state = "up";
+            p.direction = PeerDirection::Incoming;
+            p.state = PeerState::Up;
             p.bridgeId = formatUuid(session->peerId());
             p.sessions = 1;
             p.upSince = session->establishedAt();

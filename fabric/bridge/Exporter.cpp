@@ -25,16 +25,16 @@ namespace mxl::bridge
 {
     using namespace internal;
 
-    char const* Exporter::Export::toString(State state) noexcept
+    FlowState Exporter::Export::status(State state) noexcept
     {
         switch (state)
         {
-            case State::Waiting: return "waiting";
-            case State::Offered: return "offered";
-            case State::Connecting: return "connecting";
-            case State::Active: return "active";
+            case State::Waiting: return FlowState::Waiting;
+            case State::Offered: return FlowState::Offered;
+            case State::Connecting: return FlowState::Connecting;
+            case State::Active: return FlowState::Active;
         }
-        return "unknown";
+        return FlowState::Error;
     }
 
     Exporter::Exporter(Options const& options, Domain& domain, std::vector<std::string> const& providers)
@@ -418,9 +418,9 @@ namespace mxl::bridge
             }
             FlowReplicationStatus f;
             f.flowId = formatUuid(e.flowId);
-            f.role = "export";
+            f.role = FlowRole::Export;
             f.peer = e.session->peerText();
-            f.state = Export::toString(e.state);
+            f.state = Export::status(e.state);
             f.provider = e.provider;
             f.transfer = e.transfer;
             f.epoch = e.state == Export::State::Active ? sessionTag(e.grantEpoch) : 0;

@@ -60,7 +60,7 @@ namespace mxl::bridge
     private:
         struct Export
         {
-            /// Where the export stands; toString gives the status area's and the metrics' name.
+            /// Where the export stands; status() is what the status area shows of it.
             enum class State
             {
                 Waiting,    ///< Subscribed; offered as soon as the flow exists.
@@ -68,7 +68,7 @@ namespace mxl::bridge
                 Connecting, ///< The sender is being created.
                 Active,
             };
-            static char const* toString(State state) noexcept;
+            static FlowState status(State state) noexcept;
 
             Session* session{nullptr};
             Uuid flowId{};

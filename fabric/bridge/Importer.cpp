@@ -39,20 +39,20 @@ namespace mxl::bridge
         }
     }
 
-    char const* Importer::Import::toString(State state) noexcept
+    FlowState Importer::Import::status(State state) noexcept
     {
         switch (state)
         {
-            case State::Waiting: return "waiting";
-            case State::Creating: return "creating";
-            case State::Connecting: return "connecting";
-            case State::Active: return "active";
-            case State::SourceGone: return "source-gone";
-            case State::Disconnected: return "disconnected";
-            case State::Refused: return "refused";
-            case State::Error: return "error";
+            case State::Waiting: return FlowState::Waiting;
+            case State::Creating: return FlowState::Creating;
+            case State::Connecting: return FlowState::Connecting;
+            case State::Active: return FlowState::Active;
+            case State::SourceGone: return FlowState::SourceGone;
+            case State::Disconnected: return FlowState::Disconnected;
+            case State::Refused: return FlowState::Refused;
+            case State::Error: return FlowState::Error;
         }
-        return "unknown";
+        return FlowState::Error;
     }
 
     Importer::Importer(Options const& options, Domain& domain, std::uint64_t maxMirrorsBytes)
@@ -381,9 +381,9 @@ namespace mxl::bridge
         {
             FlowReplicationStatus f;
             f.flowId = formatUuid(import.flowId);
-            f.role = "import";
+            f.role = FlowRole::Import;
             f.peer = import.peer->address;
-            f.state = Import::toString(import.state);
+            f.state = Import::status(import.state);
             f.provider = import.peer->provider;
             f.errors = import.errors;
             f.lastError = import.lastError;
@@ -416,7 +416,7 @@ namespace mxl::bridge
                 }
                 if (import.state == Import::State::Active && !import.receiver->connected())
                 {
-                    f.state = "connecting";
+                    f.state = FlowState::Connecting;
                 }
                 if (c.grains > 0 || c.commits > 0)
                 {

@@ -63,7 +63,7 @@ namespace mxl::bridge
     private:
         struct Import
         {
-            /// Where the import stands; toString gives the status area's and the metrics' name.
+            /// Where the import stands; status() is what the status area shows of it.
             enum class State
             {
                 Waiting,      ///< Subscribed (or about to be); no offer yet.
@@ -75,7 +75,7 @@ namespace mxl::bridge
                 Refused,      ///< The peer refused (authentication or the flow); retried later.
                 Error,        ///< This host could not mirror it; retried later.
             };
-            static char const* toString(State state) noexcept;
+            static FlowState status(State state) noexcept;
 
             Peer* peer{nullptr};
             Uuid flowId{};

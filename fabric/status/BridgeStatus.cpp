@@ -111,12 +111,26 @@ namespace mxl::bridge
             return text;
         }
 
-        PeerStatus decode(PeerRecord const& r)
+        /// A name field of a record: what it names, or nothing (and what) when it names nothing known.
+        template<typename E, std::size_t N>
+        std::optional<E> named(char const (&field)[N], std::optional<E> (*parse)(std::string_view) noexcept, char const* what, std::string& problem)
+        {
+            auto const text = getText(field);
+            auto value = parse(text);
+            if (!value && problem.empty())
+            {
+                problem = fmt::format("{} '{}' is none of this version's", what, text);
+            }
+            return value;
+        }
+
+        /// A peer record; problem names its first bad field (and the result is then not used).
+        PeerStatus decode(PeerRecord const& r, std::string& problem)
         {
             return PeerStatus{
                 .address = getText(r.address),
-                .direction = getText(r.direction),
-                .state = getText(r.state),
+                .direction = named(r.direction, parsePeerDirection, "direction", problem).value_or(PeerDirection::Outgoing),
+                .state = named(r.state, parsePeerState, "state", problem).value_or(PeerState::Connecting),
                 .bridgeId = getText(r.bridgeId),
                 .provider = getText(r.provider),
                 .sessions = r.sessions,
@@ -128,13 +142,13 @@ namespace mxl::bridge
             };
         }
 
-        FlowReplicationStatus decode(FlowRecord const& r)
+        FlowReplicationStatus decode(FlowRecord const& r, std::string& problem)
         {
             return FlowReplicationStatus{
                 .flowId = getText(r.flowId),
-                .role = getText(r.role),
+                .role = named(r.role, parseFlowRole, "role", problem).value_or(FlowRole::Export),
                 .peer = getText(r.peer),
-                .state = getText(r.state),
+                .state = named(r.state, parseFlowState, "state", problem).value_or(FlowState::Waiting),
                 .provider = getText(r.provider),
                 .transfer = getText(r.transfer),
                 .epoch = r.epoch,
@@ -180,14 +194,23 @@ namespace mxl::bridge
             status.startedTai = h.startedTai;
             status.updatedTai = h.updatedTai;
             status.peers.reserve(h.peerCount);
+            std::string problem;
             for (std::uint32_t i = 0; i < h.peerCount; ++i)
             {
-                status.peers.push_back(decode(area.peers[i]));
+                status.peers.push_back(decode(area.peers[i], problem));
+                if (!problem.empty())
+                {
+                    return invalid(fmt::format("peers[{}]: {}", i, problem));
+                }
             }
             status.flows.reserve(h.flowCount);
             for (std::uint32_t i = 0; i < h.flowCount; ++i)
             {
-                status.flows.push_back(decode(area.flows[i]));
+                status.flows.push_back(decode(area.flows[i], problem));
+                if (!problem.empty())
+                {
+                    return invalid(fmt::format("flows[{}]: {}", i, problem));
+                }
             }
             return std::optional<BridgeStatus>{std::move(status)};
         }

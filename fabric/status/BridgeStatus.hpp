@@ -12,8 +12,10 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <array>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/Expected.hpp"
@@ -24,11 +26,64 @@ namespace mxl::bridge
     inline constexpr std::size_t maxStatusPeers = 64;
     inline constexpr std::size_t maxStatusFlows = 256;
 
+    /// Whether this bridge imports from the peer (it connects out) or the peer imports from it.
+    enum class PeerDirection : std::uint8_t
+    {
+        Outgoing,
+        Incoming,
+    };
+
+    /// Where the control session with a peer stands.
+    enum class PeerState : std::uint8_t
+    {
+        Connecting,     ///< TCP connect in progress.
+        Authenticating, ///< TLS handshake, Hello and Capabilities.
+        Up,             ///< Established.
+        Backoff,        ///< No session; the next attempt waits for the back-off.
+        Refused,        ///< The peer refused this bridge's key; retried slowly.
+    };
+
+    /// Whether this host is the flow's source or holds its mirror.
+    enum class FlowRole : std::uint8_t
+    {
+        Export,
+        Import,
+    };
+
+    /// Where the replication of a flow stands, for exports and imports alike.
+    enum class FlowState : std::uint8_t
+    {
+        Waiting,      ///< Subscribed; no offer yet (import) or the flow does not exist yet (export).
+        Creating,     ///< Import: the mirror is being created.
+        Offered,      ///< Export: waiting for the peer's grant.
+        Connecting,   ///< Granted; the data connection is being made.
+        Active,       ///< Replicating.
+        SourceGone,   ///< Import: the source flow went away.
+        Disconnected, ///< Import: the session with the peer is down.
+        Refused,      ///< Import: the peer refused (authentication or the flow).
+        Error,        ///< Import: this host could not mirror it.
+    };
+
+    inline constexpr std::array allFlowStates{FlowState::Waiting, FlowState::Creating, FlowState::Offered, FlowState::Connecting,
+        FlowState::Active, FlowState::SourceGone, FlowState::Disconnected, FlowState::Refused, FlowState::Error};
+
+    /// The one name of each value: in the status area, mxl-info's output and the metrics' labels.
+    [[nodiscard]] std::string_view toString(PeerDirection value) noexcept;
+    [[nodiscard]] std::string_view toString(PeerState value) noexcept;
+    [[nodiscard]] std::string_view toString(FlowRole value) noexcept;
+    [[nodiscard]] std::string_view toString(FlowState value) noexcept;
+
+    /// The value a name stands for; nothing for a name that is none of them.
+    [[nodiscard]] std::optional<PeerDirection> parsePeerDirection(std::string_view text) noexcept;
+    [[nodiscard]] std::optional<PeerState> parsePeerState(std::string_view text) noexcept;
+    [[nodiscard]] std::optional<FlowRole> parseFlowRole(std::string_view text) noexcept;
+    [[nodiscard]] std::optional<FlowState> parseFlowState(std::string_view text) noexcept;
+
     struct PeerStatus
     {
         std::string address;     ///< "10.0.0.1:7400" (the peer's control address).
-        std::string direction;   ///< "outgoing" (we import from it) or "incoming".
-        std::string state;       ///< "connecting", "authenticating", "up", "backoff", "refused".
+        PeerDirection direction{PeerDirection::Outgoing};
+        PeerState state{PeerState::Connecting};
         std::string bridgeId;    ///< The peer bridge's instance id, once known.
         std::string provider;    ///< Provider chosen for this peer ("tcp", "verbs"), once known.
         std::uint64_t sessions{0};       ///< Sessions established with this peer so far.
@@ -42,9 +97,9 @@ namespace mxl::bridge
     struct FlowReplicationStatus
     {
         std::string flowId;       ///< Lowercase UUID.
-        std::string role;         ///< "export" (this host is the source) or "import" (mirror here).
+        FlowRole role{FlowRole::Export};
         std::string peer;         ///< The peer's control address.
-        std::string state;        ///< "waiting", "creating", "offered", "connecting", "active", "source-gone", "disconnected", "refused", "error".
+        FlowState state{FlowState::Waiting};
         std::string provider;
         std::string transfer;     ///< "rma" or "send-receive".
         std::uint64_t epoch{0};   ///< A one-way tag of the session epoch in use (64 bits of SHA-256; 0: none): the same on both ends, new with every session; never the epoch itself.
@@ -92,7 +147,8 @@ namespace mxl::bridge
     };
 
     /// Reads a domain's status area. Nothing when no bridge publishes one; an error (INVALID_ARG,
-    /// naming what is wrong) for a file of the wrong size, magic or version, or counts out of range;
+    /// naming what is wrong) for a file of the wrong size, magic or version, counts out of range or
+    /// a state, role or direction that is none of this version's;
     /// MXL_ERR_TIMEOUT when a consistent copy could not be taken after many retries.
     Expected<std::optional<BridgeStatus>> readStatus(std::filesystem::path const& domain);
 }

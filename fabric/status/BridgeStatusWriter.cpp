@@ -82,8 +82,8 @@ namespace mxl::bridge
         void encode(PeerRecord& r, PeerStatus const& p) noexcept
         {
             putText(r.address, p.address);
-            putText(r.direction, p.direction);
-            putText(r.state, p.state);
+            putText(r.direction, toString(p.direction));
+            putText(r.state, toString(p.state));
             putText(r.bridgeId, p.bridgeId);
             putText(r.provider, p.provider);
             r.sessions = p.sessions;
@@ -97,9 +97,9 @@ namespace mxl::bridge
         void encode(FlowRecord& r, FlowReplicationStatus const& f) noexcept
         {
             putText(r.flowId, f.flowId);
-            putText(r.role, f.role);
+            putText(r.role, toString(f.role));
             putText(r.peer, f.peer);
-            putText(r.state, f.state);
+            putText(r.state, toString(f.state));
             putText(r.provider, f.provider);
             putText(r.transfer, f.transfer);
             r.epoch = f.epoch;

@@ -84,8 +84,6 @@ namespace mxl::bridge
             std::string_view _name;
         };
 
-        constexpr std::string_view flowStates[] = {"waiting", "creating", "offered", "connecting", "active", "source-gone", "disconnected", "refused", "error"};
-
         struct FlowCounter
         {
             std::string_view name;
@@ -117,14 +115,14 @@ namespace mxl::bridge
         e.family("mxl_bridge_peer_up", "gauge", "1 when a session with the peer is up.");
         for (auto const& p : status.peers)
         {
-            e.sample({{"peer", p.address}, {"direction", p.direction}}, p.state == "up" ? "1" : "0");
+            e.sample({{"peer", p.address}, {"direction", toString(p.direction)}}, p.state == PeerState::Up ? "1" : "0");
         }
         e.family("mxl_bridge_peer_rtt_seconds", "gauge", "Newest heartbeat round trip to the peer.");
         for (auto const& p : status.peers)
         {
             if (p.rttMs >= 0)
             {
-                e.sample({{"peer", p.address}, {"direction", p.direction}}, number(p.rttMs / 1e3));
+                e.sample({{"peer", p.address}, {"direction", toString(p.direction)}}, number(p.rttMs / 1e3));
             }
         }
         e.family("mxl_bridge_peer_clock_offset_seconds", "gauge", "The peer's clock minus ours, estimated from heartbeats.");
@@ -132,32 +130,26 @@ namespace mxl::bridge
         {
             if (p.rttMs >= 0)
             {
-                e.sample({{"peer", p.address}, {"direction", p.direction}}, number(p.clockOffsetMs / 1e3));
+                e.sample({{"peer", p.address}, {"direction", toString(p.direction)}}, number(p.clockOffsetMs / 1e3));
             }
         }
         e.family("mxl_bridge_peer_sessions_total", "counter", "Sessions established with the peer.");
         for (auto const& p : status.peers)
         {
-            e.sample({{"peer", p.address}, {"direction", p.direction}}, std::to_string(p.sessions));
+            e.sample({{"peer", p.address}, {"direction", toString(p.direction)}}, std::to_string(p.sessions));
         }
         e.family("mxl_bridge_peer_errors_total", "counter", "Errors on the control channel with the peer.");
         for (auto const& p : status.peers)
         {
-            e.sample({{"peer", p.address}, {"direction", p.direction}}, std::to_string(p.errors));
+            e.sample({{"peer", p.address}, {"direction", toString(p.direction)}}, std::to_string(p.errors));
         }
 
         e.family("mxl_bridge_flow_state", "gauge", "1 for the replication's current state, 0 for the others.");
         for (auto const& f : status.flows)
         {
-            bool known = false;
-            for (auto const state : flowStates)
+            for (auto const state : allFlowStates)
             {
-                known = known || state == f.state;
-                e.sample({{"flow", f.flowId}, {"role", f.role}, {"peer", f.peer}, {"state", state}}, state == f.state ? "1" : "0");
-            }
-            if (!known)
-            {
-                e.sample({{"flow", f.flowId}, {"role", f.role}, {"peer", f.peer}, {"state", f.state}}, "1");
+                e.sample({{"flow", f.flowId}, {"role", toString(f.role)}, {"peer", f.peer}, {"state", toString(state)}}, state == f.state ? "1" : "0");
             }
         }
         for (auto const& counter : flowCounters)
@@ -165,7 +157,7 @@ namespace mxl::bridge
             e.family(counter.name, counter.type, counter.help);
             for (auto const& f : status.flows)
             {
-                e.sample({{"flow", f.flowId}, {"role", f.role}, {"peer", f.peer}}, std::to_string(f.*counter.field));
+                e.sample({{"flow", f.flowId}, {"role", toString(f.role)}, {"peer", f.peer}}, std::to_string(f.*counter.field));
             }
         }
         e.family("mxl_bridge_flow_latency_seconds", "gauge",
@@ -175,7 +167,7 @@ namespace mxl::bridge
             // -1 is "unknown"; a slightly negative latency is a real measurement (clock offset error).
             if (f.latencyMs != -1.0 && !std::isnan(f.latencyMs))
             {
-                e.sample({{"flow", f.flowId}, {"role", f.role}, {"peer", f.peer}}, number(f.latencyMs / 1e3));
+                e.sample({{"flow", f.flowId}, {"role", toString(f.role)}, {"peer", f.peer}}, number(f.latencyMs / 1e3));
             }
         }
         return e.take();

@@ -59,7 +59,7 @@ namespace mxl::info
             for (auto const& p : status.peers)
             {
                 auto const measured = p.rttMs >= 0;
-                peers.add({p.address, p.direction, p.state, orNoValue(p.provider), measured ? fmt::format("{:.3f}", p.rttMs) : noValue,
+                peers.add({p.address, std::string{bridge::toString(p.direction)}, std::string{bridge::toString(p.state)}, orNoValue(p.provider), measured ? fmt::format("{:.3f}", p.rttMs) : noValue,
                     measured ? fmt::format("{:+.3f}", p.clockOffsetMs) : noValue, std::to_string(p.sessions), std::to_string(p.errors),
                     orNoValue(p.lastError)});
             }
@@ -74,7 +74,7 @@ namespace mxl::info
             for (auto const& f : status.flows)
             {
                 auto const latency = knownLatencyMs(f);
-                flows.add({f.flowId, f.role, f.peer, f.state, providerAndTransfer(f), std::to_string(f.grains), formatBytes(f.bytes),
+                flows.add({f.flowId, std::string{bridge::toString(f.role)}, f.peer, std::string{bridge::toString(f.state)}, providerAndTransfer(f), std::to_string(f.grains), formatBytes(f.bytes),
                     std::to_string(f.lagGrains), latency ? fmt::format("{:.1f}", *latency) : noValue, std::to_string(f.skippedGrains),
                     std::to_string(f.refused), std::to_string(f.errors), orNoValue(f.lastError)});
             }
@@ -91,8 +91,8 @@ namespace mxl::info
             auto const measured = p.rttMs >= 0;
             peers.push_back({
                 {"address", p.address},
-                {"direction", p.direction},
-                {"state", p.state},
+                {"direction", bridge::toString(p.direction)},
+                {"state", bridge::toString(p.state)},
                 {"bridge_id", p.bridgeId},
                 {"provider", p.provider},
                 {"sessions", p.sessions},

@@ -15,7 +15,8 @@ namespace mxl::info
     {
         std::string importSummary(bridge::FlowReplicationStatus const& f)
         {
-            return f.state == "active" ? fmt::format("mirror of {} lag {}", f.peer, f.lagGrains) : fmt::format("mirror of {} {}", f.peer, f.state);
+            return f.state == bridge::FlowState::Active ? fmt::format("mirror of {} lag {}", f.peer, f.lagGrains)
+                                                        : fmt::format("mirror of {} {}", f.peer, bridge::toString(f.state));
         }
     }
 
@@ -33,9 +34,9 @@ namespace mxl::info
         auto const latency = knownLatencyMs(f);
         return {
             {"flow", f.flowId},
-            {"role", f.role},
+            {"role", bridge::toString(f.role)},
             {"peer", f.peer},
-            {"state", f.state},
+            {"state", bridge::toString(f.state)},
             {"provider", f.provider},
             {"transfer", f.transfer},
             {"epoch", f.epoch},
@@ -74,9 +75,9 @@ namespace mxl::info
             {
                 continue;
             }
-            if (f.role == "export")
+            if (f.role == bridge::FlowRole::Export)
             {
-                exports.push_back(fmt::format("{} {}", f.peer, f.state));
+                exports.push_back(fmt::format("{} {}", f.peer, bridge::toString(f.state)));
             }
             else
             {

@@ -133,7 +133,7 @@ namespace mxl::bridge::test
     {
         for (auto const& flow : status.flows)
         {
-            if (flow.flowId == flowId && flow.role == role)
+            if (flow.flowId == flowId && toString(flow.role) == role)
             {
                 return &flow;
             }
@@ -148,7 +148,7 @@ namespace mxl::bridge::test
             domain,
             [&](BridgeStatus const& s) {
                 auto const* flow = findFlow(s, flowId, role);
-                return flow != nullptr && flow->state == "active";
+                return flow != nullptr && flow->state == FlowState::Active;
             },
             timeout);
         if (!status)
@@ -173,12 +173,12 @@ namespace mxl::bridge::test
         auto text = fmt::format("bridge pid {} listening on {}\n", s.pid, s.listen);
         for (auto const& p : s.peers)
         {
-            text += fmt::format("  peer {} {} {}: sessions {}, rtt {} ms, errors {} {}\n", p.address, p.direction, p.state, p.sessions, p.rttMs,
+            text += fmt::format("  peer {} {} {}: sessions {}, rtt {} ms, errors {} {}\n", p.address, toString(p.direction), toString(p.state), p.sessions, p.rttMs,
                 p.errors, p.lastError);
         }
         for (auto const& f : s.flows)
         {
-            text += fmt::format("  flow {} {} {} epoch {}: grains {}, skipped {}, lag {}, refused {}, errors {} {}\n", f.flowId, f.role, f.state,
+            text += fmt::format("  flow {} {} {} epoch {}: grains {}, skipped {}, lag {}, refused {}, errors {} {}\n", f.flowId, toString(f.role), toString(f.state),
                 f.epoch, f.grains, f.skippedGrains, f.lagGrains, f.refused, f.errors, f.lastError);
         }
         return text;

@@ -559,7 +559,7 @@ namespace mxl::bridge::test
                 for (auto const* id : {&small.id, &second.id})
                 {
                     auto const* f = findFlow(s, *id, "import");
-                    active += f != nullptr && f->state == "active" ? 1 : 0;
+                    active += f != nullptr && f->state == FlowState::Active ? 1 : 0;
                     overTotal += f != nullptr && f->lastError.find("--max-mirrors-size") != std::string::npos ? 1 : 0;
                 }
                 return active == 1 && overTotal == 1;
@@ -656,7 +656,7 @@ namespace mxl::bridge::test
         ASSERT_TRUE(status);
         auto const* exported = findFlow(*status, video.id, "export");
         ASSERT_NE(exported, nullptr);
-        EXPECT_EQ(exported->state, "active") << "the real session lost its export";
+        EXPECT_EQ(exported->state, FlowState::Active) << "the real session lost its export";
         EXPECT_LE(report.missed, exported->skippedGrains + writer.skipped()) << report;
         EXPECT_EQ(a.stop(SIGTERM, 5s), 0) << "SIGTERM was not handled";
     }
@@ -815,15 +815,15 @@ namespace mxl::bridge::test
             auto const status = read ? std::move(read).value() : std::nullopt;
             auto const* long_ = status ? findFlow(*status, anc.id, "import") : nullptr;
             auto const* other = status ? findFlow(*status, video.id, "import") : nullptr;
-            if (long_ != nullptr && long_->state == "creating")
+            if (long_ != nullptr && long_->state == FlowState::Creating)
             {
                 publishedWhileCreating.insert(status->updatedTai);
-                if (other != nullptr && other->state == "active")
+                if (other != nullptr && other->state == FlowState::Active)
                 {
                     videoGrainsWhileCreating = std::max(videoGrainsWhileCreating, other->grains);
                 }
             }
-            if (long_ != nullptr && long_->state == "active")
+            if (long_ != nullptr && long_->state == FlowState::Active)
             {
                 break;
             }

@@ -286,7 +286,7 @@ namespace mxl::bridge::test
             domainB.path(),
             [&](BridgeStatus const& s) {
                 auto const* flow = findFlow(s, video.id, "import");
-                return flow != nullptr && flow->state == "active" && flow->epoch != before->epoch;
+                return flow != nullptr && flow->state == FlowState::Active && flow->epoch != before->epoch;
             },
             5s);
         EXPECT_TRUE(after) << "B's import still runs under epoch " << before->epoch << " after the source bridge restarted";
@@ -362,7 +362,7 @@ namespace mxl::bridge::test
         auto status = readStatus(domainB.path());
         ASSERT_TRUE(status && status->has_value());
         auto const* flow = findFlow(**status, video.id, "import");
-        EXPECT_TRUE(flow == nullptr || flow->state != "active");
+        EXPECT_TRUE(flow == nullptr || flow->state != FlowState::Active);
         EXPECT_TRUE(a.running()) << "a failed authentication must not stop the bridge";
         EXPECT_TRUE(b.running()) << "a failed authentication must not stop the bridge";
     }

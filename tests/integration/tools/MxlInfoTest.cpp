@@ -469,24 +469,24 @@ namespace mxl::test
             s.listen = "0.0.0.0:7400";
             auto& source = s.peers.emplace_back();
             source.address = "10.0.0.1:7400";
-            source.direction = "outgoing";
-            source.state = "up";
+            source.direction = mxl::bridge::PeerDirection::Outgoing;
+            source.state = mxl::bridge::PeerState::Up;
             source.provider = "verbs";
             source.sessions = 2;
             source.rttMs = 0.25;
             source.clockOffsetMs = -0.5;
             auto& refused = s.peers.emplace_back();
             refused.address = "10.0.0.9:40000";
-            refused.direction = "incoming";
-            refused.state = "refused";
+            refused.direction = mxl::bridge::PeerDirection::Incoming;
+            refused.state = mxl::bridge::PeerState::Refused;
             refused.errors = 3;
             refused.lastError = "authentication failed";
 
             auto& mirror = s.flows.emplace_back();
             mirror.flowId = videoId;
-            mirror.role = "import";
+            mirror.role = mxl::bridge::FlowRole::Import;
             mirror.peer = "10.0.0.1:7400";
-            mirror.state = "active";
+            mirror.state = mxl::bridge::FlowState::Active;
             mirror.provider = "verbs";
             mirror.transfer = "rma";
             mirror.epoch = 7;
@@ -498,9 +498,9 @@ namespace mxl::test
             {
                 auto& out = s.flows.emplace_back();
                 out.flowId = audioId;
-                out.role = "export";
+                out.role = mxl::bridge::FlowRole::Export;
                 out.peer = peer;
-                out.state = s.flows.size() == 2 ? "active" : "waiting";
+                out.state = s.flows.size() == 2 ? mxl::bridge::FlowState::Active : mxl::bridge::FlowState::Waiting;
             }
             return s;
         }

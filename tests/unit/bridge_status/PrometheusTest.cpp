@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "Prometheus.hpp"
@@ -23,22 +24,22 @@ namespace
         s.listen = "0.0.0.0:7400";
         auto& up = s.peers.emplace_back();
         up.address = "10.0.0.1:7400";
-        up.direction = "outgoing";
-        up.state = "up";
+        up.direction = PeerDirection::Outgoing;
+        up.state = PeerState::Up;
         up.sessions = 3;
         up.rttMs = 2.5;
         up.clockOffsetMs = -1.25;
         up.errors = 2;
         auto& down = s.peers.emplace_back();
         down.address = "10.0.0.2:40123";
-        down.direction = "incoming";
-        down.state = "backoff";
+        down.direction = PeerDirection::Incoming;
+        down.state = PeerState::Backoff;
         down.errors = 7;
         auto& import = s.flows.emplace_back();
         import.flowId = "5fbec3b1-1b0f-417d-9059-8b94a47197ed";
-        import.role = "import";
+        import.role = FlowRole::Import;
         import.peer = "10.0.0.1:7400";
-        import.state = "active";
+        import.state = FlowState::Active;
         import.epoch = 99;
         import.grains = 1000;
         import.bytes = 5'184'000'000ULL;
@@ -50,9 +51,9 @@ namespace
         import.latencyMs = 1.5;
         auto& exported = s.flows.emplace_back();
         exported.flowId = "0a7c1b3e-2d4f-4a6b-8c9d-0e1f2a3b4c5d";
-        exported.role = "export";
+        exported.role = FlowRole::Export;
         exported.peer = "10.0.0.2:40123";
-        exported.state = "waiting";
+        exported.state = FlowState::Waiting;
         return s;
     }
 
@@ -170,17 +171,23 @@ TEST(BridgeStatusPrometheus, ValuesFollowTheStatusInBaseUnits)
     EXPECT_EQ(value("mxl_bridge_flow_grains_total{" + exportLabels + "}"), "0");
 }
 
-TEST(BridgeStatusPrometheus, UnknownFlowStateIsStillExposed)
+TEST(BridgeStatusPrometheus, EveryFlowStateIsExposedWithOnlyTheCurrentOneSet)
 {
+    // The status records hold typed states: every one of them is a label value, whatever the flow's.
     BridgeStatus s;
     auto& f = s.flows.emplace_back();
     f.flowId = "f";
-    f.role = "import";
+    f.role = FlowRole::Import;
     f.peer = "p";
-    f.state = "resyncing";
+    f.state = FlowState::SourceGone;
     auto const samplesByKey = samples(renderPrometheus(s));
-    EXPECT_EQ(samplesByKey.at(R"(mxl_bridge_flow_state{flow="f",role="import",peer="p",state="resyncing"})"), "1");
-    EXPECT_EQ(samplesByKey.at(R"(mxl_bridge_flow_state{flow="f",role="import",peer="p",state="active"})"), "0");
+    for (auto const state : allFlowStates)
+    {
+        auto const key = fmt::format(R"(mxl_bridge_flow_state{{flow="f",role="import",peer="p",state="{}"}})", toString(state));
+        ASSERT_TRUE(samplesByKey.contains(key)) << key;
+        EXPECT_EQ(samplesByKey.at(key), state == FlowState::SourceGone ? "1" : "0") << key;
+    }
+    EXPECT_TRUE(samplesByKey.contains(R"(mxl_bridge_flow_state{flow="f",role="import",peer="p",state="source-gone"})"));
 }
 
 TEST(BridgeStatusPrometheus, LabelValuesAreEscaped)
@@ -190,8 +197,8 @@ TEST(BridgeStatusPrometheus, LabelValuesAreEscaped)
     s.listen = "x";
     auto& p = s.peers.emplace_back();
     p.address = "host\"\n\\";
-    p.direction = "outgoing";
-    p.state = "up";
+    p.direction = PeerDirection::Outgoing;
+    p.state = PeerState::Up;
     auto const text = renderPrometheus(s);
     EXPECT_NE(text.find(R"(mxl_bridge_info{bridge_id="a\"b\\c\nd",listen="x"} 1)"), std::string::npos) << text;
     EXPECT_NE(text.find(R"(mxl_bridge_peer_up{peer="host\"\n\\",direction="outgoing"} 1)"), std::string::npos) << text;
