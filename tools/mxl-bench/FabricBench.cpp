@@ -19,10 +19,10 @@
 #include <mxl/flow.h>
 #include <mxl/mxl.h>
 #include <mxl/time.h>
-#include "common/Cli.hpp"
-#include "common/Clock.hpp"
-#include "common/MessagePipe.hpp"
-#include "common/Stats.hpp"
+#include "toolkit/Cli.hpp"
+#include "mxl-bench/Clock.hpp"
+#include "mxl-bench/MessagePipe.hpp"
+#include "mxl-bench/Stats.hpp"
 #include "base/Uuid.hpp"
 #include "domain/Domain.hpp"
 #include "ofi/CompletionQueue.hpp"
@@ -42,10 +42,6 @@ namespace mxl::bench
     namespace
     {
         using nlohmann::json;
-        using tools::MessagePipe;
-        using tools::monotonicNs;
-        using tools::processCpuNs;
-        using tools::sleepUntilMonotonic;
 
         template<typename T>
         T require(Expected<T> result, char const* what)
@@ -467,7 +463,7 @@ namespace mxl::bench
                             }
                         }
                         cpuLatency = processCpuNs() - cpu0;
-                        ch.toSource.send(json{{"latency_us", tools::percentilesUs(latencies).toJson()}, {"missed_batches", missed}}.dump());
+                        ch.toSource.send(json{{"latency_us", percentilesUs(latencies).toJson()}, {"missed_batches", missed}}.dump());
                     }
                     else if (name == "raw")
                     {

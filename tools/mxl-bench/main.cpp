@@ -9,7 +9,7 @@
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
 
-#include "common/Cli.hpp"
+#include "toolkit/Cli.hpp"
 #include "mxl-bench/FabricBench.hpp"
 #include "mxl-bench/LocalBench.hpp"
 #include "mxl-bench/NoiseBench.hpp"

@@ -21,8 +21,8 @@
 #include <mxl/flow.h>
 #include <mxl/mxl.h>
 #include <mxl/time.h>
-#include "common/Cli.hpp"
-#include "common/V210.hpp"
+#include "toolkit/Cli.hpp"
+#include "toolkit/V210.hpp"
 #include "mxl-gen/AncGenerator.hpp"
 #include "mxl-gen/AudioGenerator.hpp"
 #include "mxl-gen/FlowDefinitions.hpp"

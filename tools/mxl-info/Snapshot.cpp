@@ -16,7 +16,7 @@
 #include <png.h>
 
 #include "common/DomainFile.hpp"
-#include "common/V210.hpp"
+#include "toolkit/V210.hpp"
 #include "flow/Flow.hpp"
 #include "flow/FlowDefinition.hpp"
 #include "flow/FlowLayout.hpp"

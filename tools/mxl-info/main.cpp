@@ -13,7 +13,7 @@
 
 #include <mxl/time.h>
 #include "status/BridgeStatus.hpp"
-#include "common/Cli.hpp"
+#include "toolkit/Cli.hpp"
 #include "mxl-info/BridgeView.hpp"
 #include "mxl-info/FlowStatus.hpp"
 #include "mxl-info/GarbageCollection.hpp"
