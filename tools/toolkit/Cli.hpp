@@ -5,7 +5,8 @@
 // one tool takes:
 // - exit codes: 0 done, 1 failed (stderr says why), 2 bad arguments; mxl-fabric-bridge adds 3
 //   (provider not available);
-// - -h or --help prints the help on stdout and exits 0: "NAME: what it does", its usage, options;
+// - -h or --help prints the help on stdout and exits 0: "NAME: what it does", its usage, the options
+//   (helpCaption); mxl-bench's lists its commands, and each command has a --help of its own;
 // - a bad argument prints "NAME: message" (the message names the option) and where the help is on
 //   stderr, and exits 2. Run bare, without any argument, a tool adds its usage: its caller has yet
 //   to learn how to call it. A more specific mistake gets the message alone, not buried under the
