@@ -16,19 +16,16 @@
 #include <mxl/flow.h>
 #include <mxl/mxl.h>
 #include <mxl/time.h>
-#include "common/Cli.hpp"
-#include "common/Clock.hpp"
-#include "common/MessagePipe.hpp"
-#include "common/Stats.hpp"
+#include "toolkit/Cli.hpp"
+#include "mxl-bench/Clock.hpp"
+#include "mxl-bench/MessagePipe.hpp"
+#include "mxl-bench/Stats.hpp"
 #include "base/Uuid.hpp"
 
 namespace mxl::bench
 {
     namespace
     {
-        using tools::MessagePipe;
-        using tools::monotonicNs;
-        using tools::sleepUntilMonotonic;
 
         void check(mxlStatus status, char const* what)
         {
@@ -185,7 +182,7 @@ namespace mxl::bench
 
         std::vector<std::uint64_t> openCommit;
         openCommit.reserve(grains * o.batches);
-        auto const cpuStart = tools::processCpuNs();
+        auto const cpuStart = processCpuNs();
         auto const start = monotonicNs() + 20'000'000ULL;
         for (std::uint64_t g = 0; g < grains; ++g)
         {
@@ -218,7 +215,7 @@ namespace mxl::bench
                 openCommit.push_back(monotonicNs() - c0 + (b == 0 ? openNs : 0));
             }
         }
-        auto const writerCpuNs = tools::processCpuNs() - cpuStart;
+        auto const writerCpuNs = processCpuNs() - cpuStart;
 
         std::vector<std::uint64_t> latencies;
         if (auto const bytes = results.receive(60'000))
@@ -295,8 +292,8 @@ namespace mxl::bench
             {"grain_bytes", grainSize},
             {"grains", grains},
             {"skipped", missed},
-            {"latency_us", tools::percentilesUs(latencies).toJson()},
-            {"open_commit_us", tools::percentilesUs(openCommit).toJson()},
+            {"latency_us", percentilesUs(latencies).toJson()},
+            {"open_commit_us", percentilesUs(openCommit).toJson()},
             {"cpu_per_grain_us", static_cast<double>(writerCpuNs) / 1000.0 / static_cast<double>(grains)},
             {"throughput_grains", throughputGrains},
             {"throughput_bytes_per_s", throughput},

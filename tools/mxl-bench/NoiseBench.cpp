@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "common/Stats.hpp"
+#include "mxl-bench/Stats.hpp"
 
 namespace mxl::bench
 {
@@ -91,7 +91,7 @@ namespace mxl::bench
             {"benchmark", "noise"},
             {"duration_s", options.durationS},
             {"period_us", options.periodUs},
-            {"wake_late_us", tools::percentilesUs(late).toJson()},
+            {"wake_late_us", percentilesUs(late).toJson()},
         };
         if (before.known && after.known && after.total > before.total)
         {

@@ -9,7 +9,7 @@
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
 
-#include "common/Cli.hpp"
+#include "toolkit/Cli.hpp"
 #include "mxl-bench/FabricBench.hpp"
 #include "mxl-bench/LocalBench.hpp"
 #include "mxl-bench/NoiseBench.hpp"
@@ -20,7 +20,6 @@ namespace
 {
     using mxl::tools::exitOk;
     using mxl::tools::exitFailed;
-    using mxl::tools::exitUsage;
 
     void parseFrame(std::string const& text, std::uint32_t& width, std::uint32_t& height)
     {
@@ -36,29 +35,14 @@ namespace
         denominator = rate.denominator;
     }
 
-    /// Parses a command's arguments into the variables desc names; false when --help was asked
-    /// (and the help printed).
-    bool parseArguments(po::options_description const& desc, std::vector<std::string> const& args)
-    {
-        po::variables_map vm;
-        po::store(po::command_line_parser(args).options(desc).run(), vm);
-        if (vm.count("help"))
-        {
-            std::cout << desc << "\n";
-            return false;
-        }
-        po::notify(vm);
-        return true;
-    }
-
     int runLocal(std::vector<std::string> const& args)
     {
         mxl::bench::LocalOptions options;
         std::string video = "1920x1080";
         std::string rate = "60";
         bool json = false;
-        po::options_description desc{"mxl-bench local: commit-to-readable latency and write throughput between two processes"};
-        desc.add_options()("help,h", "show this help")
+        auto desc = mxl::tools::optionsWithHelp("mxl-bench local: commit-to-readable latency and write throughput between two processes");
+        desc.add_options()
             ("domain", po::value(&options.domain), "domain directory (default: a temporary one under /dev/shm)")
             ("format", po::value(&options.mediaType)->default_value("v210"), "v210 or v210a")
             ("video", po::value(&video)->default_value(video), "frame size WIDTHxHEIGHT")
@@ -67,7 +51,7 @@ namespace
             ("duration", po::value(&options.durationS)->default_value(options.durationS), "seconds of the paced latency phase")
             ("grains", po::value(&options.throughputGrains)->default_value(options.throughputGrains), "grains in the unpaced throughput phase")
             ("json", po::bool_switch(&json), "print one JSON object");
-        if (!parseArguments(desc, args))
+        if (!mxl::tools::parseCommandLine(desc, args))
         {
             return exitOk;
         }
@@ -105,8 +89,8 @@ namespace
         std::string video = "1920x1080";
         std::string rate = "60";
         bool json = false;
-        po::options_description desc{"mxl-bench fabric: replication throughput and latency between a source and a sink process"};
-        desc.add_options()("help,h", "show this help")
+        auto desc = mxl::tools::optionsWithHelp("mxl-bench fabric: replication throughput and latency between a source and a sink process");
+        desc.add_options()
             ("provider", po::value(&options.provider)->default_value(options.provider), "libfabric provider (tcp, verbs)")
             ("address", po::value(&options.sinkAddress)->default_value(options.sinkAddress), "address the sink listens on")
             ("transfer", po::value(&transfer)->default_value(transfer), "rma or send-receive (the fallback: one copy on arrival)")
@@ -116,7 +100,7 @@ namespace
             ("grains", po::value(&options.throughputGrains)->default_value(options.throughputGrains), "grains in the unpaced phase and the baseline")
             ("duration", po::value(&options.latencyDurationS)->default_value(options.latencyDurationS), "seconds of the paced phase")
             ("json", po::bool_switch(&json), "print one JSON object");
-        if (!parseArguments(desc, args))
+        if (!mxl::tools::parseCommandLine(desc, args))
         {
             return exitOk;
         }
@@ -144,12 +128,12 @@ namespace
     {
         mxl::bench::NoiseOptions options;
         bool json = false;
-        po::options_description desc{"mxl-bench noise: this machine's own scheduling noise and CPU steal, to read other results against"};
-        desc.add_options()("help,h", "show this help")
+        auto desc = mxl::tools::optionsWithHelp("mxl-bench noise: this machine's own scheduling noise and CPU steal, to read other results against");
+        desc.add_options()
             ("duration", po::value(&options.durationS)->default_value(options.durationS), "seconds to measure")
             ("period-us", po::value(&options.periodUs)->default_value(options.periodUs), "wake-up period of the probe in microseconds")
             ("json", po::bool_switch(&json), "print one JSON object");
-        if (!parseArguments(desc, args))
+        if (!mxl::tools::parseCommandLine(desc, args))
         {
             return exitOk;
         }
@@ -166,9 +150,11 @@ namespace
         return exitOk;
     }
 
-    void usage()
+    constexpr mxl::tools::Program program{"mxl-bench", "mxl-bench <command> [options]"};
+
+    void help()
     {
-        std::cout << "usage: mxl-bench <command> [options]\n\n"
+        std::cout << mxl::tools::usageText(program.usage) << "\n\n"
                      "commands:\n"
                      "  local    latency and throughput between two processes on this host\n"
                      "  fabric   replication between a source and a sink process over a libfabric provider\n"
@@ -179,14 +165,18 @@ namespace
 
 int main(int argc, char** argv)
 {
-    if (argc < 2 || std::string{argv[1]} == "--help" || std::string{argv[1]} == "-h")
-    {
-        usage();
-        return argc < 2 ? exitUsage : exitOk;
-    }
-    std::string const command = argv[1];
-    std::vector<std::string> const args(argv + 2, argv + argc);
-    return mxl::tools::runMain("mxl-bench", [&] {
+    return mxl::tools::runMain(program, argc, [&] {
+        if (argc < 2)
+        {
+            throw po::error{"a command is required: local, fabric or noise"};
+        }
+        std::string const command = argv[1];
+        std::vector<std::string> const args(argv + 2, argv + argc);
+        if (command == "--help" || command == "-h")
+        {
+            help();
+            return exitOk;
+        }
         if (command == "local")
         {
             return runLocal(args);
@@ -199,8 +189,6 @@ int main(int argc, char** argv)
         {
             return runNoise(args);
         }
-        std::cerr << "mxl-bench: unknown command '" << command << "'\n";
-        usage();
-        return exitUsage;
+        throw po::error{fmt::format("unknown command '{}'", command)};
     });
 }

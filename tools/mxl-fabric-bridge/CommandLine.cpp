@@ -2,7 +2,6 @@
 #include "CommandLine.hpp"
 
 #include <fstream>
-#include <iostream>
 
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
@@ -14,6 +13,9 @@ namespace po = boost::program_options;
 
 namespace mxl::bridge
 {
+    // The engine returns its exit codes (Bridge::run); they are the tools' convention, plus exitNoProvider.
+    static_assert(exitOk == tools::exitOk && exitFailed == tools::exitFailed && exitUsage == tools::exitUsage);
+
     namespace
     {
         po::options_description fileOptions()
@@ -106,20 +108,17 @@ namespace mxl::bridge
     std::optional<Options> parseOptions(int argc, char const* const* argv)
     {
         auto file = fileOptions();
-        po::options_description commandLine{fmt::format("mxl-fabric-bridge: replicates flows between the MXL domains of two hosts over libfabric\n\n"
-                                                        "usage: {}\n\n"
-                                                        "exit codes: 0 stopped by SIGINT/SIGTERM, 1 runtime failure, 2 bad options or key file, 3 provider not available\n",
-            usage)};
-        commandLine.add_options()("help,h", "show this help")("config", po::value<std::string>(), "read options from FILE (name = value lines)");
+        auto commandLine = tools::optionsWithHelp(tools::helpCaption(program, "replicates flows between the MXL domains of two hosts over libfabric",
+            "exit codes: 0 stopped by SIGINT/SIGTERM, 1 runtime failure, 2 bad options or key file, 3 provider not available\n"));
+        commandLine.add_options()("config", po::value<std::string>(), "read options from FILE (name = value lines)");
         commandLine.add(file);
 
-        po::variables_map vm;
-        po::store(po::parse_command_line(argc, argv, commandLine), vm);
-        if (vm.count("help") != 0)
+        auto parsed = tools::parseCommandLine(commandLine, argc, argv);
+        if (!parsed)
         {
-            std::cout << commandLine << "\n";
             return std::nullopt;
         }
+        auto& vm = *parsed;
         if (vm.count("config") != 0)
         {
             auto const path = vm["config"].as<std::string>();
@@ -128,9 +127,10 @@ namespace mxl::bridge
             {
                 throw po::error{fmt::format("--config: cannot read '{}'", path)};
             }
+            // Values already on the command line stay; the file adds the others.
             po::store(po::parse_config_file(in, file), vm);
+            po::notify(vm);
         }
-        po::notify(vm);
 
         Options options;
         if (vm.count("domain") == 0)

@@ -10,11 +10,12 @@
 #include <string>
 
 #include "bridge/Options.hpp"
+#include "toolkit/Cli.hpp"
 
 namespace mxl::bridge
 {
-    inline constexpr char usage[] =
-        "mxl-fabric-bridge --domain DIR (--psk-file FILE | --insecure) [--listen IP:PORT] [--import PEER_IP:PORT/FLOW_ID]... [options]";
+    inline constexpr tools::Program program{"mxl-fabric-bridge",
+        "mxl-fabric-bridge --domain DIR (--psk-file FILE | --insecure) [--listen IP:PORT] [--import PEER_IP:PORT/FLOW_ID]... [options]"};
 
     /// "1048576", "512K", "64M", "8G", "1T" (binary multiples); throws boost::program_options::error
     /// naming option.

@@ -4,7 +4,6 @@
 #include <csignal>
 #include <iostream>
 
-#include <boost/program_options/errors.hpp>
 #include <spdlog/spdlog.h>
 
 #include "CommandLine.hpp"
@@ -30,16 +29,7 @@ namespace
 
     int serve(int argc, char const* const* argv)
     {
-        std::optional<Options> options;
-        try
-        {
-            options = parseOptions(argc, argv);
-        }
-        catch (boost::program_options::error const& e)
-        {
-            std::cerr << "mxl-fabric-bridge: " << e.what() << "\nusage: " << usage << "\n(mxl-fabric-bridge --help lists the options)\n";
-            return exitUsage;
-        }
+        auto options = parseOptions(argc, argv);
         if (!options)
         {
             return exitOk;
@@ -88,13 +78,5 @@ namespace
 
 int main(int argc, char** argv)
 {
-    try
-    {
-        return serve(argc, argv);
-    }
-    catch (std::exception const& e)
-    {
-        std::cerr << "mxl-fabric-bridge: " << e.what() << "\n";
-        return exitFailed;
-    }
+    return mxl::tools::runMain(program, argc, [&] { return serve(argc, argv); });
 }

@@ -7,7 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <mxl/time.h>
-#include "common/AncTimecode.hpp"
+#include "mxl-gen/AncTimecode.hpp"
 #include "mxl-gen/Pacing.hpp"
 
 namespace mxl::gen
@@ -41,7 +41,7 @@ namespace mxl::gen
                 return false;
             }
             std::memset(payload, 0, info.grainSize);
-            tools::writeAtcPayload(tools::timecodeForIndex(next, _rate), _rate, std::span{payload, info.grainSize});
+            writeAtcPayload(timecodeForIndex(next, _rate), _rate, std::span{payload, info.grainSize});
             info.validSlices = info.totalSlices;
             if (auto const status = mxlFlowWriterCommitGrain(_writer, &info); status != MXL_STATUS_OK)
             {

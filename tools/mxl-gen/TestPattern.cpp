@@ -5,7 +5,7 @@
 #include <array>
 #include <cstring>
 
-#include "common/V210.hpp"
+#include "toolkit/V210.hpp"
 #include "mxl-gen/BitmapFont.hpp"
 
 namespace mxl::gen

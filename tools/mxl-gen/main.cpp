@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <exception>
 #include <filesystem>
-#include <iostream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,8 +20,8 @@
 #include <mxl/flow.h>
 #include <mxl/mxl.h>
 #include <mxl/time.h>
-#include "common/Cli.hpp"
-#include "common/V210.hpp"
+#include "toolkit/Cli.hpp"
+#include "toolkit/V210.hpp"
 #include "mxl-gen/AncGenerator.hpp"
 #include "mxl-gen/AudioGenerator.hpp"
 #include "mxl-gen/FlowDefinitions.hpp"
@@ -37,6 +36,7 @@ namespace
     constexpr std::uint32_t audioBatchSamples = 48;
     constexpr std::uint32_t maxAudioChannels = 64;
     constexpr double maxTimecodeRate = 60.0;
+    constexpr Program program{"mxl-gen", "mxl-gen --domain DIR [options]"};
 
     struct Options
     {
@@ -70,9 +70,8 @@ namespace
         std::string videoId, audioId, dataId;
         double duration = 0;
         bool noVideo = false;
-        po::options_description desc{"mxl-gen: writes test signals into an MXL domain, paced by TAI time\n\n"
-                                     "usage: mxl-gen --domain DIR [options]\n\noptions"};
-        desc.add_options()("help,h", "show this help")
+        auto desc = optionsWithHelp(helpCaption(program, "writes test signals into an MXL domain, paced by TAI time", "options"));
+        desc.add_options()
             ("domain", po::value(&o.domain), "domain directory (required; must exist)")
             ("duration", po::value(&duration), "seconds to run (default: until SIGINT or SIGTERM)")
             ("video", po::value(&video)->default_value(video), "video frame size WIDTHxHEIGHT")
@@ -88,14 +87,12 @@ namespace
             ("audio-flow-id", po::value(&audioId), "audio flow id (default: random)")
             ("data", po::bool_switch(&o.data), "write a video/smpte291 flow with SMPTE 12M timecode (ATC) at the video rate")
             ("data-flow-id", po::value(&dataId), "ANC flow id (default: random)");
-        po::variables_map vm;
-        po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
-        if (vm.count("help"))
+        auto const parsed = parseCommandLine(desc, argc, argv);
+        if (!parsed)
         {
-            std::cout << desc << "\n";
             return std::nullopt;
         }
-        po::notify(vm);
+        auto const& vm = *parsed;
         if (o.domain.empty())
         {
             throw po::error{"--domain is required"};
@@ -304,7 +301,7 @@ int main(int argc, char** argv)
     auto logger = spdlog::stderr_color_mt("mxl-gen");
     logger->set_pattern("mxl-gen: [%l] %v");
     spdlog::set_default_logger(logger);
-    return mxl::tools::runMain("mxl-gen", [&] {
+    return runMain(program, argc, [&] {
         auto const options = parse(argc, argv);
         return options ? run(*options) : exitOk;
     });

@@ -10,10 +10,10 @@
 
 #include <fmt/format.h>
 
+#include <mxl/rational.h>
 #include <mxl/time.h>
 #include "flow/FlowLayout.hpp"
 #include "common/DomainFile.hpp"
-#include "time/Timing.hpp"
 
 namespace mxl::info
 {
@@ -74,11 +74,12 @@ namespace mxl::info
 
     std::optional<double> FlowStatus::latencyMs() const
     {
-        if (!latency || !isValidRate(rate()))
+        auto const r = rate();
+        if (!latency || r.numerator <= 0 || r.denominator <= 0)
         {
             return std::nullopt;
         }
-        return static_cast<double>(*latency) * 1000.0 * static_cast<double>(rate().denominator) / static_cast<double>(rate().numerator);
+        return static_cast<double>(*latency) * 1000.0 * static_cast<double>(r.denominator) / static_cast<double>(r.numerator);
     }
 
     std::string FlowStatus::geometry() const
@@ -202,8 +203,9 @@ namespace mxl::info
 
         if (s.runtime.lastWriteTime != 0)
         {
-            auto const nowIndex = timestampToIndex(s.rate(), s.now);
-            if (nowIndex != undefinedIndex)
+            auto const rate = s.rate();
+            auto const nowIndex = mxlTimestampToIndex(&rate, s.now);
+            if (nowIndex != MXL_UNDEFINED_INDEX)
             {
                 s.latency = static_cast<std::int64_t>(nowIndex - s.runtime.headIndex);
             }

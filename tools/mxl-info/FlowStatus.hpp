@@ -75,6 +75,11 @@ namespace mxl::info
     /// Inspects the flows of a domain without disturbing them: read-only mappings, no locks beyond
     /// the liveness probe, no writes, and no garbage collection. Keeps flows mapped between calls,
     /// for --watch.
+    ///
+    /// It reads through libmxl's internal classes (Flow, the domain's layout), not the C API: every
+    /// C API reader needs an mxlInstance, and mxlCreateInstance collects the stale flows of a writable
+    /// domain, which mxl-info must list, not remove. Nor does the C API list a domain, give a reader
+    /// the header of every grain slot, or say why a flow cannot be opened other than in the log.
     class DomainInspector
     {
     public:

@@ -13,7 +13,9 @@ namespace mxl::info
     Expected<std::vector<std::string>> collectStaleFlows(std::filesystem::path const& domain)
     {
         // Domain::open already collects stale flows of a writable domain and only logs how many, so
-        // the stale flows are noted first to report them by id.
+        // the stale flows are noted first to report them by id. libmxl's Domain, not the C API:
+        // mxlCreateInstance and mxlGarbageCollectFlows do the same collection but only log the ids,
+        // and the C API has no liveness probe that needs no instance, to note them beforehand.
         std::vector<std::string> stale;
         for (auto const& id : listFlowIds(domain))
         {

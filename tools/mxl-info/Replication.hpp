@@ -36,7 +36,8 @@ namespace mxl::info
 
     /// The bridge's status area of a domain (status/BridgeStatus.hpp), read once per listing or
     /// refresh. A domain without a bridge, or whose status file cannot be read, has no replication
-    /// status for any flow (shown as "-"; `mxl-info --bridge` says why).
+    /// status for any flow (shown as "-"; `mxl-info --bridge` says why). The status area is
+    /// libmxl-fabric's (its reader, mxl-bridge-status): the MXL C API knows nothing of bridges.
     class ReplicationSource
     {
     public:

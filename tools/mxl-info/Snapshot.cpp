@@ -16,7 +16,7 @@
 #include <png.h>
 
 #include "common/DomainFile.hpp"
-#include "common/V210.hpp"
+#include "toolkit/V210.hpp"
 #include "flow/Flow.hpp"
 #include "flow/FlowDefinition.hpp"
 #include "flow/FlowLayout.hpp"
@@ -134,6 +134,9 @@ namespace mxl::info
         {
             return fail(MXL_ERR_INVALID_ARG, fmt::format("'{}' is not a flow id", flowId));
         }
+        // libmxl's Flow, not the C API: mxlCreateInstance would collect the domain's stale flows, and
+        // mxlFlowReaderGetGrain marks the flow as read (the access time that becomes the writer's
+        // lastReadTime); a snapshot leaves the domain as it was.
         auto const dir = domain / flowDirName(*id);
         auto flow = Flow::open(dir, FlowAccess::ReadOnly);
         if (!flow)

@@ -8,7 +8,7 @@
 #include <fmt/format.h>
 
 #include <mxl/time.h>
-#include "common/Cli.hpp"
+#include "toolkit/Cli.hpp"
 #include "mxl-info/Table.hpp"
 
 namespace mxl::info

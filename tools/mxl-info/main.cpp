@@ -13,7 +13,7 @@
 
 #include <mxl/time.h>
 #include "status/BridgeStatus.hpp"
-#include "common/Cli.hpp"
+#include "toolkit/Cli.hpp"
 #include "mxl-info/BridgeView.hpp"
 #include "mxl-info/FlowStatus.hpp"
 #include "mxl-info/GarbageCollection.hpp"
@@ -47,6 +47,12 @@ namespace
         unsigned intervalMs{500};
     };
 
+    constexpr Program program{"mxl-info",
+        "mxl-info --domain DIR [--flow ID] [--json | --watch [--interval MS]]\n"
+        "mxl-info --domain DIR --gc\n"
+        "mxl-info --domain DIR --bridge [--json]\n"
+        "mxl-info --domain DIR --snapshot ID --output FILE.png"};
+
     std::optional<Options> parse(int argc, char** argv)
     {
         Options o;
@@ -54,12 +60,8 @@ namespace
         bool watch = false;
         bool gc = false;
         bool bridge = false;
-        po::options_description desc{"mxl-info: lists, inspects and watches the flows of an MXL domain\n\n"
-                                     "usage: mxl-info --domain DIR [--flow ID] [--json | --watch [--interval MS]]\n"
-                                     "       mxl-info --domain DIR --gc\n"
-                                     "       mxl-info --domain DIR --bridge [--json]\n"
-                                     "       mxl-info --domain DIR --snapshot ID --output FILE.png\n\noptions"};
-        desc.add_options()("help,h", "show this help")
+        auto desc = optionsWithHelp(helpCaption(program, "lists, inspects and watches the flows of an MXL domain", "options"));
+        desc.add_options()
             ("domain", po::value(&o.domain), "domain directory (required)")
             ("flow", po::value(&flow), "show everything about one flow (its id)")
             ("json", po::bool_switch(&o.json), "print the same data as one JSON object")
@@ -69,14 +71,12 @@ namespace
             ("snapshot", po::value(&o.snapshotId), "write the latest complete grain of a v210/v210a flow (its id) as a PNG")
             ("output", po::value(&o.output), "PNG file for --snapshot")
             ("bridge", po::bool_switch(&bridge), "show the mxl-fabric-bridge serving the domain: its peers and replicated flows");
-        po::variables_map vm;
-        po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
-        if (vm.count("help"))
+        auto const parsed = parseCommandLine(desc, argc, argv);
+        if (!parsed)
         {
-            std::cout << desc << "\n";
             return std::nullopt;
         }
-        po::notify(vm);
+        auto const& vm = *parsed;
         if (o.domain.empty())
         {
             throw po::error{"--domain is required"};
@@ -284,7 +284,7 @@ namespace
 
 int main(int argc, char** argv)
 {
-    return mxl::tools::runMain("mxl-info", [&] {
+    return runMain(program, argc, [&] {
         auto const options = parse(argc, argv);
         return options ? run(*options) : exitOk;
     });

@@ -13,7 +13,6 @@
 #include <unistd.h>
 #include <nlohmann/json.hpp>
 
-#include "common/MessagePipe.hpp"
 #include "domain/Domain.hpp"
 #include "replication/Offer.hpp"
 #include "replication/Receiver.hpp"
@@ -23,6 +22,59 @@ namespace mxl::fabric::test
 {
     namespace
     {
+        /// All of size bytes onto fd, through interruptions and partial writes.
+        bool writeFully(int fd, void const* data, std::size_t size) noexcept
+        {
+            auto const* next = static_cast<std::byte const*>(data);
+            while (size > 0)
+            {
+                auto const written = ::write(fd, next, size);
+                if (written < 0 && errno == EINTR)
+                {
+                    continue;
+                }
+                if (written <= 0)
+                {
+                    return false;
+                }
+                next += written;
+                size -= static_cast<std::size_t>(written);
+            }
+            return true;
+        }
+
+        /// Exactly size bytes from fd, each part awaited at most timeoutMs (-1: without limit); false
+        /// when one does not come in time or the writing end is closed.
+        bool readFully(int fd, void* data, std::size_t size, int timeoutMs) noexcept
+        {
+            auto* next = static_cast<std::byte*>(data);
+            while (size > 0)
+            {
+                pollfd readable{fd, POLLIN, 0};
+                auto const ready = ::poll(&readable, 1, timeoutMs);
+                if (ready < 0 && errno == EINTR)
+                {
+                    continue;
+                }
+                if (ready <= 0)
+                {
+                    return false;
+                }
+                auto const got = ::read(fd, next, size);
+                if (got < 0 && errno == EINTR)
+                {
+                    continue;
+                }
+                if (got <= 0)
+                {
+                    return false;
+                }
+                next += got;
+                size -= static_cast<std::size_t>(got);
+            }
+            return true;
+        }
+
         nlohmann::json toJson(CounterSnapshot const& c)
         {
             return {{"grains", c.grains}, {"slices", c.slices}, {"bytes", c.bytes}, {"commits", c.commits}, {"skipped", c.skippedGrains},
@@ -72,7 +124,7 @@ namespace mxl::fabric::test
     bool MessagePipe::send(std::vector<std::byte> const& message) const
     {
         auto const size = static_cast<std::uint32_t>(message.size());
-        return mxl::tools::writeAll(_fds[1], &size, sizeof size) && mxl::tools::writeAll(_fds[1], message.data(), message.size());
+        return writeFully(_fds[1], &size, sizeof size) && writeFully(_fds[1], message.data(), message.size());
     }
 
     bool MessagePipe::send(std::string const& text) const
@@ -84,12 +136,12 @@ namespace mxl::fabric::test
     std::optional<std::vector<std::byte>> MessagePipe::receive(int timeoutMs) const
     {
         std::uint32_t size = 0;
-        if (!mxl::tools::readAll(_fds[0], &size, sizeof size, timeoutMs))
+        if (!readFully(_fds[0], &size, sizeof size, timeoutMs))
         {
             return std::nullopt;
         }
         std::vector<std::byte> message(size);
-        if (!mxl::tools::readAll(_fds[0], message.data(), size, timeoutMs))
+        if (!readFully(_fds[0], message.data(), size, timeoutMs))
         {
             return std::nullopt;
         }

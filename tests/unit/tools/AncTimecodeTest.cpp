@@ -4,9 +4,9 @@
 
 #include <gtest/gtest.h>
 
-#include "common/AncTimecode.hpp"
+#include "mxl-gen/AncTimecode.hpp"
 
-namespace mxl::tools
+namespace mxl::gen
 {
     TEST(AncTimecodeTest, IntegerRatesGiveTheTimeOfDay)
     {

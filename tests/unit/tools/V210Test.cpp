@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "common/V210.hpp"
+#include "toolkit/V210.hpp"
 
 namespace mxl::tools
 {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-// Length-prefixed messages between a tool's processes (fork), with timeouts.
+// Length-prefixed messages between mxl-bench's processes (fork), with timeouts.
 
 #include <cerrno>
 #include <cstdint>
@@ -13,7 +13,7 @@
 #include <poll.h>
 #include <unistd.h>
 
-namespace mxl::tools
+namespace mxl::bench
 {
     inline bool writeAll(int fd, void const* data, std::size_t size) noexcept
     {

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <ctime>
 
-namespace mxl::tools
+namespace mxl::bench
 {
     inline std::uint64_t clockNs(clockid_t clock) noexcept
     {

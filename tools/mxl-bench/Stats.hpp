@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace mxl::tools
+namespace mxl::bench
 {
     /// Percentiles of a set of samples (nearest rank).
     struct Percentiles

@@ -12,7 +12,7 @@
 
 #include <mxl/rational.h>
 
-namespace mxl::tools
+namespace mxl::gen
 {
     struct Timecode
     {

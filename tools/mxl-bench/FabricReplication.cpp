@@ -1,0 +1,328 @@
+// SPDX-License-Identifier: Apache-2.0
+// mxl-bench fabric's measurement: a writer and a Sender in the source process, a Receiver and a
+// reader in the sink process; unpaced throughput, then paced commit-to-readable latency with slice
+// batches, then the baseline (FabricBaseline.cpp) between the same two processes.
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <span>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include <stdlib.h>
+#include <fmt/format.h>
+
+#include <mxl/flow.h>
+#include <mxl/mxl.h>
+#include <mxl/time.h>
+#include "base/Uuid.hpp"
+#include "domain/Domain.hpp"
+#include "mxl-bench/Clock.hpp"
+#include "mxl-bench/FabricProcesses.hpp"
+#include "mxl-bench/Stats.hpp"
+#include "replication/Offer.hpp"
+#include "replication/Receiver.hpp"
+#include "replication/Sender.hpp"
+#include "toolkit/Cli.hpp"
+
+namespace mxl::bench
+{
+    namespace
+    {
+        using nlohmann::json;
+
+        struct TempDomain
+        {
+            TempDomain()
+            {
+                std::string pattern = "/dev/shm/mxl-bench-XXXXXX";
+                if (::mkdtemp(pattern.data()) == nullptr)
+                {
+                    throw std::runtime_error{"cannot create a temporary domain under /dev/shm"};
+                }
+                path = pattern;
+            }
+
+            ~TempDomain()
+            {
+                std::error_code ec;
+                std::filesystem::remove_all(path, ec);
+            }
+
+            std::string path;
+        };
+
+        std::string flowDefinition(FabricOptions const& o, std::string const& id)
+        {
+            return fmt::format(R"({{"id":"{}","format":"urn:x-nmos:format:video","label":"mxl-bench fabric","media_type":"video/v210",
+                "tags":{{"urn:x-nmos:tag:grouphint/v1.0":["mxl-bench:video"]}},"grain_rate":{{"numerator":{},"denominator":{}}},
+                "frame_width":{},"frame_height":{},"interlace_mode":"progressive"}})",
+                id, o.rateNumerator, o.rateDenominator, o.width, o.height);
+        }
+
+        std::uint32_t batchEnd(std::uint32_t b, std::uint32_t batches, std::uint32_t total) noexcept
+        {
+            return b + 1 == batches ? total : (b + 1) * (total / batches);
+        }
+    }
+
+    int sourceProcess(FabricOptions const& o, Channels& ch)
+    {
+        try
+        {
+            TempDomain domainDir;
+            auto const id = tools::newFlowId();
+            auto instance = mxlCreateInstance(domainDir.path.c_str(), nullptr);
+            mxlFlowWriter writer = nullptr;
+            mxlFlowConfigInfo config;
+            if (instance == nullptr || mxlCreateFlowWriter(instance, flowDefinition(o, id).c_str(), nullptr, &writer, &config, nullptr) != MXL_STATUS_OK)
+            {
+                throw std::runtime_error{"cannot create the source flow"};
+            }
+            auto domain = require(Domain::open(domainDir.path, nullptr), "source domain");
+            auto const flowId = *parseUuid(id);
+            // The flow must have been written once for the offer's readers to find it sensible.
+            auto offer = require(fabric::makeFlowOffer(*domain, flowId), "flow offer");
+            auto const offerBytes = fabric::encode(offer);
+            ch.toSink.send(offerBytes.data(), offerBytes.size());
+            auto const grantText = expect(ch.toSource, "region grant");
+            auto grant = require(fabric::decodeRegionGrant(std::as_bytes(std::span{grantText.data(), grantText.size()})), "region grant");
+            auto sender = require(fabric::Sender::create(*domain, flowId, grant, {}), "sender");
+            sender->start();
+            while (!sender->following() && !sender->failed())
+            {
+                // Grains committed before the sender's first look would not count as sent.
+                std::this_thread::sleep_for(std::chrono::microseconds{200});
+            }
+
+            mxlGrainInfo probe;
+            mxlFlowWriterGetGrainInfo(writer, 0, &probe);
+            auto const grainCount = config.discrete.grainCount;
+            auto const window = std::max<std::uint32_t>(1, grainCount / 2);
+            auto const line = config.discrete.sliceSizes[0];
+
+            // Throughput: grains as fast as the sender drains them, never more than it can keep
+            // within its window (so none is skipped).
+            auto base = mxlGetCurrentIndex(&config.common.grainRate);
+            ch.toSink.send(json{{"phase", "throughput"}, {"first", base}, {"count", o.throughputGrains}}.dump());
+            (void)expect(ch.toSource, "sink ready");
+            auto cpu0 = processCpuNs();
+            for (std::uint64_t i = 0; i < o.throughputGrains; ++i)
+            {
+                // Never more than the replication window ahead of what the sender has sent.
+                while (i + 1 >= window && sender->publishedGrain() + window <= base + i + 1 && !sender->failed())
+                {
+                    std::this_thread::sleep_for(std::chrono::microseconds{200});
+                }
+                mxlGrainInfo info;
+                std::uint8_t* payload = nullptr;
+                mxlFlowWriterOpenGrain(writer, base + i, &info, &payload);
+                info.validSlices = info.totalSlices;
+                mxlFlowWriterCommitGrain(writer, &info);
+            }
+            auto const throughputSummary = json::parse(expect(ch.toSource, "throughput result"));
+            auto const sourceCpuThroughput = processCpuNs() - cpu0;
+
+            // Latency: paced like a camera, slices committed in batches, commit time stamped
+            // into each batch's first line.
+            auto const periodNs = static_cast<std::uint64_t>(1e9 * static_cast<double>(o.rateDenominator) / static_cast<double>(o.rateNumerator));
+            auto const grains = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(o.latencyDurationS * 1e9 / static_cast<double>(periodNs)));
+            // Indices go on where the unpaced phase stopped, as a writer's would.
+            base = base + o.throughputGrains;
+            ch.toSink.send(json{{"phase", "latency"}, {"first", base}, {"count", grains}, {"batches", o.batches}}.dump());
+            (void)expect(ch.toSource, "sink ready");
+            cpu0 = processCpuNs();
+            auto const start = monotonicNs() + 10'000'000ULL;
+            for (std::uint64_t g = 0; g < grains; ++g)
+            {
+                mxlGrainInfo info;
+                std::uint8_t* payload = nullptr;
+                mxlFlowWriterOpenGrain(writer, base + g, &info, &payload);
+                for (std::uint32_t b = 0; b < o.batches; ++b)
+                {
+                    sleepUntilMonotonic(start + g * periodNs + (b + 1) * periodNs / o.batches);
+                    auto const firstSlice = b * (info.totalSlices / o.batches);
+                    auto const now = monotonicNs();
+                    std::memcpy(payload + static_cast<std::size_t>(firstSlice) * line, &now, sizeof now);
+                    info.validSlices = static_cast<std::uint16_t>(batchEnd(b, o.batches, info.totalSlices));
+                    mxlFlowWriterCommitGrain(writer, &info);
+                }
+            }
+            auto const latencySummary = json::parse(expect(ch.toSource, "latency result"));
+            auto const sourceCpuLatency = processCpuNs() - cpu0;
+            sender->stop();
+            auto const counters = sender->counters();
+
+            // Baseline: plain RMA writes between the same two processes.
+            ch.toSink.send(json{{"phase", "raw"}, {"count", o.throughputGrains}, {"grain_bytes", probe.grainSize}, {"slots", grainCount},
+                {"depth", window}}.dump());
+            rawSource(o, probe.grainSize, grainCount, o.throughputGrains, window, ch);
+            auto const rawSummary = json::parse(expect(ch.toSource, "raw result"));
+
+            mxlReleaseFlowWriter(instance, writer);
+            mxlDestroyInstance(instance);
+            ch.toSink.send(std::string{"done"});
+
+            auto const sinkSummary = json::parse(expect(ch.toSource, "sink summary"));
+            json result{{"throughput", throughputSummary},
+                {"latency", latencySummary},
+                {"raw", rawSummary},
+                {"sink", sinkSummary},
+                {"source_cpu_per_grain_us",
+                    {{"throughput", static_cast<double>(sourceCpuThroughput) / 1000.0 / o.throughputGrains},
+                        {"latency", static_cast<double>(sourceCpuLatency) / 1000.0 / static_cast<double>(grains)}}},
+                {"sender_skipped", counters.skippedGrains},
+                {"sender_errors", counters.errors},
+                {"grain_bytes", probe.grainSize},
+                {"latency_grains", grains}};
+            ch.toSink.send(std::string{"result:"} + result.dump());
+            return 0;
+        }
+        catch (std::exception const& e)
+        {
+            ch.toSink.send(std::string{"error: source: "} + e.what());
+            return 1;
+        }
+    }
+
+    int sinkProcess(FabricOptions const& o, Channels& ch, MessagePipe& toParent)
+    {
+        try
+        {
+            TempDomain domainDir;
+            auto domain = require(Domain::open(domainDir.path, nullptr), "sink domain");
+            auto const offerText = expect(ch.toSink, "flow offer");
+            auto offer = require(fabric::decodeFlowOffer(std::as_bytes(std::span{offerText.data(), offerText.size()})), "flow offer");
+            fabric::Receiver::Options options;
+            options.provider = o.provider;
+            options.node = o.sinkAddress;
+            options.transfer = o.sendReceive ? fabric::Transfer::SendReceive : fabric::Transfer::Rma;
+            auto receiver = require(fabric::Receiver::create(*domain, offer, options), "receiver");
+            receiver->start();
+            auto const grantBytes = fabric::encode(receiver->grant());
+            ch.toSource.send(grantBytes.data(), grantBytes.size());
+
+            auto instance = mxlCreateInstance(domainDir.path.c_str(), nullptr);
+            mxlFlowReader reader = nullptr;
+            auto const id = formatUuid(offer.flowId);
+            if (instance == nullptr || mxlCreateFlowReader(instance, id.c_str(), nullptr, &reader) != MXL_STATUS_OK)
+            {
+                throw std::runtime_error{"cannot read the mirror"};
+            }
+            json summary;
+            std::uint64_t cpuThroughput = 0, cpuLatency = 0, latencyGrains = 1;
+            for (;;)
+            {
+                auto const text = expect(ch.toSink, "phase");
+                if (text == "done")
+                {
+                    break;
+                }
+                auto const phase = json::parse(text);
+                auto const name = phase.at("phase").get<std::string>();
+                if (name == "throughput")
+                {
+                    auto const first = phase.at("first").get<std::uint64_t>();
+                    auto const count = phase.at("count").get<std::uint64_t>();
+                    ch.toSource.send(std::string{"ready"});
+                    auto const cpu0 = processCpuNs();
+                    std::uint64_t got = 0, missed = 0, t0 = 0, t1 = 0;
+                    for (std::uint64_t i = first; i < first + count; ++i)
+                    {
+                        mxlGrainInfo info;
+                        std::uint8_t* payload = nullptr;
+                        auto const status = mxlFlowReaderGetGrain(reader, i, 5'000'000'000ULL, &info, &payload);
+                        auto const now = monotonicNs();
+                        if (status != MXL_STATUS_OK)
+                        {
+                            ++missed;
+                            continue;
+                        }
+                        t0 = got == 0 ? now : t0;
+                        t1 = now;
+                        ++got;
+                    }
+                    cpuThroughput = processCpuNs() - cpu0;
+                    auto const bytes = static_cast<double>(offer.grainSize) * static_cast<double>(got > 0 ? got - 1 : 0);
+                    ch.toSource.send(json{{"grains", got}, {"missed", missed},
+                        {"bytes_per_s", t1 > t0 ? bytes / (static_cast<double>(t1 - t0) / 1e9) : 0.0},
+                        {"sink_cpu_per_grain_us", static_cast<double>(cpuThroughput) / 1000.0 / static_cast<double>(std::max<std::uint64_t>(got, 1))}}
+                                         .dump());
+                }
+                else if (name == "latency")
+                {
+                    auto const first = phase.at("first").get<std::uint64_t>();
+                    auto const count = phase.at("count").get<std::uint64_t>();
+                    auto const batches = phase.at("batches").get<std::uint32_t>();
+                    latencyGrains = count;
+                    mxlFlowConfigInfo config;
+                    mxlFlowReaderGetConfigInfo(reader, &config);
+                    auto const line = config.discrete.sliceSizes[0];
+                    ch.toSource.send(std::string{"ready"});
+                    auto const cpu0 = processCpuNs();
+                    std::vector<std::uint64_t> latencies;
+                    latencies.reserve(count * batches);
+                    std::uint64_t missed = 0;
+                    for (std::uint64_t g = 0; g < count; ++g)
+                    {
+                        std::uint32_t measured = 0;
+                        while (measured < batches)
+                        {
+                            mxlGrainInfo info;
+                            std::uint8_t* payload = nullptr;
+                            auto const total = offer.totalSlices;
+                            auto const target = static_cast<std::uint16_t>(batchEnd(measured, batches, total));
+                            auto const status = mxlFlowReaderGetGrainSlice(reader, first + g, target, 2'000'000'000ULL, &info, &payload);
+                            auto const now = monotonicNs();
+                            if (status != MXL_STATUS_OK)
+                            {
+                                missed += batches - measured;
+                                break;
+                            }
+                            while (measured < batches && info.validSlices >= batchEnd(measured, batches, total))
+                            {
+                                std::uint64_t stamp;
+                                std::memcpy(&stamp, payload + static_cast<std::size_t>(measured) * (total / batches) * line, sizeof stamp);
+                                latencies.push_back(now - stamp);
+                                ++measured;
+                            }
+                        }
+                    }
+                    cpuLatency = processCpuNs() - cpu0;
+                    ch.toSource.send(json{{"latency_us", percentilesUs(latencies).toJson()}, {"missed_batches", missed}}.dump());
+                }
+                else if (name == "raw")
+                {
+                    auto const raw = rawSink(o, phase.at("grain_bytes").get<std::size_t>(), phase.at("slots").get<std::uint32_t>(),
+                        phase.at("count").get<std::uint32_t>(), ch);
+                    ch.toSource.send(std::string{"stop"});
+                    auto const got = raw.at("grains").get<std::uint64_t>();
+                    auto const span = raw.at("last_ns").get<std::uint64_t>() - raw.at("first_ns").get<std::uint64_t>();
+                    auto const bytes = static_cast<double>(phase.at("grain_bytes").get<std::size_t>()) * static_cast<double>(got > 0 ? got - 1 : 0);
+                    ch.toSource.send(json{{"grains", got}, {"bytes_per_s", span > 0 ? bytes / (static_cast<double>(span) / 1e9) : 0.0}}.dump());
+                }
+            }
+            receiver->stop();
+            auto const counters = receiver->counters();
+            auto const refused = counters.refusedEpoch + counters.refusedRange + counters.refusedSequence + counters.refusedOperation +
+                                 counters.refusedConnections;
+            ch.toSource.send(json{{"receiver_grains", counters.grains}, {"refused", refused},
+                {"errors", counters.errors}, {"sink_cpu_latency_per_grain_us", static_cast<double>(cpuLatency) / 1000.0 / static_cast<double>(latencyGrains)}}
+                                 .dump());
+            mxlReleaseFlowReader(instance, reader);
+            mxlDestroyInstance(instance);
+            auto const result = expect(ch.toSink, "result");
+            toParent.send(result);
+            (void)cpuThroughput;
+            return 0;
+        }
+        catch (std::exception const& e)
+        {
+            toParent.send(std::string{"error: sink: "} + e.what());
+            ch.toSource.send(std::string{"error: sink: "} + e.what());
+            return 1;
+        }
+    }
+}
