@@ -79,7 +79,7 @@ extern "C"
      * Creates a flow from an NMOS IS-04 flow definition and a writer for it, or opens the flow if
      * it already exists with the same definition (several writers may share a flow).
      *
-     * @param in_flowDef NMOS flow JSON (see FORMAT.md for the fields used); stored verbatim.
+     * @param in_flowDef NMOS flow JSON (docs/engine.md, "Flows", lists the fields used); stored verbatim.
      * @param in_options JSON object or NULL: "maxCommitBatchSizeHint", "maxSyncBatchSizeHint".
      * @param out_writer The writer.
      * @param out_configInfo Optional: the flow's configuration.
