@@ -21,14 +21,7 @@ namespace mxl::gen
         auto next = mxlGetCurrentIndex(&_rate);
         while (!stop.load(std::memory_order_relaxed))
         {
-            auto const current = mxlGetCurrentIndex(&_rate);
-            if (current > next + 1)
-            {
-                _skipped.fetch_add(current - next, std::memory_order_relaxed);
-                spdlog::warn("anc {}: {} grain(s) behind TAI time; skipping to grain {} ({} skipped in all)", _id, current - next, current,
-                    skipped());
-                next = current;
-            }
+            next = catchUp(next, "anc");
             if (!sleepUntilUnlessStopped(mxlIndexToTimestamp(&_rate, next), stop))
             {
                 break;

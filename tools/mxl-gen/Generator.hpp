@@ -8,6 +8,8 @@
 #include <mxl/flow.h>
 #include <mxl/mxl.h>
 #include <mxl/rational.h>
+#include <mxl/time.h>
+#include <spdlog/spdlog.h>
 
 namespace mxl::gen
 {
@@ -43,6 +45,21 @@ namespace mxl::gen
             , _id{std::move(id)}
             , _rate{rate}
         {}
+
+        /// The grain to write next: `next`, or the current grain when the generator fell more than a
+        /// grain behind TAI time (the grains between are skipped, counted and logged; kind names the
+        /// flow in the log: "video", "anc").
+        std::uint64_t catchUp(std::uint64_t next, char const* kind)
+        {
+            auto const current = mxlGetCurrentIndex(&_rate);
+            if (current <= next + 1)
+            {
+                return next;
+            }
+            _skipped.fetch_add(current - next, std::memory_order_relaxed);
+            spdlog::warn("{} {}: {} grain(s) behind TAI time; skipping to grain {} ({} skipped in all)", kind, _id, current - next, current, skipped());
+            return current;
+        }
 
         mxlFlowWriter _writer;
         std::string _id;
