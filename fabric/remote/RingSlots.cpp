@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: Apache-2.0
+// The command ring's request slots: claim and publish (producers), take in batches and skip a
+// stalled slot (the consumer), and the consumer's futex.
+#include "remote/CommandRing.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include <sched.h>
+
+#include "remote/CommandRingState.hpp"
+#include "sync/Futex.hpp"
+
+namespace mxl::fabric::remote
+{
+    using namespace layout;
+
+    namespace
+    {
+        /// A producer that keeps meeting slots of another lap (damaged sequences, or a tail that
+        /// moves on under it) reports the ring full rather than spinning on.
+        constexpr int maxClaimAttempts = 1000;
+        /// Empty polls of a waiting consumer before it sleeps on the futex: requests that follow
+        /// each other closely are taken without a system call on either side.
+        constexpr int spinPolls = 64;
+        constexpr int busyPolls = 16;
+
+        inline void relax() noexcept
+        {
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+#endif
+        }
+
+        /// Whether the slot at position, seen with sequence seq and not readable, has been so for
+        /// the slot timeout. The first sighting starts the clock.
+        bool stalledTooLong(CommandRing::State& s, std::uint64_t position, std::uint64_t seq) noexcept
+        {
+            std::unique_lock lock{s.stalling, std::try_to_lock};
+            if (!lock.owns_lock())
+            {
+                return false;
+            }
+            auto const now = monotonicNs();
+            if (s.stalledPosition != position || s.stalledSequence != seq)
+            {
+                s.stalledPosition = position;
+                s.stalledSequence = seq;
+                s.stalledSinceNs = now;
+                return false;
+            }
+            return now - s.stalledSinceNs >= s.slotTimeoutNs;
+        }
+    }
+
+    std::optional<RingClaim> CommandRing::tryClaim() noexcept
+    {
+        auto& s = *_state;
+        auto tail = s.u64(tailOffset);
+        auto position = tail.load(std::memory_order_relaxed);
+        for (int attempt = 0; attempt < maxClaimAttempts; ++attempt)
+        {
+            auto const slot = s.slot(position);
+            auto const seq = s.u64(slot + slotSequenceOffset).load(std::memory_order_acquire);
+            auto const lead = static_cast<std::int64_t>(seq - position);
+            if (lead == 0)
+            {
+                if (tail.compare_exchange_weak(position, position + 1, std::memory_order_relaxed))
+                {
+                    return RingClaim{position, reinterpret_cast<std::byte*>(s.map.data() + slot + slotEntryOffset)};
+                }
+            }
+            else if (lead < 0)
+            {
+                return std::nullopt; // the slot still holds the request of the lap before: full
+            }
+            else
+            {
+                position = tail.load(std::memory_order_relaxed);
+            }
+        }
+        return std::nullopt;
+    }
+
+    PublishStatus CommandRing::publish(RingClaim const& claim) noexcept
+    {
+        auto& s = *_state;
+        // A compare-and-swap, not a store: the consumer may have skipped the slot (the same
+        // exchange from `position` on its side), and exactly one of the two wins.
+        auto expected = claim.position;
+        if (!s.u64(s.slot(claim.position) + slotSequenceOffset).compare_exchange_strong(expected, claim.position + 1, std::memory_order_release,
+                std::memory_order_relaxed))
+        {
+            return PublishStatus::Reclaimed;
+        }
+        // Pairs with the fence in pop: either the consumer sees this request before it sleeps, or
+        // this producer sees that it sleeps.
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        if (s.u32(consumerWaitersOffset).load(std::memory_order_relaxed) != 0)
+        {
+            wakeConsumer();
+        }
+        return PublishStatus::Published;
+    }
+
+    void CommandRing::wakeConsumer() noexcept
+    {
+        auto& s = *_state;
+        s.u32(consumerWakeOffset).fetch_add(1, std::memory_order_release);
+        futexWakeAll(s.map.as<std::uint32_t>(consumerWakeOffset));
+    }
+
+    std::size_t CommandRing::tryPop(std::span<RingEntry> out) noexcept
+    {
+        auto& s = *_state;
+        auto head = s.u64(headOffset);
+        auto const tail = s.u64(tailOffset);
+        std::size_t taken = 0;
+        while (taken < out.size())
+        {
+            auto position = head.load(std::memory_order_acquire);
+            auto const slot = s.slot(position);
+            auto sequence = s.u64(slot + slotSequenceOffset);
+            auto seq = sequence.load(std::memory_order_acquire);
+            if (seq == position + 1)
+            {
+                if (!head.compare_exchange_weak(position, position + 1, std::memory_order_acq_rel))
+                {
+                    continue; // another consumer took it
+                }
+                out[taken].position = position;
+                std::memcpy(out[taken].bytes.data(), s.map.data() + slot + slotEntryOffset, entrySize);
+                sequence.store(position + s.slotCount, std::memory_order_release);
+                ++taken;
+                continue;
+            }
+            if (auto t = tail.load(std::memory_order_acquire); t <= position)
+            {
+                // Nothing claimed at or after position: the slot must be free for it.
+                if (seq == position)
+                {
+                    if (t < position)
+                    {
+                        tail.compare_exchange_strong(t, position, std::memory_order_acq_rel); // a tail damaged backwards
+                    }
+                    break; // empty
+                }
+                // A sequence no step of the protocol writes (a damaged slot); no producer can
+                // claim it, so putting it right races with nobody.
+                if (sequence.compare_exchange_strong(seq, position, std::memory_order_acq_rel))
+                {
+                    s.skipped.fetch_add(1, std::memory_order_relaxed);
+                }
+                continue;
+            }
+            // Claimed and not yet published (or damaged while claimed). Wait for it up to the slot
+            // timeout, then skip it: the exchange makes the slot free for the next lap, and fails
+            // if its producer published first.
+            if (!stalledTooLong(s, position, seq))
+            {
+                break;
+            }
+            if (sequence.compare_exchange_strong(seq, position + s.slotCount, std::memory_order_acq_rel))
+            {
+                head.compare_exchange_strong(position, position + 1, std::memory_order_acq_rel);
+                s.skipped.fetch_add(1, std::memory_order_relaxed);
+            }
+        }
+        return taken;
+    }
+
+    std::size_t CommandRing::pop(std::span<RingEntry> out, std::chrono::nanoseconds timeout) noexcept
+    {
+        auto& s = *_state;
+        auto const deadline = monotonicNs() + static_cast<std::uint64_t>(std::max<std::int64_t>(timeout.count(), 0));
+        auto const wake = s.u32(consumerWakeOffset);
+        auto const waiters = s.u32(consumerWaitersOffset);
+        for (;;)
+        {
+            for (int poll = 0; poll < spinPolls; ++poll)
+            {
+                if (auto const n = tryPop(out); n > 0)
+                {
+                    return n;
+                }
+                poll < busyPolls ? relax() : static_cast<void>(::sched_yield());
+            }
+            auto const now = monotonicNs();
+            if (now >= deadline)
+            {
+                return 0;
+            }
+            auto sleepNs = deadline - now;
+            auto const head = s.u64(headOffset).load(std::memory_order_acquire);
+            if (s.u64(tailOffset).load(std::memory_order_acquire) != head)
+            {
+                // A slot is claimed: if its producer dies, nobody will wake us to skip it.
+                sleepNs = std::min(sleepNs, s.slotTimeoutNs / 4 + 1);
+            }
+            waiters.fetch_add(1, std::memory_order_relaxed);
+            std::atomic_thread_fence(std::memory_order_seq_cst);
+            auto const word = wake.load(std::memory_order_acquire);
+            auto const seq = s.u64(s.slot(head) + slotSequenceOffset).load(std::memory_order_acquire);
+            if (seq != head + 1 && s.u64(headOffset).load(std::memory_order_acquire) == head)
+            {
+                futexWait(s.map.as<std::uint32_t>(consumerWakeOffset), word, sleepNs);
+            }
+            waiters.fetch_sub(1, std::memory_order_relaxed);
+            if (wake.load(std::memory_order_acquire) != word)
+            {
+                // Woken: by a producer (there is a request), or by wakeConsumer (there may be none).
+                return tryPop(out);
+            }
+        }
+    }
+}
