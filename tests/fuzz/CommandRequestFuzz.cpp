@@ -18,7 +18,7 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
     std::array<std::byte, layout::entrySize> entry{};
     std::memcpy(entry.data(), data, std::min(size, entry.size()));
     auto const position = entryPosition(entry);
-    auto const request = decodeRequest(entry, position, 256);
+    auto request = decodeRequest(entry, position, 256);
     if (!request)
     {
         if (request.error().message.find("field '") == std::string::npos)
@@ -42,7 +42,7 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
 
     std::array<std::byte, layout::replyBodySize> reply{};
     std::memcpy(reply.data(), data, std::min(size, reply.size()));
-    if (auto const r = decodeReply(reply))
+    if (auto r = decodeReply(reply))
     {
         std::array<std::byte, layout::replyBodySize> again{};
         encodeReply(*r, again);

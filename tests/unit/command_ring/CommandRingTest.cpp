@@ -104,7 +104,9 @@ namespace mxl::fabric::remote
             EXPECT_EQ(client->slotCount(), 16U);
             EXPECT_EQ(client->replyCount(), 8U);
             EXPECT_EQ(client->slotTimeout(), 200ms);
-            EXPECT_EQ(client->owner(), *selfIdentity());
+            auto self = selfIdentity();
+            ASSERT_TRUE(self);
+            EXPECT_EQ(client->owner(), *self);
         }
         EXPECT_FALSE(std::filesystem::exists(path));
     }
