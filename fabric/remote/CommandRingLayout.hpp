@@ -43,7 +43,7 @@ namespace mxl::fabric::remote::layout
     inline constexpr std::size_t tailOffset = 64;          ///< u64 atomic: the next position producers claim
     inline constexpr std::size_t headOffset = 128;         ///< u64 atomic: the next position the consumer takes
     inline constexpr std::size_t consumerWakeOffset = 136; ///< u32 futex word: bumped to wake the consumer
-    inline constexpr std::size_t consumerWaitersOffset = 140; ///< u32: consumers asleep (or about to be) on the word
+    inline constexpr std::size_t consumerWaitersOffset = 140; ///< u32: 1 when a consumer sleeps (or is about to); the waker clears it
     inline constexpr std::size_t headerSize = 192;
 
     // ---- request slots: slotCount x slotSize, from headerSize --------------------------------

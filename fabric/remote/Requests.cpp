@@ -2,7 +2,9 @@
 #include "remote/Requests.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
+#include <initializer_list>
 
 #include <fmt/format.h>
 
@@ -55,7 +57,8 @@ namespace mxl::fabric::remote
 
         bool allZero(std::span<std::byte const> bytes) noexcept
         {
-            return std::all_of(bytes.begin(), bytes.end(), [](std::byte b) { return b == std::byte{0}; });
+            static constexpr std::byte zeros[layout::entrySize]{};
+            return bytes.size() <= sizeof zeros && std::memcmp(bytes.data(), zeros, bytes.size()) == 0;
         }
 
         bool hostCharacter(char c) noexcept
@@ -78,19 +81,45 @@ namespace mxl::fabric::remote
 
     std::uint32_t entryChecksum(ConstEntryBytes in) noexcept
     {
+        // Four independent lanes of an FNV-like multiply over the slot's little-endian 64-bit
+        // words (the checksum's own bytes counted as zero), folded at the end: a dependency chain
+        // of 8 multiplications instead of 31, as both sides compute it for every request.
         static_assert(layout::entrySize % 8 == 0 && checksumAt % 8 == 0);
-        std::uint64_t h = 0xcbf2'9ce4'8422'2325ULL;
-        for (std::size_t at = 0; at < layout::entrySize; at += 8)
-        {
-            auto word = load<std::uint64_t>(in.data() + at);
-            if (at == checksumAt)
+        constexpr std::size_t words = layout::entrySize / 8;
+        constexpr std::uint64_t prime = 0x0000'0100'0000'01b3ULL;
+        auto const word = [&](std::size_t i) noexcept {
+            std::uint64_t w;
+            if constexpr (std::endian::native == std::endian::little)
             {
-                word &= 0xFFFF'FFFF'0000'0000ULL;
+                std::memcpy(&w, in.data() + i * 8, 8); // what wire::load gives, in one load
             }
-            h = (h ^ word) * 0x0000'0100'0000'01b3ULL;
-            h ^= h >> 29;
+            else
+            {
+                w = load<std::uint64_t>(in.data() + i * 8);
+            }
+            return i * 8 == checksumAt ? w & 0xFFFF'FFFF'0000'0000ULL : w;
+        };
+        std::uint64_t a = 0xcbf2'9ce4'8422'2325ULL, b = 0x9e37'79b9'7f4a'7c15ULL, c = 0xc2b2'ae3d'27d4'eb4fULL, d = 0x1656'67b1'9e37'79f9ULL;
+        std::size_t i = 0;
+        for (; i + 4 <= words; i += 4)
+        {
+            a = (a ^ word(i)) * prime;
+            b = (b ^ word(i + 1)) * prime;
+            c = (c ^ word(i + 2)) * prime;
+            d = (d ^ word(i + 3)) * prime;
         }
-        return static_cast<std::uint32_t>(h ^ (h >> 32));
+        for (; i < words; ++i)
+        {
+            a = (a ^ word(i)) * prime;
+        }
+        std::uint64_t h = 0;
+        for (auto lane : {a, b, c, d})
+        {
+            lane ^= lane >> 29;
+            h = (h ^ lane) * prime;
+            h ^= h >> 32;
+        }
+        return static_cast<std::uint32_t>(h);
     }
 
     std::uint64_t entryPosition(ConstEntryBytes in) noexcept

@@ -20,10 +20,15 @@ namespace mxl::fabric::remote
         /// A producer that keeps meeting slots of another lap (damaged sequences, or a tail that
         /// moves on under it) reports the ring full rather than spinning on.
         constexpr int maxClaimAttempts = 1000;
-        /// Empty polls of a waiting consumer before it sleeps on the futex: requests that follow
-        /// each other closely are taken without a system call on either side.
-        constexpr int spinPolls = 64;
-        constexpr int busyPolls = 16;
+        /// Empty polls of a waiting consumer before it sleeps on the futex: a few microseconds of
+        /// spinning, so that requests that follow each other closely are taken without a system
+        /// call on either side; then a few yields, for a producer that shares the consumer's CPU
+        /// (without them, consumer and producer wake each other for every few requests).
+        constexpr int spinPolls = 128;
+        constexpr int yieldPolls = 4;
+        /// How long a waiting consumer yields to a producer that claimed a slot and has not
+        /// published it yet, before it sleeps.
+        constexpr std::uint64_t yieldBeforeSleepNs = 2'000'000;
 
         inline void relax() noexcept
         {
@@ -96,7 +101,10 @@ namespace mxl::fabric::remote
         // Pairs with the fence in pop: either the consumer sees this request before it sleeps, or
         // this producer sees that it sleeps.
         std::atomic_thread_fence(std::memory_order_seq_cst);
-        if (s.u32(consumerWaitersOffset).load(std::memory_order_relaxed) != 0)
+        // The first producer to see the flag clears it and wakes: one system call per sleep, not
+        // one per request published before the woken consumer gets to run.
+        auto sleeping = s.u32(consumerWaitersOffset);
+        if (sleeping.load(std::memory_order_relaxed) != 0 && sleeping.exchange(0, std::memory_order_relaxed) != 0)
         {
             wakeConsumer();
         }
@@ -174,16 +182,19 @@ namespace mxl::fabric::remote
         auto& s = *_state;
         auto const deadline = monotonicNs() + static_cast<std::uint64_t>(std::max<std::int64_t>(timeout.count(), 0));
         auto const wake = s.u32(consumerWakeOffset);
-        auto const waiters = s.u32(consumerWaitersOffset);
+        // Set by every consumer before it sleeps, cleared by the producer that wakes them all; a
+        // consumer that wakes by its timeout leaves it (another one may sleep): a spare wake-up.
+        auto const sleeping = s.u32(consumerWaitersOffset);
+        std::uint64_t yieldingSince = 0;
         for (;;)
         {
-            for (int poll = 0; poll < spinPolls; ++poll)
+            for (int poll = 0; poll < spinPolls + yieldPolls; ++poll)
             {
                 if (auto const n = tryPop(out); n > 0)
                 {
                     return n;
                 }
-                poll < busyPolls ? relax() : static_cast<void>(::sched_yield());
+                poll < spinPolls ? relax() : static_cast<void>(::sched_yield());
             }
             auto const now = monotonicNs();
             if (now >= deadline)
@@ -194,10 +205,26 @@ namespace mxl::fabric::remote
             auto const head = s.u64(headOffset).load(std::memory_order_acquire);
             if (s.u64(tailOffset).load(std::memory_order_acquire) != head)
             {
-                // A slot is claimed: if its producer dies, nobody will wake us to skip it.
+                // A slot is claimed and not yet published: its producer is in the middle of a copy,
+                // or was preempted in it. Give it the CPU for a while rather than sleep and have
+                // every later publish wake us to find the same slot still in the way. After that it
+                // may be dead: sleep, but not past the slot timeout, as nobody wakes us to skip it.
+                if (yieldingSince == 0)
+                {
+                    yieldingSince = now;
+                }
+                if (now - yieldingSince < yieldBeforeSleepNs)
+                {
+                    ::sched_yield();
+                    continue;
+                }
                 sleepNs = std::min(sleepNs, s.slotTimeoutNs / 4 + 1);
             }
-            waiters.fetch_add(1, std::memory_order_relaxed);
+            else
+            {
+                yieldingSince = 0;
+            }
+            sleeping.store(1, std::memory_order_relaxed);
             std::atomic_thread_fence(std::memory_order_seq_cst);
             auto const word = wake.load(std::memory_order_acquire);
             auto const seq = s.u64(s.slot(head) + slotSequenceOffset).load(std::memory_order_acquire);
@@ -205,7 +232,6 @@ namespace mxl::fabric::remote
             {
                 futexWait(s.map.as<std::uint32_t>(consumerWakeOffset), word, sleepNs);
             }
-            waiters.fetch_sub(1, std::memory_order_relaxed);
             if (wake.load(std::memory_order_acquire) != word)
             {
                 // Woken: by a producer (there is a request), or by wakeConsumer (there may be none).

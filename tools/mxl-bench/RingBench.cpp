@@ -25,8 +25,8 @@ namespace mxl::bench
     {
         namespace remote = mxl::fabric::remote;
 
-        /// Every how many messages the consumer keeps a latency sample.
-        constexpr std::uint64_t sampleEvery = 8;
+        /// Every how many messages the consumer keeps a latency sample when the producers do not pace.
+        constexpr std::uint64_t unpacedSampleEvery = 8;
         constexpr std::size_t batchSize = 256;
 
         struct TempDomain
@@ -56,8 +56,9 @@ namespace mxl::bench
         }
 
         /// A producer process: opens the ring, waits for the start, sends count messages stamped
-        /// with their enqueue time (the request id), spinning (then yielding) while the ring is full.
-        [[noreturn]] void produce(std::filesystem::path const& domain, int go, std::uint64_t count)
+        /// with their enqueue time (the request id), spinning (then yielding) while the ring is full;
+        /// one every periodNs if not 0.
+        [[noreturn]] void produce(std::filesystem::path const& domain, int go, std::uint64_t count, std::uint64_t periodNs)
         {
             auto ring = remote::CommandRing::open(domain);
             auto self = remote::selfIdentity();
@@ -67,8 +68,13 @@ namespace mxl::bench
                 ::_exit(1);
             }
             auto request = message(*self, 1);
+            auto const started = monotonicNs();
             for (std::uint64_t n = 1; n <= count; ++n)
             {
+                if (periodNs != 0)
+                {
+                    sleepUntilMonotonic(started + n * periodNs);
+                }
                 std::get<remote::ReleaseRequest>(request.body).leaseId = n;
                 for (int spins = 0;; ++spins)
                 {
@@ -98,7 +104,9 @@ namespace mxl::bench
             return u.ru_nvcsw;
         }
 
-        nlohmann::json runProducers(RingBenchOptions const& o, unsigned producers)
+        /// One run: producers processes sending total messages between them (at totalRate per
+        /// second if not 0), one consumer (this thread).
+        nlohmann::json runProducers(RingBenchOptions const& o, unsigned producers, std::uint64_t total, double totalRate)
         {
             TempDomain domain;
             auto ring = remote::CommandRing::create(domain.path, remote::RingOptions{o.slots, 16, std::chrono::seconds{1}});
@@ -111,7 +119,8 @@ namespace mxl::bench
             {
                 throw std::runtime_error{"pipe"};
             }
-            auto const each = o.messages / producers;
+            auto const each = total / producers;
+            auto const periodNs = totalRate > 0 ? static_cast<std::uint64_t>(1e9 * producers / totalRate) : 0;
             std::vector<pid_t> children;
             for (unsigned p = 0; p < producers; ++p)
             {
@@ -119,7 +128,7 @@ namespace mxl::bench
                 if (pid == 0)
                 {
                     ::close(go[1]);
-                    produce(domain.path, go[0], each);
+                    produce(domain.path, go[0], each, periodNs);
                 }
                 if (pid < 0)
                 {
@@ -129,7 +138,8 @@ namespace mxl::bench
             }
             ::close(go[0]);
 
-            auto const total = each * producers;
+            total = each * producers;
+            auto const sampleEvery = periodNs != 0 ? 1 : unpacedSampleEvery;
             std::vector<std::uint64_t> latency;
             latency.reserve(total / sampleEvery + 1);
             std::vector<remote::RingEntry> batch(batchSize);
@@ -230,8 +240,11 @@ namespace mxl::bench
         nlohmann::json runs = nlohmann::json::array();
         for (auto const p : options.producers)
         {
-            auto run = runProducers(options, p);
+            auto run = runProducers(options, p, options.messages, 0);
             run["ratio_to_baseline"] = run["msgs_per_s"].get<double>() / plain;
+            auto paced = runProducers(options, p, options.pacedMessages, options.pacedRate);
+            run["paced"] = {{"msgs_per_s", options.pacedRate}, {"latency_us", paced["latency_us"]}, {"consumer_sleeps", paced["consumer_sleeps"]},
+                {"messages", paced["messages"]}};
             runs.push_back(std::move(run));
         }
         return {
@@ -240,6 +253,8 @@ namespace mxl::bench
             {"message_bytes", remote::layout::entrySize},
             {"producer", "process: tryClaim, encodeRequest (Release), publish; spins then yields on a full ring"},
             {"consumer", fmt::format("pop batches of up to {} (futex sleep when idle), decodeRequest each", batchSize)},
+            {"runs_note", "msgs_per_s and latency_us: producers unpaced, the ring full, latency is mostly queueing; paced: producers at a fixed total "
+                          "rate, the consumer sleeps on the futex between messages"},
             {"baseline", {{"what", "one thread: memcpy of the same bytes into a plain array ring and out in batches"}, {"msgs_per_s", plain}}},
             {"runs", runs},
         };

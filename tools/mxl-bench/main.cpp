@@ -161,6 +161,8 @@ namespace
             ("messages", po::value(&options.messages)->default_value(options.messages), "messages per run, shared among its producers")
             ("slots", po::value(&options.slots)->default_value(options.slots), "ring slots (a power of two, 16 to 65536)")
             ("producers", po::value(&options.producers)->multitoken(), "producer processes of each run (default: 1 2 4)")
+            ("paced-rate", po::value(&options.pacedRate)->default_value(options.pacedRate), "messages per second of each run's paced phase")
+            ("paced-messages", po::value(&options.pacedMessages)->default_value(options.pacedMessages), "messages of each run's paced phase")
             ("json", po::bool_switch(&json), "print one JSON object");
         if (!mxl::tools::parseCommandLine(desc, args))
         {
@@ -177,6 +179,10 @@ namespace
         if (options.producers.empty() || std::any_of(options.producers.begin(), options.producers.end(), [](unsigned p) { return p == 0 || p > 64; }))
         {
             throw po::error{"--producers must be between 1 and 64"};
+        }
+        if (options.pacedRate < 1 || options.pacedRate > 1e6 || options.pacedMessages < 100 || options.pacedMessages > 10'000'000)
+        {
+            throw po::error{"--paced-rate must be between 1 and 1000000, --paced-messages between 100 and 10000000"};
         }
         auto const result = mxl::bench::runRing(options);
         std::cout << (json ? result.dump() : result.dump(2)) << "\n";
