@@ -153,8 +153,13 @@ namespace mxl::fabric::remote
                     }
                     break; // empty
                 }
-                // A sequence no step of the protocol writes (a damaged slot); no producer can
-                // claim it, so putting it right races with nobody.
+                // A sequence no step of the protocol writes: a damaged slot, which no producer
+                // can claim; or, with several consumers, one still copying the slot's previous
+                // lap. After the slot timeout it can only be damage: make it free again.
+                if (!stalledTooLong(s, position, seq))
+                {
+                    break;
+                }
                 if (sequence.compare_exchange_strong(seq, position, std::memory_order_acq_rel))
                 {
                     s.skipped.fetch_add(1, std::memory_order_relaxed);
