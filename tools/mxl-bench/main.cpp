@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // mxl-bench: measures what mxl-fabric costs next to raw baselines measured in the same run.
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <iostream>
@@ -13,6 +14,7 @@
 #include "mxl-bench/FabricBench.hpp"
 #include "mxl-bench/LocalBench.hpp"
 #include "mxl-bench/NoiseBench.hpp"
+#include "mxl-bench/RingBench.hpp"
 
 namespace po = boost::program_options;
 
@@ -150,6 +152,43 @@ namespace
         return exitOk;
     }
 
+    int runRing(std::vector<std::string> const& args)
+    {
+        mxl::bench::RingBenchOptions options;
+        bool json = false;
+        auto desc = mxl::tools::optionsWithHelp("mxl-bench ring: the command ring's messages per second and enqueue-to-dequeue latency");
+        desc.add_options()
+            ("messages", po::value(&options.messages)->default_value(options.messages), "messages per run, shared among its producers")
+            ("slots", po::value(&options.slots)->default_value(options.slots), "ring slots (a power of two, 16 to 65536)")
+            ("producers", po::value(&options.producers)->multitoken(), "producer processes of each run (default: 1 2 4)")
+            ("paced-rate", po::value(&options.pacedRate)->default_value(options.pacedRate), "messages per second of each run's paced phase")
+            ("paced-messages", po::value(&options.pacedMessages)->default_value(options.pacedMessages), "messages of each run's paced phase")
+            ("json", po::bool_switch(&json), "print one JSON object");
+        if (!mxl::tools::parseCommandLine(desc, args))
+        {
+            return exitOk;
+        }
+        if (options.messages < 1000 || options.messages > 1'000'000'000)
+        {
+            throw po::error{"--messages must be between 1000 and 1000000000"};
+        }
+        if (options.slots < 16 || options.slots > 65536 || (options.slots & (options.slots - 1)) != 0)
+        {
+            throw po::error{"--slots must be a power of two from 16 to 65536"};
+        }
+        if (options.producers.empty() || std::any_of(options.producers.begin(), options.producers.end(), [](unsigned p) { return p == 0 || p > 64; }))
+        {
+            throw po::error{"--producers must be between 1 and 64"};
+        }
+        if (options.pacedRate < 1 || options.pacedRate > 1e6 || options.pacedMessages < 100 || options.pacedMessages > 10'000'000)
+        {
+            throw po::error{"--paced-rate must be between 1 and 1000000, --paced-messages between 100 and 10000000"};
+        }
+        auto const result = mxl::bench::runRing(options);
+        std::cout << (json ? result.dump() : result.dump(2)) << "\n";
+        return exitOk;
+    }
+
     constexpr mxl::tools::Program program{"mxl-bench", "mxl-bench <command> [options]"};
 
     void help()
@@ -158,7 +197,8 @@ namespace
                      "commands:\n"
                      "  local    latency and throughput between two processes on this host\n"
                      "  fabric   replication between a source and a sink process over a libfabric provider\n"
-                     "  noise    this machine's scheduling noise (timer wake-up lateness) and CPU steal\n\n"
+                     "  noise    this machine's scheduling noise (timer wake-up lateness) and CPU steal\n"
+                     "  ring     the command ring (requests to the bridge): messages per second and latency\n\n"
                      "mxl-bench <command> --help shows the options of a command.\n";
     }
 }
@@ -168,7 +208,7 @@ int main(int argc, char** argv)
     return mxl::tools::runMain(program, argc, [&] {
         if (argc < 2)
         {
-            throw po::error{"a command is required: local, fabric or noise"};
+            throw po::error{"a command is required: local, fabric, noise or ring"};
         }
         std::string const command = argv[1];
         std::vector<std::string> const args(argv + 2, argv + argc);
@@ -188,6 +228,10 @@ int main(int argc, char** argv)
         if (command == "noise")
         {
             return runNoise(args);
+        }
+        if (command == "ring")
+        {
+            return runRing(args);
         }
         throw po::error{fmt::format("unknown command '{}'", command)};
     });
