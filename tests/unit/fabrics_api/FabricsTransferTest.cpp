@@ -316,4 +316,68 @@ namespace
         EXPECT_EQ(read.back(), first + count - 1);
         EXPECT_GE(read.size(), std::size_t{grainCount}) << "at least a ring's worth arrived";
     }
+
+    /// Byte b of sample index in channel c, as the samples test writes it.
+    std::uint8_t sampleByte(std::size_t channel, std::uint64_t index, std::size_t byte) noexcept
+    {
+        return static_cast<std::uint8_t>((index * 4 + byte) * 13 + channel * 101);
+    }
+
+    TEST_F(FabricsTransfer, SamplesMovedAsAnSdkApplicationWouldArriveByteExact)
+    {
+        ASSERT_NO_FATAL_FAILURE(connect("audio", 0, 0, 48000, 1));
+        std::uint64_t const batch = 480;
+        std::uint64_t const first = 480000;
+        for (std::uint64_t end = first + batch; end <= first + 100 * batch; end += batch)
+        {
+            mxlMutableWrappedMultiBufferSlice slices{};
+            ASSERT_EQ(mxlFlowWriterOpenSamples(sourceWriter, end, batch, &slices), MXL_STATUS_OK);
+            for (std::size_t channel = 0; channel < slices.count; ++channel)
+            {
+                auto index = end - batch;
+                for (auto const& fragment : slices.base.fragments)
+                {
+                    auto* bytes = static_cast<std::uint8_t*>(fragment.pointer) + channel * slices.stride;
+                    for (std::size_t offset = 0; offset < fragment.size; ++offset)
+                    {
+                        bytes[offset] = sampleByte(channel, index + offset / 4, offset % 4);
+                    }
+                    index += fragment.size / 4;
+                }
+            }
+            ASSERT_EQ(mxlFlowWriterCommitSamples(sourceWriter), MXL_STATUS_OK);
+            ASSERT_EQ(mxlFabricsInitiatorTransferSamples(initiator, end, batch), MXL_STATUS_OK);
+
+            // The target side, as an SDK application: read what arrived, open and commit it.
+            std::uint64_t head = 0;
+            std::size_t count = 0;
+            do
+            {
+                ASSERT_EQ(mxlFabricsTargetReadSamples(target, 2000, &head, &count), MXL_STATUS_OK) << "samples up to " << end;
+                ASSERT_GT(count, 0U);
+                ASSERT_LE(head, end);
+            } while (head < end);
+            mxlMutableWrappedMultiBufferSlice opened{};
+            ASSERT_EQ(mxlFlowWriterOpenSamples(sinkWriter, head, count, &opened), MXL_STATUS_OK);
+            ASSERT_EQ(mxlFlowWriterCommitSamples(sinkWriter), MXL_STATUS_OK);
+
+            mxlWrappedMultiBufferSlice landed{};
+            ASSERT_EQ(mxlFlowReaderGetSamplesNonBlocking(sinkReader, end, batch, &landed), MXL_STATUS_OK);
+            for (std::size_t channel = 0; channel < landed.count; ++channel)
+            {
+                auto index = end - batch;
+                for (auto const& fragment : landed.base.fragments)
+                {
+                    auto const* bytes = static_cast<std::uint8_t const*>(fragment.pointer) + channel * landed.stride;
+                    for (std::size_t offset = 0; offset < fragment.size; ++offset)
+                    {
+                        ASSERT_EQ(bytes[offset], sampleByte(channel, index + offset / 4, offset % 4))
+                            << "channel " << channel << " sample " << index + offset / 4;
+                    }
+                    index += fragment.size / 4;
+                }
+            }
+        }
+        EXPECT_EQ(progressUntilDone(), MXL_STATUS_OK);
+    }
 }
