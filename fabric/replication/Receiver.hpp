@@ -27,6 +27,7 @@
 #include "protocol/CommitRecord.hpp"
 #include "protocol/ConnectProof.hpp"
 #include "protocol/Messages.hpp"
+#include "replication/Arrivals.hpp"
 #include "replication/Counters.hpp"
 
 namespace mxl
@@ -57,6 +58,9 @@ namespace mxl::fabric
             std::string node{"127.0.0.1"}; ///< Address to listen on for the source's connection.
             std::string service{"0"};      ///< Port; "0" picks a free one (see grant().service).
             Transfer transfer{Transfer::Rma};
+            /// Where to report what was made readable, for an application that asks (the fabrics C
+            /// API's target); none for the bridge.
+            std::shared_ptr<Arrivals> arrivals;
         };
 
         /// Creates (or adopts) the mirror of the offered flow with exactly the source's geometry and
@@ -99,6 +103,12 @@ namespace mxl::fabric
         [[nodiscard]] bool continuous() const noexcept
         {
             return _continuous != nullptr;
+        }
+
+        /// The mirror flow (its readers see what this receiver published).
+        [[nodiscard]] Flow const& mirror() const noexcept
+        {
+            return _mirror->flow();
         }
 
         [[nodiscard]] bool connected() const noexcept

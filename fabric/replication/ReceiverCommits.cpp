@@ -182,6 +182,10 @@ namespace mxl::fabric
                 return;
             }
             _counters.commits.fetch_add(1, std::memory_order_relaxed);
+            if (_options.arrivals)
+            {
+                _options.arrivals->pushGrain(record.index);
+            }
             auto const added = static_cast<std::uint64_t>(record.validSlices - before);
             _counters.slices.fetch_add(added, std::memory_order_relaxed);
             _counters.bytes.fetch_add(added * (_discrete->flow().grainSize() / _totalSlices), std::memory_order_relaxed);
@@ -222,6 +226,10 @@ namespace mxl::fabric
             _continuous->commitArrived(record.index);
             raiseCredit(record.index + length / 2);
             _counters.commits.fetch_add(1, std::memory_order_relaxed);
+            if (_options.arrivals)
+            {
+                _options.arrivals->pushSamples(record.index, record.count, length / 2);
+            }
             noteArrival(record.index, record.index - 1);
             _counters.slices.fetch_add(record.count, std::memory_order_relaxed);
             _counters.bytes.fetch_add(static_cast<std::uint64_t>(record.count) * _continuous->flow().sampleWordSize() *

@@ -293,11 +293,17 @@ namespace mxl::fabric
         log().warn("flow {}: replication to {}:{} stopped: {}", formatUuid(_grant.flowId), _grant.node, _grant.service, message);
         _counters.error(std::move(message));
         _failed.store(true, std::memory_order_release);
+        if (_options.requests)
+        {
+            _options.requests->wakeProgress();
+        }
     }
 
     void Sender::run()
     {
-        std::atomic_ref<std::uint32_t const> counter{*_source->syncCounter()};
+        // Following the flow, the thread sleeps on the flow's futex; serving requests, on theirs.
+        auto const* signal = _options.requests ? _options.requests->signalWord() : _source->syncCounter();
+        std::atomic_ref<std::uint32_t const> counter{*signal};
         if (usesCredits())
         {
             // Before the first Claim record: the sink's credit answers it.
@@ -320,6 +326,10 @@ namespace mxl::fabric
                 drainCompletions();
             }
             drainEvents();
+            if (_options.requests && idle())
+            {
+                _options.requests->finish(_options.requests->taken());
+            }
             if (std::exchange(_creditArrived, false) && _waitingForCredit)
             {
                 // The credit a committed grain waited for came in while the queues were read.
@@ -337,12 +347,18 @@ namespace mxl::fabric
                 }
                 continue;
             }
-            futexWait(_source->syncCounter(), seen, idleWaitNs);
+            futexWait(signal, seen, idleWaitNs);
         }
     }
 
     void Sender::scan()
     {
+        if (_options.requests)
+        {
+            serveRequests();
+            _following.store(true, std::memory_order_release);
+            return;
+        }
         if (!_started && std::atomic_ref<std::uint64_t const>{_source->info().runtime.lastWriteTime}.load(std::memory_order_acquire) == 0)
         {
             // Nothing was ever committed: the head of a new flow means nothing yet, and every grain

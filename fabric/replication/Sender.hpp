@@ -25,6 +25,7 @@
 #include "protocol/Messages.hpp"
 #include "replication/Counters.hpp"
 #include "replication/GrainLayout.hpp"
+#include "replication/TransferRequests.hpp"
 
 namespace mxl::fabric
 {
@@ -41,6 +42,9 @@ namespace mxl::fabric
         struct Options
         {
             std::chrono::milliseconds connectTimeout{5000};
+            /// Send only what the application asks for through this queue (the fabrics C API's
+            /// initiator), instead of following the flow. None for the bridge.
+            std::shared_ptr<TransferRequests> requests;
         };
 
         /// Opens flowId of domain read-only, checks the grant against the flow's geometry, registers
@@ -145,7 +149,19 @@ namespace mxl::fabric
         void scan();
         void scanGrains(std::uint64_t head);
         void scanSamples(std::uint64_t head);
-        bool sendSlices(std::uint64_t index, std::uint32_t slot, std::uint16_t from, std::uint16_t to, std::uint32_t flags);
+        /// Queues slices [from, to) of a grain and its commit record, which says validSlices (default: to).
+        bool sendSlices(std::uint64_t index, std::uint32_t slot, std::uint16_t from, std::uint16_t to, std::uint32_t flags,
+            std::optional<std::uint16_t> validSlices = std::nullopt);
+        /// Requests mode: serves the application's requests in order, as far as room and credit go.
+        void serveRequests();
+        void serveGrainRequest(TransferRequest const& request, bool& blocked);
+        void serveSampleRequests();
+        /// Requests mode: nothing queued, posted or in flight, so every request taken is finished.
+        [[nodiscard]] bool idle() const noexcept
+        {
+            return _inFlight == 0 && _payloadPosted == _payloadQueued && _recordHead == _recordTail &&
+                   (_source->discrete() || _samplesSent >= _requestedSamples);
+        }
         /// Queues source in writes (or messages) of at most _maxWrite bytes each.
         void queueWrite(std::span<std::byte const> source, void* desc, std::uint64_t index, std::uint64_t offset, std::uint32_t region);
         [[nodiscard]] std::size_t chunks(std::size_t bytes) const noexcept;
@@ -205,6 +221,7 @@ namespace mxl::fabric
         std::uint64_t _next{0};
         std::uint64_t _samplesSent{0};   ///< Continuous: the next sample to send.
         std::uint64_t _samplesQueued{0}; ///< Continuous: the end of the last batch queued.
+        std::uint64_t _requestedSamples{0}; ///< Requests mode, continuous: the end of the samples asked for.
         bool _claimSamples{false};       ///< Send/receive, continuous: a Claim goes before the next batch.
         std::optional<std::size_t> _claimRecord; ///< Its place in the record queue until it is posted.
         bool _started{false};

@@ -117,8 +117,10 @@ namespace mxl::fabric
         _counters.lagGrains.store(head >= _next ? head - _next + 1 : 0, std::memory_order_relaxed);
     }
 
-    bool Sender::sendSlices(std::uint64_t index, std::uint32_t slot, std::uint16_t from, std::uint16_t to, std::uint32_t flags)
+    bool Sender::sendSlices(std::uint64_t index, std::uint32_t slot, std::uint16_t from, std::uint16_t to, std::uint32_t flags,
+        std::optional<std::uint16_t> validSlices)
     {
+        auto const valid = validSlices.value_or(to);
         std::array<ByteRange, MXL_MAX_PLANES_PER_GRAIN> ranges;
         auto const count = _layout->ranges(from, to, ranges);
         std::size_t ops = 0;
@@ -136,10 +138,10 @@ namespace mxl::fabric
             queueWrite(std::as_bytes(std::span{base + ranges[p].offset, ranges[p].length}), _sourceMrs[slot].desc(), index, ranges[p].offset, slot);
         }
         queueRecord(slot, 0,
-            CommitRecord{_grant.epoch, index, 0, flags & MXL_GRAIN_FLAG_INVALID, to, CommitKind::Grain, static_cast<std::uint32_t>(to - from)});
+            CommitRecord{_grant.epoch, index, 0, flags & MXL_GRAIN_FLAG_INVALID, valid, CommitKind::Grain, static_cast<std::uint32_t>(to - from)});
         _counters.slices.fetch_add(to - from, std::memory_order_relaxed);
         _counters.bytes.fetch_add(_layout->bytes(from, to), std::memory_order_relaxed);
-        if (to == _layout->totalSlices() || (flags & MXL_GRAIN_FLAG_INVALID) != 0)
+        if ((to == _layout->totalSlices() && from < to) || (flags & MXL_GRAIN_FLAG_INVALID) != 0)
         {
             _counters.grains.fetch_add(1, std::memory_order_relaxed);
         }

@@ -89,6 +89,11 @@ namespace mxl
             return value();
         }
 
+        T const& operator*() const&
+        {
+            return value();
+        }
+
         Error const& error() const&
         {
             assert(!has_value());

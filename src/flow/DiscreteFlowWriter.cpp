@@ -50,7 +50,14 @@ namespace mxl
             return MXL_ERR_INVALID_ARG;
         }
         _openIndex = undefined;
-        claimSlot(index);
+        if (_keepArrived)
+        {
+            claim(index);
+        }
+        else
+        {
+            claimSlot(index);
+        }
         auto const slot = static_cast<std::uint32_t>(index % flow().grainCount());
         std::memcpy(out, flow().grainHeader(slot), sizeof(mxlGrainInfo));
         *payload = flow().grainPayload(slot);

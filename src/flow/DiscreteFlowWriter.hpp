@@ -34,6 +34,16 @@ namespace mxl
             return _openIndex != undefined;
         }
 
+        /// For the writer of a fabrics target (mxl/fabrics.h): grains land in its flow from the fabric
+        /// and are published as they land, and the application then opens and commits each one, as
+        /// MXL's fabrics API asks. Opening a grain its slot already holds then opens it as it is
+        /// (its valid slices stay readable) instead of starting it over, so that this commit changes
+        /// nothing. Any other writer starts a reopened grain over.
+        void openArrivedGrainsAsTheyAre() noexcept
+        {
+            _keepArrived = true;
+        }
+
     private:
         static constexpr std::uint64_t undefined = UINT64_MAX;
 
@@ -41,5 +51,6 @@ namespace mxl
         mxlStatus publish(std::uint64_t index, std::uint16_t validSlices, std::uint32_t flags) noexcept;
 
         std::uint64_t _openIndex{undefined};
+        bool _keepArrived{false};
     };
 }

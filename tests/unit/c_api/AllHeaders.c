@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Every public header compiles as C17 with -Werror and links against libmxl: MXL media functions
- * written in C must build against our headers unchanged. */
+ * written in C must build against our headers unchanged. (mxl/fabrics.h belongs to libmxl-fabric:
+ * compiled here, called in headers/fabrics_h.c.) */
 #include <mxl/dataformat.h>
+#include <mxl/fabrics.h>
 #include <mxl/flow.h>
 #include <mxl/flowinfo.h>
 #include <mxl/mxl.h>
@@ -30,6 +32,12 @@ int main(void)
         mxlIsSupportedDataFormat(MXL_DATA_FORMAT_UNSPECIFIED) || !mxlIsValidDataFormat(MXL_DATA_FORMAT_UNSPECIFIED))
     {
         fprintf(stderr, "data format predicates are wrong\n");
+        return 1;
+    }
+    mxlFabricsInterfaceConfig fabricsQuery = {MXL_FABRICS_API_VERSION, MXL_FABRICS_PROVIDER_TCP, {MXL_FABRICS_API_VERSION, 0, 0}, {NULL, NULL}, NULL};
+    if (fabricsQuery.provider != 1 || MXL_FABRICS_IFACE_CAP_SEND_RECEIVE != 4)
+    {
+        fprintf(stderr, "mxl/fabrics.h values differ from MXL's\n");
         return 1;
     }
     if (sizeof(mxlFlowInfo) != 2048 || sizeof(mxlGrainInfo) != 4096 || MXL_ERR_STRLEN != 1024 || MXL_ERR_FLOW_INVALID != 11)
