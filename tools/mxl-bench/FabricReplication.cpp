@@ -19,6 +19,7 @@
 #include <mxl/time.h>
 #include "base/Uuid.hpp"
 #include "domain/Domain.hpp"
+#include "mxl-bench/BenchDomain.hpp"
 #include "mxl-bench/Clock.hpp"
 #include "mxl-bench/FabricProcesses.hpp"
 #include "mxl-bench/Stats.hpp"
@@ -32,27 +33,6 @@ namespace mxl::bench
     namespace
     {
         using nlohmann::json;
-
-        struct TempDomain
-        {
-            TempDomain()
-            {
-                std::string pattern = "/dev/shm/mxl-bench-XXXXXX";
-                if (::mkdtemp(pattern.data()) == nullptr)
-                {
-                    throw std::runtime_error{"cannot create a temporary domain under /dev/shm"};
-                }
-                path = pattern;
-            }
-
-            ~TempDomain()
-            {
-                std::error_code ec;
-                std::filesystem::remove_all(path, ec);
-            }
-
-            std::string path;
-        };
 
         std::string flowDefinition(FabricOptions const& o, std::string const& id)
         {
@@ -72,7 +52,7 @@ namespace mxl::bench
     {
         try
         {
-            TempDomain domainDir;
+            BenchDomain domainDir;
             auto const id = tools::newFlowId();
             auto instance = mxlCreateInstance(domainDir.path.c_str(), nullptr);
             mxlFlowWriter writer = nullptr;
@@ -191,7 +171,7 @@ namespace mxl::bench
     {
         try
         {
-            TempDomain domainDir;
+            BenchDomain domainDir;
             auto domain = require(Domain::open(domainDir.path, nullptr), "sink domain");
             auto const offerText = expect(ch.toSink, "flow offer");
             auto offer = require(fabric::decodeFlowOffer(std::as_bytes(std::span{offerText.data(), offerText.size()})), "flow offer");

@@ -17,6 +17,7 @@
 #include <mxl/mxl.h>
 #include <mxl/time.h>
 #include "toolkit/Cli.hpp"
+#include "mxl-bench/BenchDomain.hpp"
 #include "mxl-bench/Clock.hpp"
 #include "mxl-bench/MessagePipe.hpp"
 #include "mxl-bench/Stats.hpp"
@@ -34,38 +35,6 @@ namespace mxl::bench
                 throw std::runtime_error{fmt::format("{} failed with status {}", what, static_cast<int>(status))};
             }
         }
-
-        /// A domain directory that is removed at the end unless the user gave one.
-        struct BenchDomain
-        {
-            explicit BenchDomain(std::string const& given)
-            {
-                if (!given.empty())
-                {
-                    path = given;
-                    return;
-                }
-                std::string pattern = "/dev/shm/mxl-bench-XXXXXX";
-                if (::mkdtemp(pattern.data()) == nullptr)
-                {
-                    throw std::runtime_error{"cannot create a temporary domain under /dev/shm"};
-                }
-                path = pattern;
-                owned = true;
-            }
-
-            ~BenchDomain()
-            {
-                if (owned)
-                {
-                    std::error_code ec;
-                    std::filesystem::remove_all(path, ec);
-                }
-            }
-
-            std::string path;
-            bool owned{false};
-        };
 
         std::string videoFlowDef(LocalOptions const& o, std::string const& id)
         {

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <fmt/format.h>
 
+#include "mxl-bench/BenchDomain.hpp"
 #include "mxl-bench/Clock.hpp"
 #include "mxl-bench/Stats.hpp"
 #include "remote/CommandRing.hpp"
@@ -28,27 +29,6 @@ namespace mxl::bench
         /// Every how many messages the consumer keeps a latency sample when the producers do not pace.
         constexpr std::uint64_t unpacedSampleEvery = 8;
         constexpr std::size_t batchSize = 256;
-
-        struct TempDomain
-        {
-            TempDomain()
-            {
-                std::string pattern = "/dev/shm/mxl-bench-ring-XXXXXX";
-                if (::mkdtemp(pattern.data()) == nullptr)
-                {
-                    throw std::runtime_error{"cannot create a temporary domain under /dev/shm"};
-                }
-                path = pattern;
-            }
-
-            ~TempDomain()
-            {
-                std::error_code ec;
-                std::filesystem::remove_all(path, ec);
-            }
-
-            std::filesystem::path path;
-        };
 
         remote::Request message(remote::ProcessIdentity const& self, std::uint64_t n)
         {
@@ -108,7 +88,7 @@ namespace mxl::bench
         /// second if not 0), one consumer (this thread).
         nlohmann::json runProducers(RingBenchOptions const& o, unsigned producers, std::uint64_t total, double totalRate)
         {
-            TempDomain domain;
+            BenchDomain domain;
             auto ring = remote::CommandRing::create(domain.path, remote::RingOptions{o.slots, 16, std::chrono::seconds{1}});
             if (!ring)
             {
