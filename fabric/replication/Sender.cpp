@@ -347,7 +347,15 @@ namespace mxl::fabric
                 }
                 continue;
             }
+            if (_options.requests)
+            {
+                _options.requests->sleeping(true);
+            }
             futexWait(signal, seen, idleWaitNs);
+            if (_options.requests)
+            {
+                _options.requests->sleeping(false);
+            }
         }
     }
 

@@ -6,9 +6,10 @@
 // the initiator's lock) and one consumer (the Sender's thread) share a fixed ring: nothing is
 // allocated per request, and a full ring is refused, never overwritten.
 //
-// The consumer sleeps on `signal` (a futex word the producer bumps and wakes), and reports what it
-// finished in `done`, bumping `progress` (a futex word the application may sleep on, shared by all
-// the queues of one initiator).
+// The consumer sleeps on `signal`, a futex word the producer bumps (and wakes only when the consumer
+// said it sleeps: no system call per request while requests flow). It reports what it finished,
+// bumping `progress`, a futex word the application may sleep on, shared by all the queues of one
+// initiator.
 
 #include <array>
 #include <atomic>
@@ -50,8 +51,19 @@ namespace mxl::fabric
             auto const tail = _tail.load(std::memory_order_relaxed);
             _ring[tail % capacity] = request;
             _tail.store(tail + 1, std::memory_order_release);
-            _signal.fetch_add(1, std::memory_order_release);
-            futexWakeAll(signalWord());
+            // A system call only when the consumer said it sleeps (or is about to): with both sides
+            // sequentially consistent, either this load sees its flag or its futex sees the new signal.
+            _signal.fetch_add(1, std::memory_order_seq_cst);
+            if (_sleeping.load(std::memory_order_seq_cst))
+            {
+                futexWakeAll(signalWord());
+            }
+        }
+
+        /// Consumer: around its futex wait on signalWord().
+        void sleeping(bool asleep) noexcept
+        {
+            _sleeping.store(asleep, std::memory_order_seq_cst);
         }
 
         /// Consumer: the oldest request not taken yet.
@@ -125,6 +137,7 @@ namespace mxl::fabric
         alignas(64) std::atomic<std::uint64_t> _tail{0};
         std::atomic<std::uint64_t> _finished{0};
         std::atomic<std::uint32_t> _signal{0};
+        std::atomic<bool> _sleeping{false};
         std::atomic<std::uint32_t>* _progress;
     };
 }
