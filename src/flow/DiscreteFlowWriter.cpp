@@ -52,6 +52,14 @@ namespace mxl
         _openIndex = undefined;
         if (_keepArrived)
         {
+            // A grain that a newer one has replaced in its slot is gone: reopening it would take the
+            // slot (and the head) back from the newer grain.
+            auto const* header = flow().grainHeader(static_cast<std::uint32_t>(index % flow().grainCount()));
+            auto const held = std::atomic_ref<std::uint64_t const>{header->index}.load(std::memory_order_acquire);
+            if (held != undefined && held > index)
+            {
+                return MXL_ERR_OUT_OF_RANGE_TOO_LATE;
+            }
             claim(index);
         }
         else

@@ -38,7 +38,8 @@ namespace mxl
         /// and are published as they land, and the application then opens and commits each one, as
         /// MXL's fabrics API asks. Opening a grain its slot already holds then opens it as it is
         /// (its valid slices stay readable) instead of starting it over, so that this commit changes
-        /// nothing. Any other writer starts a reopened grain over.
+        /// nothing; a grain that a newer one already replaced is OUT_OF_RANGE_TOO_LATE. Any other
+        /// writer starts a reopened grain over.
         void openArrivedGrainsAsTheyAre() noexcept
         {
             _keepArrived = true;

@@ -203,6 +203,16 @@ namespace
         EXPECT_EQ(progressUntilDone(), MXL_STATUS_OK);
         std::uint64_t more = 0;
         EXPECT_EQ(mxlFabricsTargetReadGrainNonBlocking(target, &more), MXL_ERR_NOT_READY) << "one arrival per transfer";
+
+        // An application a ring behind: the grain it asks for was replaced; opening it must not
+        // take the slot and the head back from the newer grain.
+        mxlGrainInfo grain{};
+        std::uint8_t* payload = nullptr;
+        EXPECT_EQ(mxlFlowWriterOpenGrain(sinkWriter, first, &grain, &payload), MXL_ERR_OUT_OF_RANGE_TOO_LATE);
+        mxlFlowRuntimeInfo runtime{};
+        ASSERT_EQ(mxlFlowReaderGetRuntimeInfo(sinkReader, &runtime), MXL_STATUS_OK);
+        EXPECT_EQ(runtime.headIndex, first + count - 1);
+        EXPECT_EQ(firstMismatchOnTheSink(first + count - 1, totalSlices), SIZE_MAX);
     }
 
     TEST_F(FabricsTransfer, SlicesArriveAsTheyAreTransferredAndPipelinedTransfersAllLand)
