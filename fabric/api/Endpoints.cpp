@@ -199,9 +199,14 @@ namespace mxl::fabric::api
                 return fail(MXL_ERR_EXISTS, "the target was added to this initiator already");
             }
         }
+        auto requests = TransferRequests::create(&_progress);
+        if (!requests)
+        {
+            return requests.take_error();
+        }
         auto peer = std::make_unique<Peer>();
         peer->grant = grant;
-        peer->requests = std::make_shared<TransferRequests>(&_progress);
+        peer->requests = std::move(*requests);
         Sender::Options options;
         options.requests = peer->requests;
         peer->connecting = std::async(std::launch::async, [domain = _domain.get(), flowId = _flowId, grant, options, this] {

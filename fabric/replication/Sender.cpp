@@ -301,9 +301,10 @@ namespace mxl::fabric
 
     void Sender::run()
     {
-        // Following the flow, the thread sleeps on the flow's futex; serving requests, on theirs.
-        auto const* signal = _options.requests ? _options.requests->signalWord() : _source->syncCounter();
-        std::atomic_ref<std::uint32_t const> counter{*signal};
+        // Following the flow, the thread sleeps on the flow's futex; serving requests, on the
+        // requests' eventfd (together with the completion queue's fd while work is in flight).
+        auto* const requests = _options.requests.get();
+        auto const* signal = _source->syncCounter();
         if (usesCredits())
         {
             // Before the first Claim record: the sink's credit answers it.
@@ -314,7 +315,8 @@ namespace mxl::fabric
         }
         while (!_stopping.load(std::memory_order_acquire) && !failed())
         {
-            auto const seen = counter.load(std::memory_order_acquire);
+            auto const seen = requests != nullptr ? requests->signalValue() : std::atomic_ref<std::uint32_t const>{*signal}.load(std::memory_order_acquire);
+            _roomBlocked = false;
             scan();
             postPending();
             drainCompletions();
@@ -326,16 +328,27 @@ namespace mxl::fabric
                 drainCompletions();
             }
             drainEvents();
-            if (_options.requests && idle())
+            if (requests != nullptr && idle())
             {
-                _options.requests->finish(_options.requests->taken());
+                requests->finish(requests->taken());
             }
             if (std::exchange(_creditArrived, false) && _waitingForCredit)
             {
                 // The credit a committed grain waited for came in while the queues were read.
                 continue;
             }
-            if (_inFlight > 0 || _payloadPosted != _payloadQueued || _recordHead != _recordTail || _waitingForCredit)
+            if (_roomBlocked && _inFlight == 0 && _payloadPosted == _payloadQueued)
+            {
+                // Everything that held the rest back has completed: nothing would wake this thread
+                // for it (the writer may be done, the application waiting).
+                continue;
+            }
+            auto const busy = _inFlight > 0 || _payloadPosted != _payloadQueued || _recordHead != _recordTail || _waitingForCredit;
+            if (requests != nullptr)
+            {
+                waitForRequests(*requests, seen, busy);
+            }
+            else if (busy)
             {
                 // Work is moving, or a committed grain waits for the sink's credit: drive the provider
                 // (tcp progresses only while its queues are read) and look at the flow again at least
@@ -345,17 +358,30 @@ namespace mxl::fabric
                     pollfd fd{_cq->waitFd(), POLLIN, 0};
                     ::poll(&fd, 1, 1);
                 }
-                continue;
             }
-            if (_options.requests)
+            else
             {
-                _options.requests->sleeping(true);
+                futexWait(signal, seen, idleWaitNs);
             }
-            futexWait(signal, seen, idleWaitNs);
-            if (_options.requests)
+        }
+    }
+
+    void Sender::waitForRequests(TransferRequests& requests, std::uint32_t seen, bool busy)
+    {
+        // Busy: the completion queue too, and at least every millisecond (as when following).
+        pollfd fds[2] = {{requests.wakeFd(), POLLIN, 0}, {-1, POLLIN, 0}};
+        if (busy)
+        {
+            if (!_cq->tryWait())
             {
-                _options.requests->sleeping(false);
+                return; // completions are waiting to be read
             }
+            fds[1].fd = _cq->waitFd();
+        }
+        if (requests.prepareWait(seen))
+        {
+            ::poll(fds, busy ? 2 : 1, busy ? 1 : static_cast<int>(idleWaitNs / 1'000'000));
+            requests.endWait();
         }
     }
 

@@ -156,6 +156,8 @@ namespace mxl::fabric
         void serveRequests();
         void serveGrainRequest(TransferRequest const& request, bool& blocked);
         void serveSampleRequests();
+        /// Requests mode: waits for a request, and while busy for a completion too (1 ms at most).
+        void waitForRequests(TransferRequests& requests, std::uint32_t seen, bool busy);
         /// Requests mode: nothing queued, posted or in flight, so every request taken is finished.
         [[nodiscard]] bool idle() const noexcept
         {
@@ -243,6 +245,9 @@ namespace mxl::fabric
         std::optional<std::uint64_t> _credit;
         std::optional<std::uint64_t> _claimPending; ///< The grain (or sample) of a Claim record not answered yet.
         bool _waitingForCredit{false};
+        /// The last look at the flow (or the requests) left work for lack of room in the queues or
+        /// the byte budget: once completions free it, look again at once instead of waiting.
+        bool _roomBlocked{false};
         bool _creditArrived{false}; ///< New credit came in since the last look at the flow.
 
         Counters _counters;

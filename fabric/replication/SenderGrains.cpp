@@ -130,6 +130,7 @@ namespace mxl::fabric
         }
         if (!room(ops, _layout->bytes(from, to)))
         {
+            _roomBlocked = true;
             return false;
         }
         auto const* base = _source->grainPayload(slot);

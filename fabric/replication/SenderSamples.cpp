@@ -93,6 +93,7 @@ namespace mxl::fabric
         auto const rest = (count - first) * word;
         if (!room(channels * (chunks(first * word) + chunks(rest)), static_cast<std::size_t>(count) * word * channels))
         {
+            _roomBlocked = true;
             return;
         }
         auto const stride = static_cast<std::size_t>(length) * word;

@@ -6,16 +6,24 @@
 // the initiator's lock) and one consumer (the Sender's thread) share a fixed ring: nothing is
 // allocated per request, and a full ring is refused, never overwritten.
 //
-// The consumer sleeps on `signal`, a futex word the producer bumps (and wakes only when the consumer
-// said it sleeps: no system call per request while requests flow). It reports what it finished,
-// bumping `progress`, a futex word the application may sleep on, shared by all the queues of one
-// initiator.
+// The consumer waits on an eventfd (with its completion queue's fd, so that a request that comes
+// while transfers are in flight is served at once, not after the next completion). The producer
+// writes to it only when the consumer said it waits: no system call per request while requests
+// flow. The consumer reports what it finished, bumping `progress`, a futex word the application
+// may sleep on, shared by all the queues of one initiator.
 
 #include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "base/Expected.hpp"
+#include "base/Fd.hpp"
 
 #include "sync/Futex.hpp"
 
@@ -35,9 +43,16 @@ namespace mxl::fabric
     public:
         static constexpr std::size_t capacity = 4096;
 
-        explicit TransferRequests(std::atomic<std::uint32_t>* progress) noexcept
-            : _progress{progress}
-        {}
+        /// progress: the word to bump and wake when requests finish (or nullptr).
+        static Expected<std::shared_ptr<TransferRequests>> create(std::atomic<std::uint32_t>* progress)
+        {
+            Fd wake{::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)};
+            if (!wake.valid())
+            {
+                return fail(MXL_ERR_INTERNAL, "no eventfd for a transfer queue");
+            }
+            return std::shared_ptr<TransferRequests>{new TransferRequests{progress, std::move(wake)}};
+        }
 
         /// Producer: room for one more request.
         [[nodiscard]] bool full() const noexcept
@@ -54,16 +69,37 @@ namespace mxl::fabric
             // A system call only when the consumer said it sleeps (or is about to): with both sides
             // sequentially consistent, either this load sees its flag or its futex sees the new signal.
             _signal.fetch_add(1, std::memory_order_seq_cst);
-            if (_sleeping.load(std::memory_order_seq_cst))
+            if (_waiting.load(std::memory_order_seq_cst))
             {
-                futexWakeAll(signalWord());
+                std::uint64_t const one = 1;
+                (void)::write(_wake.get(), &one, sizeof one);
             }
         }
 
-        /// Consumer: around its futex wait on signalWord().
-        void sleeping(bool asleep) noexcept
+        /// Consumer: before polling wakeFd() (with expected, the signalValue() it last looked at):
+        /// false when a request came since, so that it must not wait.
+        [[nodiscard]] bool prepareWait(std::uint32_t expected) noexcept
         {
-            _sleeping.store(asleep, std::memory_order_seq_cst);
+            _waiting.store(true, std::memory_order_seq_cst);
+            if (_signal.load(std::memory_order_seq_cst) != expected)
+            {
+                _waiting.store(false, std::memory_order_relaxed);
+                return false;
+            }
+            return true;
+        }
+
+        /// Consumer: after polling.
+        void endWait() noexcept
+        {
+            _waiting.store(false, std::memory_order_relaxed);
+            std::uint64_t count = 0;
+            (void)::read(_wake.get(), &count, sizeof count);
+        }
+
+        [[nodiscard]] int wakeFd() const noexcept
+        {
+            return _wake.get();
         }
 
         /// Consumer: the oldest request not taken yet.
@@ -124,12 +160,12 @@ namespace mxl::fabric
             return _signal.load(std::memory_order_acquire);
         }
 
-        [[nodiscard]] std::uint32_t* signalWord() noexcept
-        {
-            return reinterpret_cast<std::uint32_t*>(&_signal);
-        }
-
     private:
+        TransferRequests(std::atomic<std::uint32_t>* progress, Fd wake) noexcept
+            : _wake{std::move(wake)}
+            , _progress{progress}
+        {}
+
         static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t) && std::atomic<std::uint32_t>::is_always_lock_free);
 
         std::array<TransferRequest, capacity> _ring{};
@@ -137,7 +173,8 @@ namespace mxl::fabric
         alignas(64) std::atomic<std::uint64_t> _tail{0};
         std::atomic<std::uint64_t> _finished{0};
         std::atomic<std::uint32_t> _signal{0};
-        std::atomic<bool> _sleeping{false};
+        std::atomic<bool> _waiting{false};
+        Fd _wake;
         std::atomic<std::uint32_t>* _progress;
     };
 }
