@@ -52,6 +52,7 @@ namespace mxl::bench
             return {
                 {"benchmark", "fabric"},
                 {"provider", o.provider},
+                {"api", o.capi ? "c" : "internal"},
                 {"transfer", o.sendReceive ? "send-receive" : "rma"},
                 {"frame", fmt::format("{}x{} v210", o.width, o.height)},
                 {"rate", fmt::format("{}/{}", o.rateNumerator, o.rateDenominator)},

@@ -12,6 +12,7 @@ namespace mxl::bench
     {
         std::string provider{"tcp"};
         bool sendReceive{false};               ///< The fallback transfer instead of RMA.
+        bool capi{false};                      ///< Through the fabrics C API (mxl/fabrics.h), as an application.
         std::string sinkAddress{"127.0.0.1"};  ///< Where the sink process listens.
         std::uint32_t width{1920};
         std::uint32_t height{1080};

@@ -21,11 +21,10 @@
 #include "domain/Domain.hpp"
 #include "mxl-bench/BenchDomain.hpp"
 #include "mxl-bench/Clock.hpp"
+#include "mxl-bench/FabricLinks.hpp"
 #include "mxl-bench/FabricProcesses.hpp"
 #include "mxl-bench/Stats.hpp"
-#include "replication/Offer.hpp"
-#include "replication/Receiver.hpp"
-#include "replication/Sender.hpp"
+#include "protocol/Messages.hpp"
 #include "toolkit/Cli.hpp"
 
 namespace mxl::bench
@@ -62,20 +61,7 @@ namespace mxl::bench
                 throw std::runtime_error{"cannot create the source flow"};
             }
             auto domain = require(Domain::open(domainDir.path, nullptr), "source domain");
-            auto const flowId = *parseUuid(id);
-            // The flow must have been written once for the offer's readers to find it sensible.
-            auto offer = require(fabric::makeFlowOffer(*domain, flowId), "flow offer");
-            auto const offerBytes = fabric::encode(offer);
-            ch.toSink.send(offerBytes.data(), offerBytes.size());
-            auto const grantText = expect(ch.toSource, "region grant");
-            auto grant = require(fabric::decodeRegionGrant(std::as_bytes(std::span{grantText.data(), grantText.size()})), "region grant");
-            auto sender = require(fabric::Sender::create(*domain, flowId, grant, {}), "sender");
-            sender->start();
-            while (!sender->following() && !sender->failed())
-            {
-                // Grains committed before the sender's first look would not count as sent.
-                std::this_thread::sleep_for(std::chrono::microseconds{200});
-            }
+            auto link = connectSource(o, ch, *domain, instance, *parseUuid(id));
 
             mxlGrainInfo probe;
             mxlFlowWriterGetGrainInfo(writer, 0, &probe);
@@ -91,16 +77,14 @@ namespace mxl::bench
             auto cpu0 = processCpuNs();
             for (std::uint64_t i = 0; i < o.throughputGrains; ++i)
             {
-                // Never more than the replication window ahead of what the sender has sent.
-                while (i + 1 >= window && sender->publishedGrain() + window <= base + i + 1 && !sender->failed())
-                {
-                    std::this_thread::sleep_for(std::chrono::microseconds{200});
-                }
+                // Never so far ahead of what was sent that a grain is lost.
+                link->paceBefore(base + i, base, grainCount);
                 mxlGrainInfo info;
                 std::uint8_t* payload = nullptr;
                 mxlFlowWriterOpenGrain(writer, base + i, &info, &payload);
                 info.validSlices = info.totalSlices;
                 mxlFlowWriterCommitGrain(writer, &info);
+                link->committed(base + i, 0, info.totalSlices);
             }
             auto const throughputSummary = json::parse(expect(ch.toSource, "throughput result"));
             auto const sourceCpuThroughput = processCpuNs() - cpu0;
@@ -128,12 +112,13 @@ namespace mxl::bench
                     std::memcpy(payload + static_cast<std::size_t>(firstSlice) * line, &now, sizeof now);
                     info.validSlices = static_cast<std::uint16_t>(batchEnd(b, o.batches, info.totalSlices));
                     mxlFlowWriterCommitGrain(writer, &info);
+                    link->committed(base + g, static_cast<std::uint16_t>(firstSlice), info.validSlices);
                 }
             }
             auto const latencySummary = json::parse(expect(ch.toSource, "latency result"));
             auto const sourceCpuLatency = processCpuNs() - cpu0;
-            sender->stop();
-            auto const counters = sender->counters();
+            auto const counters = link->stop();
+            link.reset();
 
             // Baseline: plain RMA writes between the same two processes.
             ch.toSink.send(json{{"phase", "raw"}, {"count", o.throughputGrains}, {"grain_bytes", probe.grainSize}, {"slots", grainCount},
@@ -153,8 +138,8 @@ namespace mxl::bench
                 {"source_cpu_per_grain_us",
                     {{"throughput", static_cast<double>(sourceCpuThroughput) / 1000.0 / o.throughputGrains},
                         {"latency", static_cast<double>(sourceCpuLatency) / 1000.0 / static_cast<double>(grains)}}},
-                {"sender_skipped", counters.skippedGrains},
-                {"sender_errors", counters.errors},
+                {"sender_skipped", counters.at("skipped")},
+                {"sender_errors", counters.at("errors")},
                 {"grain_bytes", probe.grainSize},
                 {"latency_grains", grains}};
             ch.toSink.send(std::string{"result:"} + result.dump());
@@ -173,21 +158,16 @@ namespace mxl::bench
         {
             BenchDomain domainDir;
             auto domain = require(Domain::open(domainDir.path, nullptr), "sink domain");
-            auto const offerText = expect(ch.toSink, "flow offer");
-            auto offer = require(fabric::decodeFlowOffer(std::as_bytes(std::span{offerText.data(), offerText.size()})), "flow offer");
-            fabric::Receiver::Options options;
-            options.provider = o.provider;
-            options.node = o.sinkAddress;
-            options.transfer = o.sendReceive ? fabric::Transfer::SendReceive : fabric::Transfer::Rma;
-            auto receiver = require(fabric::Receiver::create(*domain, offer, options), "receiver");
-            receiver->start();
-            auto const grantBytes = fabric::encode(receiver->grant());
-            ch.toSource.send(grantBytes.data(), grantBytes.size());
-
             auto instance = mxlCreateInstance(domainDir.path.c_str(), nullptr);
+            if (instance == nullptr)
+            {
+                throw std::runtime_error{"cannot open the sink's domain"};
+            }
+            fabric::FlowOffer offer;
+            auto link = acceptSink(o, ch, *domain, instance, offer);
             mxlFlowReader reader = nullptr;
             auto const id = formatUuid(offer.flowId);
-            if (instance == nullptr || mxlCreateFlowReader(instance, id.c_str(), nullptr, &reader) != MXL_STATUS_OK)
+            if (mxlCreateFlowReader(instance, id.c_str(), nullptr, &reader) != MXL_STATUS_OK)
             {
                 throw std::runtime_error{"cannot read the mirror"};
             }
@@ -284,14 +264,11 @@ namespace mxl::bench
                     ch.toSource.send(json{{"grains", got}, {"bytes_per_s", span > 0 ? bytes / (static_cast<double>(span) / 1e9) : 0.0}}.dump());
                 }
             }
-            receiver->stop();
-            auto const counters = receiver->counters();
-            auto const refused = counters.refusedEpoch + counters.refusedRange + counters.refusedSequence + counters.refusedOperation +
-                                 counters.refusedConnections;
-            ch.toSource.send(json{{"receiver_grains", counters.grains}, {"refused", refused},
-                {"errors", counters.errors}, {"sink_cpu_latency_per_grain_us", static_cast<double>(cpuLatency) / 1000.0 / static_cast<double>(latencyGrains)}}
-                                 .dump());
             mxlReleaseFlowReader(instance, reader);
+            auto counters = link->stop();
+            link.reset();
+            counters["sink_cpu_latency_per_grain_us"] = static_cast<double>(cpuLatency) / 1000.0 / static_cast<double>(latencyGrains);
+            ch.toSource.send(counters.dump());
             mxlDestroyInstance(instance);
             auto const result = expect(ch.toSink, "result");
             toParent.send(result);

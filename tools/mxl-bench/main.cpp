@@ -88,6 +88,7 @@ namespace
     {
         mxl::bench::FabricOptions options;
         std::string transfer = "rma";
+        std::string api = "internal";
         std::string video = "1920x1080";
         std::string rate = "60";
         bool json = false;
@@ -96,6 +97,8 @@ namespace
             ("provider", po::value(&options.provider)->default_value(options.provider), "libfabric provider (tcp, verbs)")
             ("address", po::value(&options.sinkAddress)->default_value(options.sinkAddress), "address the sink listens on")
             ("transfer", po::value(&transfer)->default_value(transfer), "rma or send-receive (the fallback: one copy on arrival)")
+            ("api", po::value(&api)->default_value(api),
+                "internal (our Sender and Receiver, as the bridge drives them) or c (the fabrics C API, mxl/fabrics.h, as an application uses it)")
             ("video", po::value(&video)->default_value(video), "frame size WIDTHxHEIGHT (v210)")
             ("rate", po::value(&rate)->default_value(rate), "grain rate of the paced phase, N or N/D")
             ("slices", po::value(&options.batches)->default_value(options.batches), "commits per grain in the paced phase")
@@ -113,6 +116,15 @@ namespace
             throw po::error{fmt::format("--transfer must be rma or send-receive, got '{}'", transfer)};
         }
         options.sendReceive = transfer == "send-receive";
+        if (api != "internal" && api != "c")
+        {
+            throw po::error{fmt::format("--api must be internal or c, got '{}'", api)};
+        }
+        options.capi = api == "c";
+        if (options.capi && options.sendReceive)
+        {
+            throw po::error{"--api c chooses its transfer itself (RMA where the provider has it): leave --transfer out"};
+        }
         if (options.batches == 0 || options.batches > options.height)
         {
             throw po::error{"--slices must be between 1 and the frame height"};
