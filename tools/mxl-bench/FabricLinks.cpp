@@ -121,9 +121,9 @@ namespace mxl::bench
 
             void paceBefore(std::uint64_t index, std::uint64_t first, std::uint32_t grainCount) override
             {
-                // Grains from _sentBefore on may still be waiting: writing index overwrites grain
-                // index - grainCount. "Everything was sent" is all the API says, so when the writer
-                // reaches the end of what it may write, it waits for that.
+                // Grains from _sentBefore on may still be waiting. The writer keeps within half a
+                // ring of them (as the raw baseline keeps half a ring in flight); "everything was
+                // sent" is all the API says, so at that limit it waits for that.
                 if (index >= std::max(_sentBefore, first) + std::max<std::uint32_t>(1, grainCount / 2))
                 {
                     waitUntilIdle();

@@ -56,6 +56,19 @@ TEST(MxlBench, FabricPrintsOneJsonObjectWithReplicationAndRawBaseline)
     EXPECT_EQ(r.at("sender_errors").get<int>(), 0);
 }
 
+TEST(MxlBench, FabricThroughTheCApiPrintsTheSameMeasurementNextToRawRma)
+{
+    auto const result =
+        runTool(MXL_BENCH_PATH, {"fabric", "--api", "c", "--video", "640x360", "--rate", "100", "--duration", "0.5", "--grains", "50", "--json"}, 60s);
+    ASSERT_EQ(result.exitCode, 0) << result.err;
+    auto const r = lastJsonLine(result.out);
+    expectCommonFields(r);
+    EXPECT_EQ(r.at("benchmark"), "fabric");
+    EXPECT_EQ(r.at("api"), "c");
+    EXPECT_GT(r.at("baseline_bytes_per_s").get<double>(), 0.0);
+    EXPECT_EQ(r.at("sender_errors").get<int>(), 0);
+}
+
 TEST(MxlBench, NoisePrintsWakeUpLatenessAndCpuShares)
 {
     auto const result = runTool(MXL_BENCH_PATH, {"noise", "--duration", "0.3", "--period-us", "1000", "--json"}, 60s);
@@ -88,6 +101,9 @@ TEST(MxlBench, BadArgumentsExitTwoWithAMessage)
         EXPECT_EQ(badSlices.exitCode, 2) << command;
         EXPECT_NE(badSlices.err.find("--slices"), std::string::npos) << badSlices.err;
     }
+    auto const badApi = runTool(MXL_BENCH_PATH, {"fabric", "--api", "python"});
+    EXPECT_EQ(badApi.exitCode, 2);
+    EXPECT_NE(badApi.err.find("--api"), std::string::npos) << badApi.err;
     auto const badPeriod = runTool(MXL_BENCH_PATH, {"noise", "--period-us", "5"});
     EXPECT_EQ(badPeriod.exitCode, 2);
     EXPECT_NE(badPeriod.err.find("--period-us"), std::string::npos) << badPeriod.err;
