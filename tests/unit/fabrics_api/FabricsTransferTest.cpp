@@ -393,4 +393,73 @@ namespace
         }
         EXPECT_EQ(progressUntilDone(), MXL_STATUS_OK);
     }
+
+    TEST_F(FabricsTransfer, OneInitiatorFansOutToTwoTargetsAndRemovingOneLeavesTheOther)
+    {
+        ASSERT_NO_FATAL_FAILURE(connect("v210", 256, 64, 50, 1));
+        // A second host receiving the same flow.
+        Host third;
+        auto const def = mxl::test::flowDef(flowId, "v210", 256, 64, 50, 1);
+        mxlFlowWriter thirdWriter = nullptr;
+        mxlFlowReader thirdReader = nullptr;
+        ASSERT_EQ(mxlCreateFlowWriter(third.instance, def.c_str(), nullptr, &thirdWriter, nullptr, nullptr), MXL_STATUS_OK);
+        ASSERT_EQ(mxlCreateFlowReader(third.instance, flowId.c_str(), nullptr, &thirdReader), MXL_STATUS_OK);
+        mxlFabricsTarget thirdTarget = nullptr;
+        ASSERT_EQ(mxlFabricsCreateTarget(third.fabrics, &thirdTarget), MXL_STATUS_OK);
+        mxlFabricsTargetConfig config{MXL_FABRICS_API_VERSION, loopbackTcp(), thirdWriter};
+        mxlFabricsTargetInfo thirdInfo = nullptr;
+        ASSERT_EQ(mxlFabricsTargetSetup(thirdTarget, &config, nullptr, &thirdInfo), MXL_STATUS_OK);
+        ASSERT_EQ(mxlFabricsInitiatorAddTarget(initiator, thirdInfo), MXL_STATUS_OK);
+        ASSERT_EQ(progressUntilDone(), MXL_STATUS_OK);
+
+        auto const landed = [&](mxlFlowReader reader, std::uint64_t index) {
+            mxlGrainInfo grain{};
+            std::uint8_t* payload = nullptr;
+            if (auto const status = mxlFlowReaderGetGrain(reader, index, 2'000'000'000ULL, &grain, &payload); status != MXL_STATUS_OK)
+            {
+                ADD_FAILURE() << "grain " << index << ": status " << status;
+                return false;
+            }
+            for (std::size_t offset = 0; offset < grain.grainSize; ++offset)
+            {
+                if (payload[offset] != patternByte(index, offset))
+                {
+                    return false;
+                }
+            }
+            return true;
+        };
+        std::uint64_t const first = 9000;
+        // Within what the sinks keep readable (a ring, less the slots claimed ahead for the source).
+        auto const count = std::uint64_t{grainCount} / 2;
+        for (auto index = first; index < first + count; ++index)
+        {
+            ASSERT_NO_FATAL_FAILURE(writeSlices(index, 0, totalSlices));
+            ASSERT_EQ(mxlFabricsInitiatorTransferGrain(initiator, index, 0, totalSlices), MXL_STATUS_OK);
+        }
+        ASSERT_EQ(progressUntilDone(), MXL_STATUS_OK);
+        for (auto index = first; index < first + count; ++index)
+        {
+            EXPECT_TRUE(landed(sinkReader, index)) << "grain " << index << " on the first target";
+            EXPECT_TRUE(landed(thirdReader, index)) << "grain " << index << " on the second target";
+        }
+
+        // Without the first target, the second still receives; the first no longer does.
+        ASSERT_EQ(mxlFabricsInitiatorRemoveTarget(initiator, info), MXL_STATUS_OK);
+        EXPECT_EQ(mxlFabricsInitiatorRemoveTarget(initiator, info), MXL_ERR_NOT_FOUND);
+        auto const later = first + count;
+        ASSERT_NO_FATAL_FAILURE(writeSlices(later, 0, totalSlices));
+        ASSERT_EQ(mxlFabricsInitiatorTransferGrain(initiator, later, 0, totalSlices), MXL_STATUS_OK);
+        ASSERT_EQ(progressUntilDone(), MXL_STATUS_OK);
+        EXPECT_TRUE(landed(thirdReader, later));
+        mxlGrainInfo grain{};
+        std::uint8_t* payload = nullptr;
+        EXPECT_EQ(mxlFlowReaderGetGrainNonBlocking(sinkReader, later, &grain, &payload), MXL_ERR_OUT_OF_RANGE_TOO_EARLY);
+
+        EXPECT_EQ(mxlFabricsInitiatorRemoveTarget(initiator, thirdInfo), MXL_STATUS_OK);
+        EXPECT_EQ(mxlFabricsFreeTargetInfo(thirdInfo), MXL_STATUS_OK);
+        EXPECT_EQ(mxlFabricsDestroyTarget(third.fabrics, thirdTarget), MXL_STATUS_OK);
+        EXPECT_EQ(mxlReleaseFlowReader(third.instance, thirdReader), MXL_STATUS_OK);
+        EXPECT_EQ(mxlReleaseFlowWriter(third.instance, thirdWriter), MXL_STATUS_OK);
+    }
 }
