@@ -87,7 +87,7 @@ namespace mxl::fabric::api
         receiverOptions.provider = *provider;
         receiverOptions.node = node;
         receiverOptions.service = service;
-        receiverOptions.transfer = preferredTransfer(*provider);
+        receiverOptions.transfer = options.sendReceive ? (*options.sendReceive ? Transfer::SendReceive : Transfer::Rma) : preferredTransfer(*provider);
         receiverOptions.arrivals = target->_arrivals;
         auto receiver = Receiver::create(*target->_domain, *offer, receiverOptions);
         if (!receiver)

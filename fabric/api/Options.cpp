@@ -61,7 +61,7 @@ namespace mxl::fabric::api
 
     Expected<TargetOptions> parseTargetOptions(char const* text)
     {
-        auto json = parseObject(text, "target options", {"cqDepth"});
+        auto json = parseObject(text, "target options", {"cqDepth", "transfer"});
         if (!json)
         {
             return json.take_error();
@@ -75,6 +75,22 @@ namespace mxl::fabric::api
                 return fail(MXL_ERR_INVALID_ARG, fmt::format("target options: cqDepth must be an integer from 1 to {}", maxCqDepth));
             }
             options.cqDepth = static_cast<std::uint32_t>(depth.get<std::int64_t>());
+        }
+        if (json->is_object() && json->contains("transfer"))
+        {
+            auto const& transfer = (*json)["transfer"];
+            if (transfer == "rma")
+            {
+                options.sendReceive = false;
+            }
+            else if (transfer == "send-receive")
+            {
+                options.sendReceive = true;
+            }
+            else
+            {
+                return fail(MXL_ERR_INVALID_ARG, "target options: transfer must be \"rma\" or \"send-receive\"");
+            }
         }
         return options;
     }

@@ -18,12 +18,15 @@ namespace mxl::fabric::api
     {
         /// "cqDepth": the depth of the target's completion queue, 1 to maxCqDepth.
         std::optional<std::uint32_t> cqDepth;
+        /// "transfer" (ours, not the SDK's): "rma" or "send-receive" (the fallback for providers
+        /// without RMA, one copy on arrival). Unset: RMA where the provider has it.
+        std::optional<bool> sendReceive;
     };
 
     /// mxlFabricsCreateInstance: no key is known yet.
     [[nodiscard]] Expected<void> checkInstanceOptions(char const* text);
 
-    /// mxlFabricsTargetSetup: "cqDepth".
+    /// mxlFabricsTargetSetup: "cqDepth", "transfer".
     [[nodiscard]] Expected<TargetOptions> parseTargetOptions(char const* text);
 
     /// mxlFabricsInitiatorSetup: no key is known yet.

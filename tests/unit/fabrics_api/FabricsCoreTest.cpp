@@ -90,7 +90,7 @@ namespace
         config.interface.provider = static_cast<mxlFabricsProvider>(7);
         EXPECT_EQ(mxlFabricsTargetSetup(target, &config, nullptr, &out), MXL_ERR_INVALID_ARG);
         config = targetConfig();
-        for (auto const* options : {R"({"cqDepth": 0})", R"({"cqDepth": "8"})", R"({"cqDepth": 2.5})", R"({"depth": 8})", "[8]"})
+        for (auto const* options : {R"({"cqDepth": 0})", R"({"cqDepth": "8"})", R"({"cqDepth": 2.5})", R"({"depth": 8})", "[8]", R"({"transfer": "udp"})"})
         {
             EXPECT_EQ(mxlFabricsTargetSetup(target, &config, options, &out), MXL_ERR_INVALID_ARG) << options;
         }

@@ -18,6 +18,7 @@
 #include <mxl/fabrics.h>
 #include <mxl/flow.h>
 #include <mxl/mxl.h>
+#include "FabricsTestSupport.hpp"
 #include "base/Uuid.hpp"
 #include "support/TestDomain.hpp"
 
@@ -76,7 +77,7 @@ namespace
             ASSERT_EQ(mxlFabricsCreateTarget(sink.fabrics, &target), MXL_STATUS_OK);
             mxlFabricsTargetConfig targetConfig{MXL_FABRICS_API_VERSION, loopbackTcp(), sinkWriter};
             mxlFabricsTargetInfo made = nullptr;
-            ASSERT_EQ(mxlFabricsTargetSetup(target, &targetConfig, nullptr, &made), MXL_STATUS_OK);
+            ASSERT_EQ(mxlFabricsTargetSetup(target, &targetConfig, targetOptions, &made), MXL_STATUS_OK);
             std::size_t size = 0;
             ASSERT_EQ(mxlFabricsTargetInfoToString(made, nullptr, &size), MXL_STATUS_OK);
             std::string text(size, '\0');
@@ -168,6 +169,25 @@ namespace
             return SIZE_MAX;
         }
 
+        /// The loop of an SDK application on both sides: write a grain, transfer it, make progress
+        /// without waiting; read it on the target, open and commit it, check it byte for byte.
+        void moveGrainsOneByOne(std::uint64_t first, std::uint64_t count)
+        {
+            for (auto index = first; index < first + count; ++index)
+            {
+                ASSERT_NO_FATAL_FAILURE(writeSlices(index, 0, totalSlices));
+                ASSERT_EQ(mxlFabricsInitiatorTransferGrain(initiator, index, 0, totalSlices), MXL_STATUS_OK);
+                auto const progress = mxlFabricsInitiatorMakeProgressNonBlocking(initiator);
+                ASSERT_TRUE(progress == MXL_STATUS_OK || progress == MXL_ERR_NOT_READY) << progress;
+
+                std::uint64_t arrived = 0;
+                ASSERT_EQ(mxlFabricsTargetReadGrain(target, 2000, &arrived), MXL_STATUS_OK) << "grain " << index;
+                EXPECT_EQ(arrived, index);
+                ASSERT_NO_FATAL_FAILURE(openAndCommitOnTheSink(arrived));
+                EXPECT_EQ(firstMismatchOnTheSink(arrived, totalSlices), SIZE_MAX) << "grain " << arrived;
+            }
+        }
+
         Host source;
         Host sink;
         std::string flowId;
@@ -180,6 +200,7 @@ namespace
         mxlFabricsTargetInfo info{nullptr};
         std::uint32_t grainCount{0};
         std::uint16_t totalSlices{0};
+        char const* targetOptions{nullptr};
     };
 
     TEST_F(FabricsTransfer, GrainsMovedAsAnSdkApplicationWouldArriveByteExact)
@@ -187,19 +208,7 @@ namespace
         ASSERT_NO_FATAL_FAILURE(connect("v210", 256, 64, 50, 1));
         std::uint64_t const first = 5000;
         std::uint64_t const count = 3 * grainCount;
-        for (auto index = first; index < first + count; ++index)
-        {
-            ASSERT_NO_FATAL_FAILURE(writeSlices(index, 0, totalSlices));
-            ASSERT_EQ(mxlFabricsInitiatorTransferGrain(initiator, index, 0, totalSlices), MXL_STATUS_OK);
-            auto const progress = mxlFabricsInitiatorMakeProgressNonBlocking(initiator);
-            ASSERT_TRUE(progress == MXL_STATUS_OK || progress == MXL_ERR_NOT_READY) << progress;
-
-            std::uint64_t arrived = 0;
-            ASSERT_EQ(mxlFabricsTargetReadGrain(target, 2000, &arrived), MXL_STATUS_OK) << "grain " << index;
-            EXPECT_EQ(arrived, index);
-            ASSERT_NO_FATAL_FAILURE(openAndCommitOnTheSink(arrived));
-            EXPECT_EQ(firstMismatchOnTheSink(arrived, totalSlices), SIZE_MAX) << "grain " << arrived;
-        }
+        ASSERT_NO_FATAL_FAILURE(moveGrainsOneByOne(first, count));
         EXPECT_EQ(progressUntilDone(), MXL_STATUS_OK);
         std::uint64_t more = 0;
         EXPECT_EQ(mxlFabricsTargetReadGrainNonBlocking(target, &more), MXL_ERR_NOT_READY) << "one arrival per transfer";
@@ -461,5 +470,15 @@ namespace
         EXPECT_EQ(mxlFabricsDestroyTarget(third.fabrics, thirdTarget), MXL_STATUS_OK);
         EXPECT_EQ(mxlReleaseFlowReader(third.instance, thirdReader), MXL_STATUS_OK);
         EXPECT_EQ(mxlReleaseFlowWriter(third.instance, thirdWriter), MXL_STATUS_OK);
+    }
+
+    TEST_F(FabricsTransfer, TheSendReceiveFallbackMovesGrainsByteExact)
+    {
+        targetOptions = R"({"transfer": "send-receive"})";
+        mxl::test::LogCapture log;
+        ASSERT_NO_FATAL_FAILURE(connect("v210", 256, 64, 50, 1));
+        EXPECT_NE(log.text().find("send/receive"), std::string::npos) << log.text();
+        ASSERT_NO_FATAL_FAILURE(moveGrainsOneByOne(6000, 2 * grainCount));
+        EXPECT_EQ(progressUntilDone(), MXL_STATUS_OK);
     }
 }
