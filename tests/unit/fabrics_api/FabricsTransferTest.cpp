@@ -147,12 +147,13 @@ namespace
             ASSERT_EQ(mxlFlowWriterCommitGrain(sinkWriter, &grain), MXL_STATUS_OK);
         }
 
-        /// The first byte of grain index on the sink that differs from the pattern, up to validSlices.
-        std::size_t firstMismatchOnTheSink(std::uint64_t index, std::uint16_t validSlices)
+        /// The first byte of grain index that differs from the pattern, up to validSlices, as reader
+        /// (by default the sink's) sees it; SIZE_MAX when all are right.
+        std::size_t firstMismatchOnTheSink(std::uint64_t index, std::uint16_t validSlices, mxlFlowReader reader = nullptr)
         {
             mxlGrainInfo grain{};
             std::uint8_t* payload = nullptr;
-            auto const status = mxlFlowReaderGetGrainSlice(sinkReader, index, validSlices, 0, &grain, &payload);
+            auto const status = mxlFlowReaderGetGrainSlice(reader != nullptr ? reader : sinkReader, index, validSlices, 2'000'000'000ULL, &grain, &payload);
             EXPECT_EQ(status, MXL_STATUS_OK) << "grain " << index;
             if (status != MXL_STATUS_OK)
             {
@@ -421,23 +422,6 @@ namespace
         ASSERT_EQ(mxlFabricsInitiatorAddTarget(initiator, thirdInfo), MXL_STATUS_OK);
         ASSERT_EQ(progressUntilDone(), MXL_STATUS_OK);
 
-        auto const landed = [&](mxlFlowReader reader, std::uint64_t index) {
-            mxlGrainInfo grain{};
-            std::uint8_t* payload = nullptr;
-            if (auto const status = mxlFlowReaderGetGrain(reader, index, 2'000'000'000ULL, &grain, &payload); status != MXL_STATUS_OK)
-            {
-                ADD_FAILURE() << "grain " << index << ": status " << status;
-                return false;
-            }
-            for (std::size_t offset = 0; offset < grain.grainSize; ++offset)
-            {
-                if (payload[offset] != patternByte(index, offset))
-                {
-                    return false;
-                }
-            }
-            return true;
-        };
         std::uint64_t const first = 9000;
         // Within what the sinks keep readable (a ring, less the slots claimed ahead for the source).
         auto const count = std::uint64_t{grainCount} / 2;
@@ -449,8 +433,8 @@ namespace
         ASSERT_EQ(progressUntilDone(), MXL_STATUS_OK);
         for (auto index = first; index < first + count; ++index)
         {
-            EXPECT_TRUE(landed(sinkReader, index)) << "grain " << index << " on the first target";
-            EXPECT_TRUE(landed(thirdReader, index)) << "grain " << index << " on the second target";
+            EXPECT_EQ(firstMismatchOnTheSink(index, totalSlices), SIZE_MAX) << "grain " << index << " on the first target";
+            EXPECT_EQ(firstMismatchOnTheSink(index, totalSlices, thirdReader), SIZE_MAX) << "grain " << index << " on the second target";
         }
 
         // Without the first target, the second still receives; the first no longer does.
@@ -460,7 +444,7 @@ namespace
         ASSERT_NO_FATAL_FAILURE(writeSlices(later, 0, totalSlices));
         ASSERT_EQ(mxlFabricsInitiatorTransferGrain(initiator, later, 0, totalSlices), MXL_STATUS_OK);
         ASSERT_EQ(progressUntilDone(), MXL_STATUS_OK);
-        EXPECT_TRUE(landed(thirdReader, later));
+        EXPECT_EQ(firstMismatchOnTheSink(later, totalSlices, thirdReader), SIZE_MAX);
         mxlGrainInfo grain{};
         std::uint8_t* payload = nullptr;
         EXPECT_EQ(mxlFlowReaderGetGrainNonBlocking(sinkReader, later, &grain, &payload), MXL_ERR_OUT_OF_RANGE_TOO_EARLY);
