@@ -10,8 +10,8 @@
  * host. An *initiator* wraps a flow reader on the sending host and writes grains or samples into
  * one or more targets.
  *
- * Implementation state: see docs/fabrics-api.md. Calls not implemented yet check their arguments
- * and then answer MXL_ERR_UNSUPPORTED_OPERATION.
+ * Implementation state: see docs/fabrics-api.md. Providers not supported yet (efa, shm) are
+ * answered MXL_ERR_UNSUPPORTED_OPERATION by the setup calls.
  *
  * Every struct with a `version` field must have it set to MXL_FABRICS_API_VERSION by the caller;
  * any other value is refused with MXL_ERR_INVALID_ARG. Handles are checked: NULL, destroyed or

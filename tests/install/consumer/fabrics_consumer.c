@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* A C program using the fabrics API of an installed libmxl-fabric: names a provider and lists this
- * host's tcp interfaces (libfabric's tcp provider is on every Linux host). */
+ * host's tcp interfaces (libfabric's tcp provider is on every Linux host); and mxl/remote.h: with no
+ * bridge serving its domain, asking for a remote flow is MXL_ERR_NO_FABRIC. */
 /* mkdtemp and rmdir are POSIX, not C17. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <mxl/fabrics.h>
 #include <mxl/mxl.h>
+#include <mxl/remote.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +43,8 @@ int main(void)
             failed = mxlFabricsFreeInterfaceList(list) != MXL_STATUS_OK;
         }
         failed |= mxlFabricsDestroyInstance(fabrics) != MXL_STATUS_OK;
+        mxlRemoteFlow remote = NULL;
+        failed |= mxlAcquireRemoteFlow(instance, "mxl://10.0.0.1/5f0c1b2a-3d4e-4f60-8a9b-0c1d2e3f4a5b", 10, &remote) != MXL_ERR_NO_FABRIC;
     }
     if (instance != NULL)
     {

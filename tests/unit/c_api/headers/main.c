@@ -5,7 +5,7 @@
  * the test; running it checks the values. */
 #include <stdio.h>
 
-#define HEADERS(X) X(platformHeader) X(rationalHeader) X(timeHeader) X(dataformatHeader) X(flowinfoHeader) X(mxlHeader) X(flowHeader) X(fabricsHeader)
+#define HEADERS(X) X(platformHeader) X(rationalHeader) X(timeHeader) X(dataformatHeader) X(flowinfoHeader) X(mxlHeader) X(flowHeader) X(fabricsHeader) X(remoteHeader)
 
 #define DECLARE(name) int name##_c(void); int name##_cxx(void);
 HEADERS(DECLARE)
