@@ -19,9 +19,11 @@ namespace mxl::fabric::remote
 
         Expected<RemoteUri> refuse(std::string_view text, std::string_view what)
         {
-            // Quoted as JSON: the text is the caller's and may hold anything.
+            // Quoted as JSON: the text is the caller's and may hold anything (bytes that are not
+            // UTF-8 are shown as U+FFFD rather than thrown at).
             auto const shown = text.substr(0, 128);
-            return fail(MXL_ERR_INVALID_ARG, fmt::format("remote flow URI {}{}: {}", nlohmann::json(std::string{shown}).dump(),
+            auto const quoted = nlohmann::json(std::string{shown}).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+            return fail(MXL_ERR_INVALID_ARG, fmt::format("remote flow URI {}{}: {}", quoted,
                                                  shown.size() < text.size() ? " (cut)" : "", what));
         }
 

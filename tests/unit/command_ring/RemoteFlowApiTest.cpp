@@ -68,6 +68,7 @@ namespace mxl::fabric::remote
                      {"mxl://host/not-a-uuid", "flow id"},
                      {"mxl://host/" + id + "/", "flow id"},
                      {"mxl://" + std::string(600, 'a') + "/" + id, "longer than"},
+                     {"mxl://host-\x8f/" + id, "not a host name"}, // not UTF-8: quoted, not thrown at
                  })
             {
                 auto const uri = parseRemoteUri(text);
