@@ -31,6 +31,9 @@ namespace mxl::fabric::api
             return table;
         }
 
+        /// How long an acquire waits beyond its timeout for the bridge's own Timeout answer.
+        constexpr std::chrono::milliseconds replyGrace{250};
+
         /// How long a release waits for the bridge's answer.
         constexpr std::chrono::seconds releaseTimeout{2};
 
@@ -70,8 +73,9 @@ extern "C" MXL_EXPORT mxlStatus mxlAcquireRemoteFlow(mxlInstance instance, char 
         {
             return reachFailure(function, client.error());
         }
+        // The bridge answers Timeout itself at timeoutMs, with its reason; the grace lets that answer arrive.
         auto reply = client->call(fabric::remote::AcquireRequest{parsed->host, parsed->port, parsed->flowId, timeoutMs},
-            std::chrono::milliseconds{timeoutMs});
+            std::chrono::milliseconds{timeoutMs} + replyGrace);
         if (!reply)
         {
             return refuse(function, reply.error().message, reply.error().status);

@@ -107,6 +107,7 @@ namespace mxl::bridge
         , _identity{std::move(identity)}
         , _providers{std::move(providers)}
         , _status{std::move(status)}
+        , _leases{LeaseLimits{}, 1}
     {}
 
     Bridge::~Bridge()
@@ -170,6 +171,10 @@ namespace mxl::bridge
         event.data.ptr = &signalTag;
         ::epoll_ctl(_epoll.get(), EPOLL_CTL_ADD, _signals.get(), &event);
 
+        if (auto r = setUpLeases(); !r)
+        {
+            return r;
+        }
         for (auto const& spec : _options.imports)
         {
             auto peer = std::find_if(_peers.begin(), _peers.end(), [&](Peer const& p) { return p.address == spec.peer; });
@@ -204,6 +209,10 @@ namespace mxl::bridge
                 if (tag == &listenerTag)
                 {
                     onListener(now);
+                }
+                else if (isCommandsTag(tag))
+                {
+                    onCommands(now);
                 }
                 else if (tag == &signalTag)
                 {
@@ -309,6 +318,7 @@ namespace mxl::bridge
         }
         _exporter->tick(now);
         _importer->tick(now);
+        tickLeases(now);
         if (now >= _nextCatalogue)
         {
             _nextCatalogue = now + catalogueIntervalNs;
@@ -337,6 +347,7 @@ namespace mxl::bridge
         describePeers(status.peers);
         _exporter->describe(status.flows);
         _importer->describe(status.flows);
+        describeLeases(status.leases);
         _status.publish(std::move(status));
     }
 
@@ -346,6 +357,17 @@ namespace mxl::bridge
         {
             return;
         }
+        // Clients find no ring from now on (MXL_ERR_NO_FABRIC); those still waiting are told.
+        for (auto& a : _acquiring)
+        {
+            reply(a.request, fabric::remote::ReplyStatus::NoFabric, 0, "the bridge is stopping");
+            if (a.resolving.valid())
+            {
+                a.resolving.wait();
+            }
+        }
+        _acquiring.clear();
+        _commands.reset();
         for (auto& session : _sessions)
         {
             session->send(Goodbye{"the bridge is stopping"});

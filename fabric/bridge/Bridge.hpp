@@ -8,9 +8,12 @@
 //   Importer        - the flows mirrored from peers (subscriptions, mirrors, grants);
 //   StatusPublisher - the domain's status area, and lastStatus() for other threads (mxl-fabric-
 //                     bridge's metrics endpoint).
+//   Leases          - remote flows local processes ask for through the domain's command ring
+//                     (CommandService), imported on demand (BridgeLeases.cpp).
 // The replication itself runs on the Senders' and Receivers' own threads (fabric/replication).
 
 #include <cstdint>
+#include <future>
 #include <list>
 #include <memory>
 #include <string>
@@ -19,7 +22,9 @@
 #include "base/Expected.hpp"
 #include "base/Fd.hpp"
 #include "bridge/Exporter.hpp"
+#include "bridge/CommandService.hpp"
 #include "bridge/Importer.hpp"
+#include "bridge/Leases.hpp"
 #include "bridge/Options.hpp"
 #include "bridge/Peer.hpp"
 #include "bridge/StatusPublisher.hpp"
@@ -77,6 +82,31 @@ namespace mxl::bridge
         /// Peers that import from this bridge, with an established session.
         [[nodiscard]] std::vector<Session*> importingSessions() const;
         void describePeers(std::vector<PeerStatus>& peers) const;
+
+        // ---- remote flows on demand (BridgeLeases.cpp) ----
+        /// A lease being acquired: its request waits for the mirror (or a failure, or its deadline).
+        struct Acquiring
+        {
+            fabric::remote::Request request;
+            std::uint64_t leaseId{0};
+            std::uint64_t deadline{0};
+            std::future<Expected<SocketAddress>> resolving; ///< the source's host name being looked up
+            Peer* peer{nullptr};
+        };
+        Expected<void> setUpLeases();
+        static bool isCommandsTag(void const* tag) noexcept;
+        void onCommands(std::uint64_t now);
+        void acquire(fabric::remote::Request const& request, std::uint64_t now);
+        void release(fabric::remote::Request const& request, std::uint64_t now);
+        /// Answers what can be answered of the leases being acquired.
+        void progressAcquiring(std::uint64_t now);
+        /// Leases of processes that are gone, flows whose linger ended, peers nobody needs.
+        void tickLeases(std::uint64_t now);
+        void reply(fabric::remote::Request const& request, fabric::remote::ReplyStatus status, std::uint64_t leaseId, std::string_view reason);
+        void endLease(std::uint64_t leaseId, std::uint64_t now, std::string_view why);
+        /// The peer at address, dialled for leases if no --import names it.
+        Peer& leasedPeer(SocketAddress const& address);
+        void describeLeases(std::vector<LeaseStatus>& leases) const;
         void publishStatus();
         void shutdown();
 
@@ -95,6 +125,13 @@ namespace mxl::bridge
         StatusPublisher _status;
         std::unique_ptr<Exporter> _exporter;
         std::unique_ptr<Importer> _importer;
+        std::unique_ptr<CommandService> _commands;
+        Leases _leases;
+        std::list<Acquiring> _acquiring;
+        fabric::remote::Received _received;
+        std::uint64_t _nextLeaseSweep{0};
+        std::uint64_t _nextCommandRefusalLog{0};
+        std::uint64_t _commandRefusals{0};
 
         std::uint64_t _nextCatalogue{0};
         std::uint64_t _listenerRestingUntil{0}; ///< Not polled until then (accept failed: EMFILE and the like).

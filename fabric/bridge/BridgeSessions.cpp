@@ -38,7 +38,7 @@ namespace mxl::bridge
     {
         for (auto& peer : _peers)
         {
-            if (peer.session != nullptr || now < peer.nextAttempt)
+            if (peer.session != nullptr || now < peer.nextAttempt || peer.retiring)
             {
                 continue;
             }
@@ -78,6 +78,8 @@ namespace mxl::bridge
             {
                 peer->session = nullptr;
                 peer->provider.clear();
+                peer->catalogueKnown = false;
+                peer->catalogue.clear();
                 if (session.authenticationFailed())
                 {
                     peer->refused = true;
@@ -185,6 +187,24 @@ namespace mxl::bridge
                 else if constexpr (std::is_same_v<T, Catalogue>)
                 {
                     log().debug("peer {}: catalogue page {} of {}: {} flows", session.peerText(), m.page + 1, m.pages, m.flows.size());
+                    if (peer != nullptr)
+                    {
+                        // Whole catalogues only: what the peer exports is known once its last page came.
+                        if (m.page == 0)
+                        {
+                            peer->cataloguePages.clear();
+                        }
+                        for (auto const& entry : m.flows)
+                        {
+                            peer->cataloguePages.push_back(entry.flowId);
+                        }
+                        if (m.page + 1 == m.pages)
+                        {
+                            peer->catalogue = std::move(peer->cataloguePages);
+                            peer->cataloguePages.clear();
+                            peer->catalogueKnown = true;
+                        }
+                    }
                 }
                 else if constexpr (std::is_same_v<T, Subscribe>)
                 {

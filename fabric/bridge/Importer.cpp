@@ -90,7 +90,57 @@ namespace mxl::bridge
             import.peer = &peer;
             import.flowId = flowId;
             _imports.push_back(std::move(import));
+            if (peer.session != nullptr && peer.session->phase() == Session::Phase::Established)
+            {
+                peer.session->send(Subscribe{flowId});
+            }
         }
+    }
+
+    void Importer::remove(Peer const& peer, Uuid const& flowId, std::string const& why)
+    {
+        auto it = std::find_if(_imports.begin(), _imports.end(), [&](Import const& i) { return i.peer == &peer && i.flowId == flowId; });
+        if (it == _imports.end())
+        {
+            return;
+        }
+        if (it->creating.valid())
+        {
+            if (auto receiver = it->creating.get(); receiver)
+            {
+                it->receiver = std::move(*receiver);
+            }
+        }
+        releaseMirror(*it, why);
+        if (peer.session != nullptr && peer.session->phase() == Session::Phase::Established)
+        {
+            peer.session->send(Unsubscribe{flowId});
+        }
+        log().info("flow {}: no longer imported from {}", formatUuid(flowId), peer.address);
+        _imports.erase(it);
+    }
+
+    bool Importer::importsFrom(Peer const& peer) const
+    {
+        return std::any_of(_imports.begin(), _imports.end(), [&](Import const& i) { return i.peer == &peer; });
+    }
+
+    Importer::Outcome Importer::outcome(Peer const& peer, Uuid const& flowId) const
+    {
+        auto it = std::find_if(_imports.begin(), _imports.end(), [&](Import const& i) { return i.peer == &peer && i.flowId == flowId; });
+        if (it == _imports.end())
+        {
+            return {false, MXL_ERR_NOT_FOUND, "the import is gone"};
+        }
+        if (it->receiver)
+        {
+            return {true, MXL_STATUS_OK, {}};
+        }
+        if (it->state == Import::State::Refused || it->state == Import::State::Error)
+        {
+            return {false, it->lastErrorCode == MXL_STATUS_OK ? MXL_ERR_INTERNAL : it->lastErrorCode, it->lastError};
+        }
+        return {};
     }
 
     void Importer::logImports() const
@@ -217,6 +267,7 @@ namespace mxl::bridge
             if (tooLarge)
             {
                 ++import->errors;
+                import->lastErrorCode = MXL_ERR_INVALID_ARG;
                 if (import->lastError != *tooLarge)
                 {
                     log().error("flow {}: not mirrored: {}", id, *tooLarge); // once, not at every offer
@@ -290,6 +341,7 @@ namespace mxl::bridge
         {
             ++import.errors;
             import.lastError = receiver.error().message;
+            import.lastErrorCode = receiver.error().status;
             import.state = Import::State::Error;
             import.resubscribeAt = now + resubscribeNs;
             log().error("flow {}: cannot mirror it: {}", id, import.lastError);
@@ -331,6 +383,7 @@ namespace mxl::bridge
         }
         ++import->errors;
         import->lastError = error.reason;
+        import->lastErrorCode = static_cast<mxlStatus>(error.code);
         log().warn("flow {}: the peer {} reports: {}", formatUuid(error.flowId), session.peerText(), error.reason);
         if (error.code == MXL_ERR_PERMISSION_DENIED)
         {

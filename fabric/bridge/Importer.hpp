@@ -37,8 +37,23 @@ namespace mxl::bridge
         Importer(Importer const&) = delete;
         Importer& operator=(Importer const&) = delete;
 
-        /// Imports flowId from peer (once, however often it is named).
+        /// Imports flowId from peer (once, however often it is named); subscribes at once when the
+        /// peer's session is up.
         void add(Peer& peer, Uuid const& flowId);
+        /// Stops importing flowId from peer: unsubscribes, and the mirror goes (its readers see
+        /// FLOW_INVALID). Waits for a mirror being created.
+        void remove(Peer const& peer, Uuid const& flowId, std::string const& why);
+        /// Whether any flow is imported from peer.
+        [[nodiscard]] bool importsFrom(Peer const& peer) const;
+
+        /// How far the import of flowId from peer got, for a lease waiting on it.
+        struct Outcome
+        {
+            bool ready{false};             ///< The mirror exists: readers can open it.
+            mxlStatus failure{MXL_STATUS_OK}; ///< The peer or this host refused it (with why).
+            std::string why;
+        };
+        [[nodiscard]] Outcome outcome(Peer const& peer, Uuid const& flowId) const;
         /// The peer's session is established: subscribes to its flows.
         void subscribeAll(Peer& peer);
         /// The peer's session is gone: its mirrors stay (readers wait) until the source is back.
@@ -96,6 +111,7 @@ namespace mxl::bridge
             std::uint64_t resubscribeAt{0};
             std::uint64_t errors{0};
             std::string lastError;
+            mxlStatus lastErrorCode{MXL_STATUS_OK}; ///< The peer's (ControlError) or this host's.
         };
 
         /// The import of flowId from this peer; none (and the session closed) when we did not subscribe.

@@ -42,5 +42,12 @@ namespace mxl::bridge
         std::uint64_t maxMirrorBytes{std::uint64_t{8} << 30};
         /// Largest total of all mirrors; unset: three quarters of the domain's file system.
         std::optional<std::uint64_t> maxMirrorsBytes;
+        /// Remote flows on demand (the domain's command ring, docs/remote-flows.md): how long a
+        /// leased flow's mirror stays after its last lease ends, and the limits on leases.
+        std::uint64_t leaseLingerMs{10'000};
+        std::size_t maxLeases{1024};
+        std::size_t maxLeasesPerClient{64};
+        /// Requests through the ring one process may make per second (a burst of 32 at once).
+        double leaseRequestRate{200};
     };
 }

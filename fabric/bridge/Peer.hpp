@@ -6,6 +6,9 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
+
+#include "base/Uuid.hpp"
 
 #include "control/Network.hpp"
 #include "control/Session.hpp"
@@ -24,5 +27,13 @@ namespace mxl::bridge
         std::string lastError;
         std::string provider; ///< Chosen for the current session.
         bool refused{false};  ///< Authentication failed: retried slowly.
+        /// Dialled for leases only (not named by --import): goes when its last import goes.
+        bool leased{false};
+        /// Its last import went: no new session; removed once the current one is closed.
+        bool retiring{false};
+        /// The flows the peer exports, from its Catalogue pages (catalogueKnown once all arrived).
+        std::vector<Uuid> catalogue;
+        std::vector<Uuid> cataloguePages;
+        bool catalogueKnown{false};
     };
 }

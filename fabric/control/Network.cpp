@@ -124,6 +124,40 @@ namespace mxl::bridge
         return address;
     }
 
+    Expected<SocketAddress> resolveHost(std::string const& host, std::uint16_t port)
+    {
+        auto const numeric = host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port) : fmt::format("{}:{}", host, port);
+        if (auto address = parseSocketAddress(numeric))
+        {
+            return address;
+        }
+        addrinfo hints{};
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        addrinfo* found = nullptr;
+        if (auto const rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &found); rc != 0 || found == nullptr)
+        {
+            return fail(MXL_ERR_NOT_FOUND, fmt::format("host '{}' has no address: {}", host, rc != 0 ? ::gai_strerror(rc) : "no answer"));
+        }
+        SocketAddress address;
+        std::memcpy(&address.storage, found->ai_addr, found->ai_addrlen);
+        address.length = found->ai_addrlen;
+        ::freeaddrinfo(found);
+        if (address.storage.ss_family == AF_INET)
+        {
+            reinterpret_cast<sockaddr_in*>(&address.storage)->sin_port = htons(port);
+        }
+        else if (address.storage.ss_family == AF_INET6)
+        {
+            reinterpret_cast<sockaddr_in6*>(&address.storage)->sin6_port = htons(port);
+        }
+        else
+        {
+            return fail(MXL_ERR_NOT_FOUND, fmt::format("host '{}' has no IPv4 or IPv6 address", host));
+        }
+        return address;
+    }
+
     Expected<Fd> listenTcp(SocketAddress const& address)
     {
         Fd fd{::socket(address.storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)};

@@ -183,9 +183,10 @@ namespace mxl::bridge
             {
                 return invalid(fmt::format("layout size {}, expected {}", h.layoutSize, areaSize));
             }
-            if (h.peerCount > maxStatusPeers || h.flowCount > maxStatusFlows)
+            if (h.peerCount > maxStatusPeers || h.flowCount > maxStatusFlows || h.leaseCount > maxStatusLeases)
             {
-                return invalid(fmt::format("{} peers and {} flows, at most {} and {} fit", h.peerCount, h.flowCount, maxStatusPeers, maxStatusFlows));
+                return invalid(fmt::format("{} peers, {} flows and {} leases, at most {}, {} and {} fit", h.peerCount, h.flowCount, h.leaseCount,
+                    maxStatusPeers, maxStatusFlows, maxStatusLeases));
             }
             BridgeStatus status;
             status.pid = h.pid;
@@ -211,6 +212,16 @@ namespace mxl::bridge
                 {
                     return invalid(fmt::format("flows[{}]: {}", i, problem));
                 }
+            }
+            status.leases.reserve(h.leaseCount);
+            for (std::uint32_t i = 0; i < h.leaseCount; ++i)
+            {
+                auto const& r = area.leases[i];
+                if (r.granted > 1)
+                {
+                    return invalid(fmt::format("leases[{}]: granted is {}, not 0 or 1", i, r.granted));
+                }
+                status.leases.push_back(LeaseStatus{r.pid, getText(r.flowId), getText(r.peer), r.sinceTai, r.granted == 1});
             }
             return std::optional<BridgeStatus>{std::move(status)};
         }
@@ -270,7 +281,11 @@ namespace mxl::bridge
             {
                 return r;
             }
-            auto r = readSpan(flowsSpan(std::min<std::size_t>(copy.header.flowCount, maxStatusFlows)));
+            if (auto r = readSpan(flowsSpan(std::min<std::size_t>(copy.header.flowCount, maxStatusFlows))); !r)
+            {
+                return r;
+            }
+            auto r = readSpan(leasesSpan(std::min<std::size_t>(copy.header.leaseCount, maxStatusLeases)));
             std::atomic_thread_fence(std::memory_order_acquire);
             return r;
         }

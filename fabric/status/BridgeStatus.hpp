@@ -25,6 +25,7 @@ namespace mxl::bridge
     inline constexpr char statusFileName[] = ".mxl-fabric-bridge.status";
     inline constexpr std::size_t maxStatusPeers = 64;
     inline constexpr std::size_t maxStatusFlows = 256;
+    inline constexpr std::size_t maxStatusLeases = 256;
 
     /// Whether this bridge imports from the peer (it connects out) or the peer imports from it.
     enum class PeerDirection : std::uint8_t
@@ -115,6 +116,16 @@ namespace mxl::bridge
         std::string lastError;
     };
 
+    /// A remote flow a local process holds through the command ring (docs/remote-flows.md).
+    struct LeaseStatus
+    {
+        std::uint32_t pid{0};
+        std::string flowId; ///< Lowercase UUID.
+        std::string peer;   ///< The source bridge's control address.
+        std::uint64_t sinceTai{0};
+        bool granted{false}; ///< false while the bridge is still acquiring it.
+    };
+
     struct BridgeStatus
     {
         std::uint32_t pid{0};
@@ -124,6 +135,7 @@ namespace mxl::bridge
         std::uint64_t updatedTai{0}; ///< TAI ns of the last publish (a reader calls a status older than a few seconds stale).
         std::vector<PeerStatus> peers;          ///< At most maxStatusPeers are published.
         std::vector<FlowReplicationStatus> flows; ///< At most maxStatusFlows are published.
+        std::vector<LeaseStatus> leases;          ///< At most maxStatusLeases are published.
     };
 
     /// The bridge's side. create() makes (or takes over) the status file and holds an exclusive

@@ -18,6 +18,7 @@
 namespace mxl::bridge::area
 {
     using layout::FlowRecord;
+    using layout::LeaseRecord;
     using layout::PeerRecord;
     using layout::StatusArea;
 
@@ -41,6 +42,11 @@ namespace mxl::bridge::area
     constexpr Span flowsSpan(std::size_t count) noexcept
     {
         return {offsetof(StatusArea, flows), count * sizeof(FlowRecord)};
+    }
+
+    constexpr Span leasesSpan(std::size_t count) noexcept
+    {
+        return {offsetof(StatusArea, leases), count * sizeof(LeaseRecord)};
     }
 
     inline Unexpected ioError(std::filesystem::path const& path, std::string_view action, int err)

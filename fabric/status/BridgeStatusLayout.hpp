@@ -19,7 +19,7 @@
 namespace mxl::bridge::layout
 {
     inline constexpr std::uint64_t statusMagic = 0x4744'4952'424c'584dULL; // the bytes "MXLBRIDG" (little-endian)
-    inline constexpr std::uint32_t statusVersion = 1;
+    inline constexpr std::uint32_t statusVersion = 2; // 2: the leases table
 
     struct PeerRecord
     {
@@ -57,6 +57,15 @@ namespace mxl::bridge::layout
         char lastError[256];
     };
 
+    struct LeaseRecord
+    {
+        std::uint32_t pid;
+        std::uint32_t granted; ///< 1 once the client was answered Ok, 0 while acquiring.
+        std::uint64_t sinceTai;
+        char flowId[40];
+        char peer[64];
+    };
+
     struct StatusHeader
     {
         std::uint64_t magic;
@@ -66,7 +75,7 @@ namespace mxl::bridge::layout
         std::uint32_t pid;
         std::uint32_t peerCount;
         std::uint32_t flowCount;
-        std::uint32_t reserved;
+        std::uint32_t leaseCount;
         std::uint64_t startedTai;
         std::uint64_t updatedTai;
         char bridgeId[64];
@@ -78,11 +87,12 @@ namespace mxl::bridge::layout
         StatusHeader header;
         PeerRecord peers[maxStatusPeers];
         FlowRecord flows[maxStatusFlows];
+        LeaseRecord leases[maxStatusLeases];
     };
 
     inline constexpr std::size_t sequenceWord = offsetof(StatusHeader, sequence) / sizeof(std::uint64_t);
 
-    static_assert(sizeof(PeerRecord) % 8 == 0 && sizeof(FlowRecord) % 8 == 0 && sizeof(StatusHeader) % 8 == 0);
+    static_assert(sizeof(PeerRecord) % 8 == 0 && sizeof(FlowRecord) % 8 == 0 && sizeof(LeaseRecord) % 8 == 0 && sizeof(StatusHeader) % 8 == 0);
     static_assert(sizeof(StatusArea) % 8 == 0 && offsetof(StatusHeader, sequence) % 8 == 0);
     static_assert(sizeof(StatusArea) <= UINT32_MAX);
 }

@@ -115,6 +115,15 @@ namespace mxl::bridge
             putText(r.lastError, f.lastError);
         }
 
+        void encode(LeaseRecord& r, LeaseStatus const& l) noexcept
+        {
+            r.pid = l.pid;
+            r.granted = l.granted ? 1 : 0;
+            r.sinceTai = l.sinceTai;
+            putText(r.flowId, l.flowId);
+            putText(r.peer, l.peer);
+        }
+
         /// Who holds a status file's lock, for the error of a second bridge.
         std::string holder(std::filesystem::path const& domain)
         {
@@ -149,6 +158,7 @@ namespace mxl::bridge
         /// first everything, so that nothing of a previous bridge's file remains.
         std::size_t writtenPeers{maxStatusPeers};
         std::size_t writtenFlows{maxStatusFlows};
+        std::size_t writtenLeases{maxStatusLeases};
         /// The next area is built here, then copied into the mapping word by word.
         std::unique_ptr<StatusArea> staging{std::make_unique<StatusArea>()};
     };
@@ -286,6 +296,12 @@ namespace mxl::bridge
         auto const flows = std::min(status.flows.size(), maxStatusFlows);
         h.peerCount = static_cast<std::uint32_t>(peers);
         h.flowCount = static_cast<std::uint32_t>(flows);
+        auto const leases = std::min(status.leases.size(), maxStatusLeases);
+        h.leaseCount = static_cast<std::uint32_t>(leases);
+        for (std::size_t i = 0; i < leases; ++i)
+        {
+            encode(area.leases[i], status.leases[i]);
+        }
         for (std::size_t i = 0; i < peers; ++i)
         {
             encode(area.peers[i], status.peers[i]);
@@ -302,9 +318,11 @@ namespace mxl::bridge
         store(bytes, words, headerSpan);
         store(bytes, words, peersSpan(std::max(peers, s.writtenPeers)));
         store(bytes, words, flowsSpan(std::max(flows, s.writtenFlows)));
+        store(bytes, words, leasesSpan(std::max(leases, s.writtenLeases)));
         s.sequence += 2;
         word(words, layout::sequenceWord).store(s.sequence, std::memory_order_release);
         s.writtenPeers = peers;
         s.writtenFlows = flows;
+        s.writtenLeases = leases;
     }
 }

@@ -34,11 +34,16 @@ extern "C"
 
     /**
      * Asks this host's bridge for the flow named by uri and waits until its mirror exists in the
-     * instance's domain (then mxlCreateFlowReader with the URI's flow id works), at most timeoutMs.
+     * instance's domain (then mxlCreateFlowReader with the URI's flow id works), at most timeoutMs
+     * (the bridge's own TIMEOUT answer, with its reason, may take 250 ms more to arrive).
      * Errors: INVALID_ARG (NULL, a malformed URI: the log says what is wrong), NO_FABRIC (no bridge
-     * serves this domain), TIMEOUT, NOT_FOUND (the remote bridge has no such flow or does not
-     * export it), PERMISSION_DENIED (authentication failed), NOT_READY (this process asks too
-     * often: try later).
+     * serves this domain), TIMEOUT (the remote bridge was not reached, or did not offer the flow in
+     * time), NOT_FOUND (the remote bridge has no such flow or does not export it, or its host name
+     * has no address), PERMISSION_DENIED (authentication between the bridges failed), NOT_READY
+     * (this process holds or asks for too many: try later), INTERNAL (this host cannot mirror it,
+     * for example beyond the bridge's size limits). The log line names the cause.
+     * When the bridge stops or restarts, mirrors go: readers see MXL_ERR_FLOW_INVALID, and the lease
+     * is gone with it; acquire again.
      */
     MXL_EXPORT mxlStatus mxlAcquireRemoteFlow(mxlInstance instance, char const* uri, uint32_t timeoutMs, mxlRemoteFlow* out);
 

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "CommandLine.hpp"
 
+#include <exception>
 #include <fstream>
+#include <string>
 
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
@@ -32,8 +34,32 @@ namespace mxl::bridge
                 ("metrics", po::value<std::string>(), "serve Prometheus metrics over HTTP on IP:PORT")
                 ("log-level", po::value<std::string>(), "trace|debug|info|warn|error (default info)")
                 ("max-mirror-size", po::value<std::string>(), "largest mirror one imported flow may make here, e.g. 512M, 8G (default 8G)")
-                ("max-mirrors-size", po::value<std::string>(), "largest total of all mirrors (default: 3/4 of the domain's file system)");
+                ("max-mirrors-size", po::value<std::string>(), "largest total of all mirrors (default: 3/4 of the domain's file system)")
+                ("lease-linger", po::value<std::string>(), "SECONDS a remote flow's mirror stays after its last lease ends (default 10; 0: at once)")
+                ("max-leases", po::value<std::string>(), "remote-flow leases local processes may hold together (default 1024)")
+                ("max-leases-per-client", po::value<std::string>(), "leases one process may hold (default 64)")
+                ("lease-request-rate", po::value<std::string>(), "requests per second one process may send the bridge (default 200)");
             return options;
+        }
+
+        /// A number in [low, high] (decimals allowed), or an error naming the option.
+        double parseNumber(std::string const& option, std::string const& text, double low, double high)
+        {
+            std::size_t used = 0;
+            double value = 0;
+            try
+            {
+                value = std::stod(text, &used);
+            }
+            catch (std::exception const&)
+            {
+                used = 0;
+            }
+            if (used == 0 || used != text.size() || !(value >= low && value <= high))
+            {
+                throw po::error{fmt::format("{} expects a number from {} to {}, got '{}'", option, low, high, text)};
+            }
+            return value;
         }
 
         Uuid parseId(std::string const& option, std::string const& text)
@@ -210,6 +236,22 @@ namespace mxl::bridge
         if (vm.count("max-mirrors-size") != 0)
         {
             options.maxMirrorsBytes = parseByteSize("--max-mirrors-size", vm["max-mirrors-size"].as<std::string>());
+        }
+        if (vm.count("lease-linger") != 0)
+        {
+            options.leaseLingerMs = static_cast<std::uint64_t>(parseNumber("--lease-linger", vm["lease-linger"].as<std::string>(), 0, 86400) * 1000);
+        }
+        if (vm.count("max-leases") != 0)
+        {
+            options.maxLeases = static_cast<std::size_t>(parseNumber("--max-leases", vm["max-leases"].as<std::string>(), 1, 65536));
+        }
+        if (vm.count("max-leases-per-client") != 0)
+        {
+            options.maxLeasesPerClient = static_cast<std::size_t>(parseNumber("--max-leases-per-client", vm["max-leases-per-client"].as<std::string>(), 1, 65536));
+        }
+        if (vm.count("lease-request-rate") != 0)
+        {
+            options.leaseRequestRate = parseNumber("--lease-request-rate", vm["lease-request-rate"].as<std::string>(), 1, 1e6);
         }
         return options;
     }

@@ -80,6 +80,18 @@ namespace mxl::info
             }
             flows.render(out, "  ");
         }
+
+        out.push_back(fmt::format("leases ({})", status.leases.size()));
+        if (!status.leases.empty())
+        {
+            Table leases{{"PID", "FLOW", "FROM", "STATE", "SINCE"}};
+            for (auto const& l : status.leases)
+            {
+                leases.add({std::to_string(l.pid), orNoValue(l.flowId), orNoValue(l.peer), l.granted ? "held" : "acquiring",
+                    formatAge(now, l.sinceTai) + " ago"});
+            }
+            leases.render(out, "  ");
+        }
         return out;
     }
 
@@ -108,6 +120,17 @@ namespace mxl::info
         {
             flows.push_back(replicationJson(f));
         }
+        auto leases = nlohmann::json::array();
+        for (auto const& l : status.leases)
+        {
+            leases.push_back({
+                {"pid", l.pid},
+                {"flow", l.flowId.empty() ? nlohmann::json(nullptr) : nlohmann::json(l.flowId)},
+                {"peer", l.peer.empty() ? nlohmann::json(nullptr) : nlohmann::json(l.peer)},
+                {"state", l.granted ? "held" : "acquiring"},
+                {"since", l.sinceTai},
+            });
+        }
         return {
             {"pid", status.pid},
             {"bridge_id", status.bridgeId},
@@ -117,6 +140,7 @@ namespace mxl::info
             {"stale", isStale(status, now)},
             {"peers", std::move(peers)},
             {"flows", std::move(flows)},
+            {"leases", std::move(leases)},
         };
     }
 }

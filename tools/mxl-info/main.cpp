@@ -17,6 +17,7 @@
 #include "mxl-info/BridgeView.hpp"
 #include "mxl-info/FlowStatus.hpp"
 #include "mxl-info/GarbageCollection.hpp"
+#include "mxl-info/OpenRemote.hpp"
 #include "mxl-info/Snapshot.hpp"
 #include "mxl-info/Views.hpp"
 #include "mxl-info/Watch.hpp"
@@ -34,6 +35,7 @@ namespace
         Gc,
         Snapshot,
         Bridge,
+        Open,
     };
 
     struct Options
@@ -45,12 +47,15 @@ namespace
         std::string output;
         bool json{false};
         unsigned intervalMs{500};
+        std::string uri;
+        std::uint32_t timeoutMs{5000};
     };
 
     constexpr Program program{"mxl-info",
         "mxl-info --domain DIR [--flow ID] [--json | --watch [--interval MS]]\n"
         "mxl-info --domain DIR --gc\n"
         "mxl-info --domain DIR --bridge [--json]\n"
+        "mxl-info --domain DIR --open mxl://HOST[:PORT]/FLOW-ID [--timeout MS] [--interval MS]\n"
         "mxl-info --domain DIR --snapshot ID --output FILE.png"};
 
     std::optional<Options> parse(int argc, char** argv)
@@ -70,7 +75,9 @@ namespace
             ("gc", po::bool_switch(&gc), "remove stale flows (no live writer) and print their ids")
             ("snapshot", po::value(&o.snapshotId), "write the latest complete grain of a v210/v210a flow (its id) as a PNG")
             ("output", po::value(&o.output), "PNG file for --snapshot")
-            ("bridge", po::bool_switch(&bridge), "show the mxl-fabric-bridge serving the domain: its peers and replicated flows");
+            ("bridge", po::bool_switch(&bridge), "show the mxl-fabric-bridge serving the domain: its peers, replicated flows and leases")
+            ("open", po::value(&o.uri), "ask the domain's bridge for a remote flow (mxl://HOST[:PORT]/FLOW-ID) and show it live until interrupted")
+            ("timeout", po::value(&o.timeoutMs)->default_value(o.timeoutMs), "--open: how long the bridge may take, in milliseconds");
         auto const parsed = parseCommandLine(desc, argc, argv);
         if (!parsed)
         {
@@ -81,10 +88,15 @@ namespace
         {
             throw po::error{"--domain is required"};
         }
-        auto const actions = int{watch} + int{gc} + int{vm.count("snapshot") > 0} + int{bridge};
+        bool const open = vm.count("open") > 0;
+        auto const actions = int{watch} + int{gc} + int{vm.count("snapshot") > 0} + int{bridge} + int{open};
         if (actions > 1)
         {
-            throw po::error{"--watch, --gc, --snapshot and --bridge exclude each other"};
+            throw po::error{"--watch, --gc, --snapshot, --bridge and --open exclude each other"};
+        }
+        if (!vm["timeout"].defaulted() && !open)
+        {
+            throw po::error{"--timeout is only used with --open"};
         }
         if (vm.count("flow"))
         {
@@ -107,15 +119,23 @@ namespace
         {
             throw po::error{"--output is only used with --snapshot"};
         }
-        if (!vm["interval"].defaulted() && !watch)
+        if (!vm["interval"].defaulted() && !watch && !open)
         {
-            throw po::error{"--interval is only used with --watch"};
+            throw po::error{"--interval is only used with --watch and --open"};
         }
         if (o.intervalMs < 10 || o.intervalMs > 60'000)
         {
             throw po::error{fmt::format("--interval must be 10..60000 milliseconds, got {}", o.intervalMs)};
         }
-        if (watch)
+        if (open)
+        {
+            if (o.json || o.flowId)
+            {
+                throw po::error{"--open takes the flow from its URI and prints JSON lines when not on a terminal; drop --flow and --json"};
+            }
+            o.action = Action::Open;
+        }
+        else if (watch)
         {
             if (o.json)
             {
@@ -166,9 +186,14 @@ namespace
         // --watch takes over the screen.
         (void)mxlGetTime();
 
+        if (o.action == Action::Open)
+        {
+            return mxl::info::openRemote({o.domain, o.uri, o.timeoutMs, std::chrono::milliseconds{o.intervalMs}});
+        }
         mxl::info::DomainInspector inspector{o.domain};
         switch (o.action)
         {
+            case Action::Open: break;
             case Action::List:
             {
                 auto const flows = inspector.scan();

@@ -52,4 +52,20 @@ namespace mxl::bridge
         EXPECT_EQ(parsed("[::1]:0").text(), "[::1]:0");
         EXPECT_EQ(parsed("0.0.0.0:7400").text(), "0.0.0.0:7400");
     }
+
+    TEST(SocketAddress, ResolveHostTakesNumericHostsAsTheyAreAndNamesThroughTheResolver)
+    {
+        EXPECT_EQ(resolveHost("10.0.0.1", 7400).value().text(), "10.0.0.1:7400");
+        EXPECT_EQ(resolveHost("fd00::1", 7401).value().text(), "[fd00::1]:7401");
+        // localhost is in /etc/hosts on every machine this runs on: no DNS server needed.
+        auto const local = resolveHost("localhost", 7402);
+        ASSERT_TRUE(local) << local.error().message;
+        EXPECT_EQ(local->port(), 7402);
+        EXPECT_TRUE(local->host() == "127.0.0.1" || local->host() == "::1") << local->host();
+        // .invalid never resolves (RFC 6761).
+        auto const none = resolveHost("no-such-host.invalid", 7400);
+        ASSERT_FALSE(none);
+        EXPECT_EQ(none.error().status, MXL_ERR_NOT_FOUND);
+        EXPECT_NE(none.error().message.find("no-such-host.invalid"), std::string::npos) << none.error().message;
+    }
 }

@@ -78,6 +78,8 @@ namespace
             1000, 5'184'000'000ULL, 8000, 3, 1, 4, 5, 123456789, 2.75, ""});
         s.flows.push_back(FlowReplicationStatus{"0a7c1b3e-2d4f-4a6b-8c9d-0e1f2a3b4c5d", FlowRole::Export, "10.0.0.2:40123", FlowState::Refused, "tcp", "send-receive", 0,
             0, 0, 0, 0, 0, 0, 9, 0, -1, "grant refused: unknown flow"});
+        s.leases.push_back(LeaseStatus{4242, "5fbec3b1-1b0f-417d-9059-8b94a47197ed", "10.0.0.1:7400", 1'700'000'000'000'000'000ULL, true});
+        s.leases.push_back(LeaseStatus{4343, "", "", 1'700'000'001'000'000'000ULL, false});
         return s;
     }
 
@@ -167,6 +169,15 @@ TEST(BridgeStatus, PublishedStatusReadsBackFieldForField)
     {
         expectEqual(status.flows[i], published.flows[i]);
     }
+    ASSERT_EQ(status.leases.size(), published.leases.size());
+    for (std::size_t i = 0; i < published.leases.size(); ++i)
+    {
+        EXPECT_EQ(status.leases[i].pid, published.leases[i].pid);
+        EXPECT_EQ(status.leases[i].flowId, published.leases[i].flowId);
+        EXPECT_EQ(status.leases[i].peer, published.leases[i].peer);
+        EXPECT_EQ(status.leases[i].sinceTai, published.leases[i].sinceTai);
+        EXPECT_EQ(status.leases[i].granted, published.leases[i].granted);
+    }
 
     // A smaller status replaces the larger one entirely.
     BridgeStatus smaller;
@@ -178,6 +189,7 @@ TEST(BridgeStatus, PublishedStatusReadsBackFieldForField)
     EXPECT_EQ(second.bridgeId, "second");
     EXPECT_TRUE(second.peers.empty());
     EXPECT_TRUE(second.flows.empty());
+    EXPECT_TRUE(second.leases.empty());
 }
 
 TEST(BridgeStatus, UnsetTimesAreFilledInByTheWriter)
@@ -246,9 +258,15 @@ TEST(BridgeStatus, TablesBeyondTheirCapacityAreCapped)
         flow.flowId = "flow " + std::to_string(i);
         flow.grains = i;
     }
+    for (std::size_t i = 0; i < maxStatusLeases + 10; ++i)
+    {
+        s.leases.emplace_back().pid = static_cast<std::uint32_t>(i);
+    }
     writer->publish(s);
 
     auto const status = read(domain);
+    ASSERT_EQ(status.leases.size(), maxStatusLeases);
+    EXPECT_EQ(status.leases.back().pid, maxStatusLeases - 1);
     ASSERT_EQ(status.peers.size(), maxStatusPeers);
     ASSERT_EQ(status.flows.size(), maxStatusFlows);
     EXPECT_EQ(status.peers.back().address, "peer " + std::to_string(maxStatusPeers - 1));
@@ -308,7 +326,7 @@ TEST(BridgeStatus, ReaderNeverSeesATornSnapshotWhileAWriterPublishes)
         for (std::uint64_t i = 1; !stop.stop_requested(); ++i)
         {
             auto const text = std::to_string(i);
-            BridgeStatus s{0, text, text, i, i, {}, {}};
+            BridgeStatus s{0, text, text, i, i, {}, {}, {}};
             for (std::uint64_t p = 0; p < i % 4; ++p)
             {
                 s.peers.push_back(PeerStatus{text, static_cast<PeerDirection>(i % 2), static_cast<PeerState>(i % 5), text, text, i, i, static_cast<double>(i), static_cast<double>(i), i, text});
@@ -394,6 +412,12 @@ TEST(BridgeStatus, DamagedFilesAreErrorsNotCrashes)
     auto hugeFlows = good;
     areaOf(hugeFlows).header.flowCount = maxStatusFlows + 1;
     cases.push_back({"huge flow count", hugeFlows, "flows"});
+    auto hugeLeases = good;
+    areaOf(hugeLeases).header.leaseCount = maxStatusLeases + 1;
+    cases.push_back({"huge lease count", hugeLeases, "leases"});
+    auto badGranted = good;
+    areaOf(badGranted).leases[0].granted = 7;
+    cases.push_back({"lease granted neither 0 nor 1", badGranted, "leases[0]: granted is 7"});
     // Names that are none of this version's: refused, naming the record and the field.
     auto unknownPeerState = good;
     std::strcpy(areaOf(unknownPeerState).peers[1].state, "sleeping");
