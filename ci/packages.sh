@@ -10,6 +10,7 @@ MXL_PACKAGES=(
     libgtest-dev libgmock-dev
     libssl-dev libpng-dev
     iproute2 nftables
+    python3
 )
 
 mxl_install_packages() {

@@ -4,6 +4,7 @@
 #include <mxl/remote.h>
 
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <optional>
 
@@ -17,11 +18,12 @@ namespace mxl::fabric::api
 {
     namespace
     {
-        /// A lease, and the client that asked for it (its identity is the lease holder's).
+        /// A lease, and where to end it. The ring is opened again to release: a bridge that restarted
+        /// made a new one (and answers NotFound for a lease of its predecessor).
         struct RemoteFlow
         {
             std::uintptr_t owner{0}; ///< The mxlInstance's handle.
-            std::optional<remote::CommandClient> client;
+            std::filesystem::path domain;
             std::uint64_t leaseId{0};
         };
 
@@ -87,11 +89,11 @@ extern "C" MXL_EXPORT mxlStatus mxlAcquireRemoteFlow(mxlInstance instance, char 
         auto lease = std::make_unique<RemoteFlow>();
         lease->owner = handleValue(instance);
         lease->leaseId = reply->leaseId;
-        lease->client.emplace(std::move(*client));
+        lease->domain = owner->domain->path();
         auto const handle = remoteFlowTable().insert(lease.get());
         if (handle == 0)
         {
-            (void)lease->client->release(lease->leaseId, releaseTimeout);
+            (void)client->release(lease->leaseId, releaseTimeout);
             return refuse(function, "too many remote flows", MXL_ERR_UNKNOWN);
         }
         lease.release();
@@ -114,7 +116,13 @@ extern "C" MXL_EXPORT mxlStatus mxlReleaseRemoteFlow(mxlInstance instance, mxlRe
             return refuse(function, "the remote flow was acquired through another mxlInstance");
         }
         std::unique_ptr<RemoteFlow> owned{remoteFlowTable().remove(remote)};
-        auto reply = owned->client->release(owned->leaseId, releaseTimeout);
+        auto client = fabric::remote::CommandClient::open(owned->domain);
+        if (!client)
+        {
+            // No bridge serves the domain now: the lease ended with the bridge that held it.
+            return reachFailure(function, client.error());
+        }
+        auto reply = client->release(owned->leaseId, releaseTimeout);
         if (!reply)
         {
             // The handle is gone either way: the bridge reclaims the lease of a process that is gone,

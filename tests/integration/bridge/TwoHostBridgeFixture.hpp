@@ -61,10 +61,11 @@ namespace mxl::bridge::test
             return bridge;
         }
 
-        /// The importing bridge on B, importing flows from A.
-        RunningBridge& startB(std::vector<TestFlow const*> const& imports, std::filesystem::path const& keyFile)
+        /// The importing bridge on B, importing flows from A, with extra options.
+        RunningBridge& startB(std::vector<TestFlow const*> const& imports, std::filesystem::path const& keyFile, std::vector<std::string> const& extra = {})
         {
             std::vector<std::string> args{"--domain", domainB.str(), "--listen", std::string{TwoHosts::addressB} + ":" + controlPort};
+            args.insert(args.end(), extra.begin(), extra.end());
             for (auto const* flow : imports)
             {
                 args.push_back("--import");
