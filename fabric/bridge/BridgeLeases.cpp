@@ -265,10 +265,11 @@ namespace mxl::bridge
             }
             if (!answer && now >= a.deadline)
             {
-                auto why = a.peer == nullptr                 ? fmt::format("looking up {} took longer", body.host)
-                           : a.peer->session == nullptr      ? fmt::format("no session with the bridge at {}{}", a.peer->address,
-                                                                   a.peer->lastError.empty() ? "" : ": " + a.peer->lastError)
-                                                             : fmt::format("the bridge at {} did not offer it in time", a.peer->address);
+                auto const up = a.peer != nullptr && a.peer->session != nullptr && a.peer->session->phase() == Session::Phase::Established;
+                auto why = a.peer == nullptr ? fmt::format("looking up {} took longer", body.host)
+                           : !up             ? fmt::format("no session with the bridge at {}{}", a.peer->address,
+                                                   a.peer->lastError.empty() ? "" : ": " + a.peer->lastError)
+                                             : fmt::format("the bridge at {} did not offer it in time", a.peer->address);
                 answer.emplace(ReplyStatus::Timeout, std::move(why));
             }
             if (!answer)
