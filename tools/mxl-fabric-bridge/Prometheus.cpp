@@ -2,6 +2,7 @@
 #include "Prometheus.hpp"
 
 #include <cmath>
+#include <map>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -169,6 +170,17 @@ namespace mxl::bridge
             {
                 e.sample({{"flow", f.flowId}, {"role", toString(f.role)}, {"peer", f.peer}}, number(f.latencyMs / 1e3));
             }
+        }
+        // Per flow, not per process: pids come and go, and a label per pid would grow without bound.
+        e.family("mxl_bridge_leases", "gauge", "Leases local processes hold on a remote flow (held), or are waiting for (acquiring).");
+        std::map<std::pair<std::string, bool>, std::size_t> leases;
+        for (auto const& l : status.leases)
+        {
+            ++leases[{l.flowId, l.granted}];
+        }
+        for (auto const& [key, count] : leases)
+        {
+            e.sample({{"flow", key.first}, {"state", key.second ? "held" : "acquiring"}}, std::to_string(count));
         }
         return e.take();
     }

@@ -54,6 +54,9 @@ namespace
         exported.role = FlowRole::Export;
         exported.peer = "10.0.0.2:40123";
         exported.state = FlowState::Waiting;
+        s.leases.push_back(LeaseStatus{100, "5fbec3b1-1b0f-417d-9059-8b94a47197ed", "10.0.0.1:7400", 1, true});
+        s.leases.push_back(LeaseStatus{101, "5fbec3b1-1b0f-417d-9059-8b94a47197ed", "10.0.0.1:7400", 2, true});
+        s.leases.push_back(LeaseStatus{102, "5fbec3b1-1b0f-417d-9059-8b94a47197ed", "10.0.0.1:7400", 3, false});
         return s;
     }
 
@@ -169,6 +172,8 @@ TEST(BridgeStatusPrometheus, ValuesFollowTheStatusInBaseUnits)
     EXPECT_EQ(value("mxl_bridge_flow_latency_seconds{" + import + "}"), "0.0015");
     EXPECT_FALSE(s.contains("mxl_bridge_flow_latency_seconds{" + exportLabels + "}")) << "latency unknown";
     EXPECT_EQ(value("mxl_bridge_flow_grains_total{" + exportLabels + "}"), "0");
+    EXPECT_EQ(value(R"(mxl_bridge_leases{flow="5fbec3b1-1b0f-417d-9059-8b94a47197ed",state="held"})"), "2") << "counted per flow, not per pid";
+    EXPECT_EQ(value(R"(mxl_bridge_leases{flow="5fbec3b1-1b0f-417d-9059-8b94a47197ed",state="acquiring"})"), "1");
 }
 
 TEST(BridgeStatusPrometheus, EveryFlowStateIsExposedWithOnlyTheCurrentOneSet)
