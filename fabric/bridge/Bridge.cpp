@@ -360,7 +360,7 @@ namespace mxl::bridge
         // Clients find no ring from now on (MXL_ERR_NO_FABRIC); those still waiting are told.
         for (auto& a : _acquiring)
         {
-            reply(a.request, fabric::remote::ReplyStatus::NoFabric, 0, "the bridge is stopping");
+            reply(a.command, fabric::remote::ReplyStatus::NoFabric, 0, "the bridge is stopping");
             if (a.resolving.valid())
             {
                 a.resolving.wait();

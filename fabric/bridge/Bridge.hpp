@@ -87,7 +87,7 @@ namespace mxl::bridge
         /// A lease being acquired: its request waits for the mirror (or a failure, or its deadline).
         struct Acquiring
         {
-            fabric::remote::Request request;
+            Command command;
             std::uint64_t leaseId{0};
             std::uint64_t deadline{0};
             std::future<Expected<SocketAddress>> resolving; ///< the source's host name being looked up
@@ -96,13 +96,13 @@ namespace mxl::bridge
         Expected<void> setUpLeases();
         static bool isCommandsTag(void const* tag) noexcept;
         void onCommands(std::uint64_t now);
-        void acquire(fabric::remote::Request const& request, std::uint64_t now);
-        void release(fabric::remote::Request const& request, std::uint64_t now);
+        void acquire(Command const& command, std::uint64_t now);
+        void release(Command const& command, std::uint64_t now);
         /// Answers what can be answered of the leases being acquired.
         void progressAcquiring(std::uint64_t now);
         /// Leases of processes that are gone, flows whose linger ended, peers nobody needs.
         void tickLeases(std::uint64_t now);
-        void reply(fabric::remote::Request const& request, fabric::remote::ReplyStatus status, std::uint64_t leaseId, std::string_view reason);
+        void reply(Command const& command, fabric::remote::ReplyStatus status, std::uint64_t leaseId, std::string_view reason);
         void endLease(std::uint64_t leaseId, std::uint64_t now, std::string_view why);
         /// The peer at address, dialled for leases if no --import names it.
         Peer& leasedPeer(SocketAddress const& address);
@@ -128,7 +128,8 @@ namespace mxl::bridge
         std::unique_ptr<CommandService> _commands;
         Leases _leases;
         std::list<Acquiring> _acquiring;
-        fabric::remote::Received _received;
+        std::vector<Command> _commandsTaken;
+        std::vector<fabric::remote::Refusal> _refusalsTaken;
         std::uint64_t _nextLeaseSweep{0};
         std::uint64_t _nextCommandRefusalLog{0};
         std::uint64_t _commandRefusals{0};

@@ -87,8 +87,8 @@ namespace mxl::bridge
 
     void Bridge::onCommands(std::uint64_t now)
     {
-        _commands->take(_received);
-        for (auto const& refusal : _received.refusals)
+        _commands->take(_commandsTaken, _refusalsTaken);
+        for (auto const& refusal : _refusalsTaken)
         {
             // Refused requests were answered by the ring's server; a flood must not flood the log.
             ++_commandRefusals;
@@ -98,40 +98,41 @@ namespace mxl::bridge
                 log().warn("command ring: refused a request of pid {}: {} ({} refused so far)", refusal.client.pid, refusal.reason, _commandRefusals);
             }
         }
-        for (auto const& request : _received.requests)
+        for (auto const& command : _commandsTaken)
         {
-            if (request.kind() == fabric::remote::RequestKind::Acquire)
+            if (command.request.kind() == fabric::remote::RequestKind::Acquire)
             {
-                acquire(request, now);
+                acquire(command, now);
             }
             else
             {
-                release(request, now);
+                release(command, now);
             }
         }
         progressAcquiring(now);
     }
 
-    void Bridge::reply(fabric::remote::Request const& request, ReplyStatus status, std::uint64_t leaseId, std::string_view reason)
+    void Bridge::reply(Command const& command, ReplyStatus status, std::uint64_t leaseId, std::string_view reason)
     {
-        (void)_commands->reply(request, status, leaseId, reason);
+        (void)_commands->reply(command, status, leaseId, reason);
     }
 
-    void Bridge::acquire(fabric::remote::Request const& request, std::uint64_t now)
+    void Bridge::acquire(Command const& command, std::uint64_t now)
     {
+        auto const& request = command.request;
         auto const& body = std::get<fabric::remote::AcquireRequest>(request.body);
         auto const id = formatUuid(body.flowId);
         auto lease = _leases.open(request.client, taiNow());
         if (!lease)
         {
             log().warn("pid {}: refused flow {} from {}:{}: {}", request.client.pid, id, body.host, body.port, lease.error().message);
-            reply(request, ReplyStatus::Busy, 0, lease.error().message);
+            reply(command, ReplyStatus::Busy, 0, lease.error().message);
             return;
         }
         log().info("pid {}: asks for flow {} from {}:{} (lease {} of {})", request.client.pid, id, body.host, body.port, _leases.all().size(),
             _leases.limits().maxLeases);
         Acquiring a;
-        a.request = request;
+        a.command = command;
         a.leaseId = *lease;
         a.deadline = now + std::uint64_t{body.timeoutMs} * ms;
         if (auto const numeric = parseSocketAddress(body.host.find(':') != std::string::npos ? fmt::format("[{}]:{}", body.host, body.port)
@@ -149,25 +150,26 @@ namespace mxl::bridge
         _acquiring.push_back(std::move(a));
     }
 
-    void Bridge::release(fabric::remote::Request const& request, std::uint64_t now)
+    void Bridge::release(Command const& command, std::uint64_t now)
     {
+        auto const& request = command.request;
         auto const leaseId = std::get<fabric::remote::ReleaseRequest>(request.body).leaseId;
         auto const* lease = _leases.find(leaseId);
         if (lease == nullptr)
         {
-            reply(request, ReplyStatus::NotFound, 0, "no such lease (released already, or held before this bridge started)");
+            reply(command, ReplyStatus::NotFound, 0, "no such lease (released already, or held before this bridge started)");
             return;
         }
         if (!(lease->client == request.client))
         {
             log().warn("pid {}: refused to end a lease of pid {}", request.client.pid, lease->client.pid);
-            reply(request, ReplyStatus::PermissionDenied, 0, "the lease belongs to another process");
+            reply(command, ReplyStatus::PermissionDenied, 0, "the lease belongs to another process");
             return;
         }
         if (auto it = std::find_if(_acquiring.begin(), _acquiring.end(), [&](Acquiring const& a) { return a.leaseId == leaseId; });
             it != _acquiring.end())
         {
-            reply(it->request, ReplyStatus::NotFound, 0, "released while being acquired");
+            reply(it->command, ReplyStatus::NotFound, 0, "released while being acquired");
             if (it->resolving.valid())
             {
                 it->resolving.wait();
@@ -175,7 +177,7 @@ namespace mxl::bridge
             _acquiring.erase(it);
         }
         endLease(leaseId, now, "released");
-        reply(request, ReplyStatus::Ok, leaseId, {});
+        reply(command, ReplyStatus::Ok, leaseId, {});
     }
 
     void Bridge::endLease(std::uint64_t leaseId, std::uint64_t now, std::string_view why)
@@ -223,7 +225,8 @@ namespace mxl::bridge
         for (auto it = _acquiring.begin(); it != _acquiring.end();)
         {
             auto& a = *it;
-            auto const& body = std::get<fabric::remote::AcquireRequest>(a.request.body);
+            auto const& request = a.command.request;
+            auto const& body = std::get<fabric::remote::AcquireRequest>(request.body);
             auto const id = formatUuid(body.flowId);
             std::optional<std::pair<ReplyStatus, std::string>> answer;
             if (a.resolving.valid() && ready(a.resolving))
@@ -280,10 +283,10 @@ namespace mxl::bridge
             auto const [status, why] = *answer;
             if (status == ReplyStatus::Ok)
             {
-                if (_commands->reply(a.request, ReplyStatus::Ok, a.leaseId, {}))
+                if (_commands->reply(a.command, ReplyStatus::Ok, a.leaseId, {}))
                 {
                     _leases.grant(a.leaseId);
-                    log().info("pid {}: flow {} from {} is mirrored here; lease granted", a.request.client.pid, id, a.peer->address);
+                    log().info("pid {}: flow {} from {} is mirrored here; lease granted", request.client.pid, id, a.peer->address);
                 }
                 else
                 {
@@ -293,8 +296,8 @@ namespace mxl::bridge
             }
             else
             {
-                log().warn("pid {}: flow {} from {}:{} not leased: {}", a.request.client.pid, id, body.host, body.port, why);
-                reply(a.request, status, 0, why);
+                log().warn("pid {}: flow {} from {}:{} not leased: {}", request.client.pid, id, body.host, body.port, why);
+                reply(a.command, status, 0, why);
                 endLease(a.leaseId, now, "refused");
             }
             it = _acquiring.erase(it);

@@ -17,8 +17,11 @@ namespace mxl::bridge
     {
         /// The longest sleep in the ring: how soon a stop is noticed if the wake were lost.
         constexpr auto receiveTimeout = std::chrono::milliseconds{200};
-        /// How often reply slots of clients that died waiting are freed.
-        constexpr auto reclaimInterval = std::chrono::seconds{1};
+        /// How often reply slots of clients that died waiting are freed, and the ring is checked.
+        constexpr auto sweepInterval = std::chrono::seconds{1};
+        /// Rings kept for replies after a replacement: a process that damages the ring again and
+        /// again must not make the bridge map file after file.
+        constexpr std::size_t maxRings = 8;
     }
 
     Expected<std::unique_ptr<CommandService>> CommandService::start(std::filesystem::path const& domain, fabric::remote::ServerOptions const& options)
@@ -33,21 +36,27 @@ namespace mxl::bridge
         {
             return fail(server.error().status, fmt::format("the command ring: {}", server.error().message));
         }
-        std::unique_ptr<CommandService> service{new CommandService{std::move(*server), std::move(wake)}};
+        std::unique_ptr<CommandService> service{new CommandService{domain, options, std::move(*server), std::move(wake)}};
         service->_thread = std::thread{[s = service.get()] { s->run(); }};
         return service;
     }
 
-    CommandService::CommandService(fabric::remote::CommandServer server, Fd wake)
-        : _server{std::move(server)}
-        , _path{_server.ring().path()}
+    CommandService::CommandService(std::filesystem::path domain, fabric::remote::ServerOptions const& options, fabric::remote::CommandServer server, Fd wake)
+        : _domain{std::move(domain)}
+        , _options{options}
+        , _path{server.ring().path()}
         , _wake{std::move(wake)}
-    {}
+    {
+        _servers.push_back(std::make_unique<fabric::remote::CommandServer>(std::move(server)));
+    }
 
     CommandService::~CommandService()
     {
         _stopping.store(true, std::memory_order_release);
-        _server.ring().wakeConsumer();
+        {
+            std::lock_guard lock{_mutex};
+            _servers.back()->ring().wakeConsumer();
+        }
         if (_thread.joinable())
         {
             _thread.join();
@@ -57,46 +66,83 @@ namespace mxl::bridge
     void CommandService::run()
     {
         fabric::remote::Received batch;
-        auto nextReclaim = std::chrono::steady_clock::now() + reclaimInterval;
+        auto nextSweep = std::chrono::steady_clock::now() + sweepInterval;
+        auto* server = _servers.back().get();
+        auto ring = static_cast<std::uint32_t>(_servers.size() - 1);
         while (!_stopping.load(std::memory_order_acquire))
         {
-            _server.receive(batch, receiveTimeout);
+            server->receive(batch, receiveTimeout);
             if (!batch.requests.empty() || !batch.refusals.empty())
             {
                 {
                     std::lock_guard lock{_mutex};
                     for (auto& r : batch.requests)
                     {
-                        _pending.requests.push_back(std::move(r));
+                        _pending.push_back(Command{std::move(r), ring});
                     }
                     for (auto& r : batch.refusals)
                     {
-                        _pending.refusals.push_back(std::move(r));
+                        _pendingRefusals.push_back(std::move(r));
                     }
                 }
                 std::uint64_t const one = 1;
                 (void)!::write(_wake.get(), &one, sizeof one);
             }
-            if (auto const now = std::chrono::steady_clock::now(); now >= nextReclaim)
+            if (auto const now = std::chrono::steady_clock::now(); now >= nextSweep)
             {
-                nextReclaim = now + reclaimInterval;
-                _server.reclaimDeadClients();
+                nextSweep = now + sweepInterval;
+                server->reclaimDeadClients();
+                if (auto damage = server->ring().damage())
+                {
+                    replace(*damage);
+                    server = _servers.back().get();
+                    ring = static_cast<std::uint32_t>(_servers.size() - 1);
+                }
             }
         }
     }
 
-    void CommandService::take(fabric::remote::Received& out)
+    void CommandService::replace(std::string const& damage)
+    {
+        std::lock_guard lock{_mutex};
+        if (_servers.size() >= maxRings)
+        {
+            if (!_gaveUp)
+            {
+                _gaveUp = true;
+                log().error("command ring: {}; {} rings were made already, no more until the bridge restarts", damage, _servers.size());
+            }
+            return;
+        }
+        auto server = fabric::remote::CommandServer::create(_domain, _options);
+        if (!server)
+        {
+            log().error("command ring: {}; a new one could not be made: {}", damage, server.error().message);
+            return;
+        }
+        _servers.push_back(std::make_unique<fabric::remote::CommandServer>(std::move(*server)));
+        _replacements.fetch_add(1, std::memory_order_relaxed);
+        log().error("command ring: {}; a new ring replaces it (requests in flight in the old one are lost; their clients time out)", damage);
+    }
+
+    void CommandService::take(std::vector<Command>& requests, std::vector<fabric::remote::Refusal>& refusals)
     {
         std::uint64_t count = 0;
         (void)!::read(_wake.get(), &count, sizeof count);
-        out.requests.clear();
-        out.refusals.clear();
+        requests.clear();
+        refusals.clear();
         std::lock_guard lock{_mutex};
-        std::swap(out, _pending);
+        std::swap(requests, _pending);
+        std::swap(refusals, _pendingRefusals);
     }
 
-    bool CommandService::reply(fabric::remote::Request const& request, fabric::remote::ReplyStatus status, std::uint64_t leaseId, std::string_view reason)
+    bool CommandService::reply(Command const& command, fabric::remote::ReplyStatus status, std::uint64_t leaseId, std::string_view reason)
     {
-        return _server.reply(request, status, leaseId, reason);
+        std::lock_guard lock{_mutex};
+        if (command.ring >= _servers.size())
+        {
+            return false;
+        }
+        return _servers[command.ring]->reply(command.request, status, leaseId, reason);
     }
 }

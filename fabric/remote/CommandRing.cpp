@@ -3,6 +3,7 @@
 // opened by clients after checking its header and size without mapping it.
 #include "remote/CommandRing.hpp"
 
+#include <array>
 #include <bit>
 #include <cerrno>
 #include <cstring>
@@ -86,6 +87,29 @@ namespace mxl::fabric::remote
         }
     }
 
+    std::optional<std::string> CommandRing::damage() const
+    {
+        auto const& s = *_state;
+        std::array<std::byte, ownerStartOffset + 8> now;
+        std::memcpy(now.data(), s.map.data(), now.size());
+        if (std::memcmp(now.data(), s.header.data(), now.size()) != 0)
+        {
+            return fmt::format("{}: its header was overwritten", s.path.string());
+        }
+        auto const tail = s.u64(tailOffset).load(std::memory_order_acquire);
+        auto const head = s.u64(headOffset).load(std::memory_order_acquire);
+        if (tail > head && tail - head > s.slotCount)
+        {
+            return fmt::format("{}: its tail ({}) is more than a lap ahead of its head ({})", s.path.string(), tail, head);
+        }
+        struct stat named{};
+        if (::stat(s.path.c_str(), &named) != 0 || named.st_dev != s.identity.st_dev || named.st_ino != s.identity.st_ino)
+        {
+            return fmt::format("{}: the file was removed or replaced", s.path.string());
+        }
+        return std::nullopt;
+    }
+
     Expected<CommandRing> CommandRing::create(std::filesystem::path const& domain, RingOptions const& options)
     {
         auto const path = domain / ringFileName;
@@ -141,6 +165,7 @@ namespace mxl::fabric::remote
         auto state = std::make_unique<State>();
         state->map = Mapping{*base, size};
         writeHeader(reinterpret_cast<std::byte*>(state->map.data()), options, *self);
+        std::memcpy(state->header.data(), state->map.data(), state->header.size());
         state->mask = options.slotCount - 1;
         for (std::uint64_t i = 0; i < options.slotCount; ++i)
         {

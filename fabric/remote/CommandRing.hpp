@@ -22,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "base/Expected.hpp"
@@ -116,6 +117,13 @@ namespace mxl::fabric::remote
         /// Slots the consumer skipped because their producer did not publish in time, or whose
         /// sequence was damaged.
         [[nodiscard]] std::uint64_t skippedSlots() const noexcept;
+
+        /// For the creator: what makes the ring unusable, if anything: a header field another
+        /// process changed (clients would refuse the file, or misread it), a tail more than a lap
+        /// ahead of the head (no producer could claim again), or a file at the ring's path that
+        /// is not this ring (removed or replaced: clients would not find it). The creator then
+        /// makes a new ring; requests in flight in this one are lost (their clients time out).
+        [[nodiscard]] std::optional<std::string> damage() const;
 
         // ---- replies -------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@
 // RingSlots.cpp; reply slots: ReplySlots.cpp): the mapping and the typed views of its shared words.
 // Not part of the API.
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -17,6 +18,7 @@
 #include "base/Fd.hpp"
 #include "common/Mapping.hpp"
 #include "remote/CommandRing.hpp"
+#include "remote/CommandRingLayout.hpp"
 
 namespace mxl::fabric::remote
 {
@@ -34,6 +36,8 @@ namespace mxl::fabric::remote
         std::uint32_t replyCount{0};
         std::uint64_t slotTimeoutNs{0};
         ProcessIdentity owner;
+        /// The creator's copy of the header's fixed fields, to notice them overwritten (damage()).
+        std::array<std::byte, layout::ownerStartOffset + 8> header{};
 
         // The consumer's own memory: the slot it waits on, since when, and what it skipped.
         std::uint64_t stalledPosition{~0ULL};

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <nlohmann/json.hpp>
@@ -21,7 +22,9 @@
 #include "BridgeMedia.hpp"
 #include "BridgeProcess.hpp"
 #include "ToolProcess.hpp"
+#include "base/Fd.hpp"
 #include "remote/CommandChannel.hpp"
+#include "remote/CommandRingLayout.hpp"
 #include "support/TestDomain.hpp"
 
 namespace mxl::bridge::test
@@ -261,5 +264,32 @@ namespace mxl::bridge::test
         EXPECT_EQ(acquire(uriOf(video)), MXL_STATUS_OK) << "another client is served as before";
         EXPECT_TRUE(waitForStatus(domainB.path(), [](BridgeStatus const& s) { return s.leases.size() == 1; }, 2s))
             << "only the real client's lease is held";
+    }
+
+    TEST_F(LoopbackRemoteFlows, ARingDamagedByAnotherProcessIsReplacedAndClientsAreServedAgain)
+    {
+        auto const video = videoFlow(320, 180);
+        LiveWriter writer{domainA.str(), video};
+        start(domainA);
+        auto& b = start(domainB);
+        // A member of the domain's group writes the ring's tail far ahead: no producer could claim a
+        // slot again in that file.
+        auto const file = domainB.path() / fabric::remote::layout::ringFileName;
+        {
+            std::byte far[8];
+            auto const value = std::uint64_t{1} << 40;
+            std::memcpy(far, &value, sizeof far);
+            Fd fd{::open(file.c_str(), O_WRONLY | O_CLOEXEC)};
+            ASSERT_TRUE(fd.valid());
+            ASSERT_EQ(::pwrite(fd.get(), far, sizeof far, static_cast<off_t>(fabric::remote::layout::tailOffset)), 8);
+        }
+        EXPECT_TRUE(b.waitForLog("a new ring replaces it", 5s)) << b.log();
+        auto status = MXL_ERR_TIMEOUT;
+        for (auto const deadline = Clock::now() + 10s; status != MXL_STATUS_OK && Clock::now() < deadline;)
+        {
+            status = acquire(uriOf(video), 2000);
+        }
+        EXPECT_EQ(status, MXL_STATUS_OK) << "clients are served through the new ring";
+        EXPECT_TRUE(b.running());
     }
 }

@@ -315,4 +315,46 @@ namespace mxl::fabric::remote
         EXPECT_NE(refused.error().message.find("'version'"), std::string::npos);
         EXPECT_TRUE(decodeRequest(batch[1].bytes, batch[1].position, consumer->replyCount()));
     }
+
+    TEST(CommandRing, DamageIsNamedHeaderTailOrFileAndANewRingReplacesTheOld)
+    {
+        TestDomain domain;
+        auto const file = domain.path() / layout::ringFileName;
+        {
+            auto ring = CommandRing::create(domain.path(), small()).value();
+            EXPECT_EQ(ring.damage(), std::nullopt) << "a new ring is whole";
+            ASSERT_TRUE(push(ring, release(1)));
+            EXPECT_EQ(ring.damage(), std::nullopt) << "requests in flight are not damage";
+            patch(file, static_cast<off_t>(layout::versionOffset), 99);
+            auto const header = ring.damage();
+            ASSERT_TRUE(header);
+            EXPECT_NE(header->find("header was overwritten"), std::string::npos) << *header;
+        }
+        {
+            auto ring = CommandRing::create(domain.path(), small()).value();
+            std::byte far[8];
+            wire::store(std::uint64_t{1} << 40, far);
+            auto const fd = ::open(file.c_str(), O_WRONLY);
+            ASSERT_GE(fd, 0);
+            ASSERT_EQ(::pwrite(fd, far, 8, static_cast<off_t>(layout::tailOffset)), 8);
+            ::close(fd);
+            auto const tail = ring.damage();
+            ASSERT_TRUE(tail);
+            EXPECT_NE(tail->find("more than a lap ahead"), std::string::npos) << *tail;
+        }
+        {
+            auto old = CommandRing::create(domain.path(), small()).value();
+            std::filesystem::remove(file);
+            auto const removed = old.damage();
+            ASSERT_TRUE(removed);
+            EXPECT_NE(removed->find("removed or replaced"), std::string::npos) << *removed;
+            // The new ring takes the name; the old one, destroyed after it, leaves it alone.
+            auto fresh = CommandRing::create(domain.path(), small()).value();
+            EXPECT_EQ(fresh.damage(), std::nullopt);
+            EXPECT_TRUE(old.damage());
+            { auto gone = std::move(old); }
+            EXPECT_TRUE(std::filesystem::exists(file)) << "the old ring removed the new one's file";
+            EXPECT_TRUE(CommandRing::open(domain.path())) << "clients open the new ring";
+        }
+    }
 }
