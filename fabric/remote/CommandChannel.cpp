@@ -76,6 +76,19 @@ namespace mxl::fabric::remote
             reason = fmt::format("pid {} is over its rate of {} requests per second", request.client.pid, _options.ratePerClient);
             return ReplyStatus::Busy;
         }
+        if (_totalRefilledNs == 0)
+        {
+            _totalTokens = _options.burstTotal;
+            _totalRefilledNs = now;
+        }
+        _totalTokens = std::min(_options.burstTotal, _totalTokens + static_cast<double>(now - _totalRefilledNs) * 1e-9 * _options.rateTotal);
+        _totalRefilledNs = now;
+        if (_totalTokens < 1.0)
+        {
+            reason = fmt::format("the bridge takes at most {} requests per second from all clients", _options.rateTotal);
+            return ReplyStatus::Busy;
+        }
+        _totalTokens -= 1.0;
         c.tokens -= 1.0;
         return ReplyStatus::Ok;
     }

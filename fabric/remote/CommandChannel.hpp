@@ -27,6 +27,10 @@ namespace mxl::fabric::remote
         /// second, and how many may come at once. A client over it gets Busy.
         double ratePerClient{200.0};
         double burstPerClient{32.0};
+        /// All clients together (a bucket of its own, after the client's): many processes, or
+        /// forged pids, cannot make the bridge do more than this.
+        double rateTotal{2000.0};
+        double burstTotal{256.0};
         /// Check every request's pid against its start time in /proc (a forged or stale identity
         /// gets PermissionDenied). Off only for tests and the benchmark.
         bool verifyClients{true};
@@ -88,6 +92,8 @@ namespace mxl::fabric::remote
         ServerOptions _options;
         std::vector<RingEntry> _entries;
         std::unordered_map<std::uint32_t, Client> _clients;
+        double _totalTokens{0};
+        std::uint64_t _totalRefilledNs{0};
     };
 
     class CommandClient

@@ -89,6 +89,8 @@ namespace mxl::fabric::remote
             o.ring = RingOptions{64, 16, 2s};
             o.ratePerClient = 1e12;
             o.burstPerClient = 1e12;
+            o.rateTotal = 1e12;
+            o.burstTotal = 1e12;
             return o;
         }
     }
@@ -315,5 +317,42 @@ namespace mxl::fabric::remote
         ASSERT_TRUE(client->send(ReleaseRequest{4}, 1s));
         server->receive(batch, 1s);
         EXPECT_EQ(batch.requests.size(), 1U);
+    }
+
+    TEST(CommandRingConcurrency, ManyClientsTogetherAreHeldToTheTotalRate)
+    {
+        TestDomain domain;
+        ServerOptions options;
+        options.ring = RingOptions{64, 16, 2s};
+        options.verifyClients = false; // the pids below are made up: each a client of its own
+        options.rateTotal = 1;         // a token a second: the burst is all this test sees
+        options.burstTotal = 5;
+        auto server = CommandServer::create(domain.path(), options);
+        ASSERT_TRUE(server) << server.error().message;
+        auto producer = CommandRing::open(domain.path());
+        ASSERT_TRUE(producer);
+        for (std::uint32_t pid = 100; pid < 120; ++pid)
+        {
+            auto claim = producer->tryClaim();
+            ASSERT_TRUE(claim);
+            encodeRequest(Request{{pid, 1}, 1, noReply, 0, ReleaseRequest{pid}}, claim->position, claim->entry());
+            ASSERT_EQ(producer->publish(*claim), PublishStatus::Published);
+        }
+        Received batch;
+        std::size_t passed = 0;
+        std::size_t refused = 0;
+        for (auto const until = std::chrono::steady_clock::now() + 5s; passed + refused < 20 && std::chrono::steady_clock::now() < until;)
+        {
+            server->receive(batch, 50ms);
+            passed += batch.requests.size();
+            for (auto const& f : batch.refusals)
+            {
+                EXPECT_EQ(f.status, ReplyStatus::Busy);
+                EXPECT_NE(f.reason.find("from all clients"), std::string::npos) << f.reason;
+                ++refused;
+            }
+        }
+        EXPECT_EQ(passed, 5U) << "each client is within its own rate; together they are not";
+        EXPECT_EQ(refused, 15U);
     }
 }
