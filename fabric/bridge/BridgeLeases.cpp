@@ -252,6 +252,10 @@ namespace mxl::bridge
                 {
                     answer.emplace(ReplyStatus::Ok, std::string{});
                 }
+                else if (peer.self || peer.socketAddress.text() == _listenAddress.text())
+                {
+                    answer.emplace(ReplyStatus::InvalidArg, "the URI names this host's own bridge: the flow is local");
+                }
                 else if (peer.refused)
                 {
                     answer.emplace(ReplyStatus::PermissionDenied, fmt::format("the bridge at {} refused our key", peer.address));
@@ -325,6 +329,20 @@ namespace mxl::bridge
                     _acquiring.erase(it);
                 }
                 endLease(leaseId, now, "its process is gone");
+            }
+        }
+        // A peer that is this bridge itself serves nothing: its leased imports go now, not after a linger.
+        for (auto& peer : _peers)
+        {
+            if (peer.leased && peer.self && !peer.retiring)
+            {
+                for (auto const& [flow, until] : _leases.lingering())
+                {
+                    if (flow.peer == peer.socketAddress.text())
+                    {
+                        _leases.endLingerNow(flow, now);
+                    }
+                }
             }
         }
         for (auto const& flow : _leases.expired(now))

@@ -80,6 +80,7 @@ namespace mxl::bridge
                 peer->provider.clear();
                 peer->catalogueKnown = false;
                 peer->catalogue.clear();
+                peer->self = peer->self || session.connectedToItself();
                 if (session.authenticationFailed())
                 {
                     peer->refused = true;

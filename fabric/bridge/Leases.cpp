@@ -107,6 +107,14 @@ namespace mxl::bridge
         return static_cast<std::size_t>(std::count_if(_leases.begin(), _leases.end(), [&](auto const& l) { return l.second.flow == flow; }));
     }
 
+    void Leases::endLingerNow(LeasedFlow const& flow, std::uint64_t now)
+    {
+        if (auto it = _lingering.find(flow); it != _lingering.end())
+        {
+            it->second = std::min(it->second, now);
+        }
+    }
+
     std::vector<LeasedFlow> Leases::expired(std::uint64_t now)
     {
         std::vector<LeasedFlow> flows;

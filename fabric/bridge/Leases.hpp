@@ -73,6 +73,8 @@ namespace mxl::bridge
         /// The leases on flow, granted or not.
         [[nodiscard]] std::size_t count(LeasedFlow const& flow) const;
 
+        /// flow lingers no longer: expired() gives it from now on.
+        void endLingerNow(LeasedFlow const& flow, std::uint64_t now);
         /// Flows whose linger ended by now: forgotten here, for the caller to drop their imports.
         std::vector<LeasedFlow> expired(std::uint64_t now);
         /// The flows that linger, and until when (monotonic ns).

@@ -31,6 +31,8 @@ namespace mxl::bridge
         bool leased{false};
         /// Its last import went: no new session; removed once the current one is closed.
         bool retiring{false};
+        /// The address is this bridge's own (a session with it met ourselves).
+        bool self{false};
         /// The flows the peer exports, from its Catalogue pages (catalogueKnown once all arrived).
         std::vector<Uuid> catalogue;
         std::vector<Uuid> cataloguePages;

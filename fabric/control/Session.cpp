@@ -180,6 +180,7 @@ namespace mxl::bridge
             // Also what stops our own TLS connection reflected back to us ("Selfie"): same key, same id.
             if (hello->bridgeId == _identity.bridgeId)
             {
+                _connectedToItself = true;
                 sendRaw(ControlError{MXL_ERR_INVALID_ARG, {}, "a bridge connected to itself"});
                 close("this bridge connected to itself (check --import addresses)");
                 return;

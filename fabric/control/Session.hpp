@@ -143,6 +143,12 @@ namespace mxl::bridge
         }
 
         /// Whether the session ended because the peer failed authentication (or refused ours).
+        /// The peer turned out to be this very bridge (its Hello carried our id).
+        [[nodiscard]] bool connectedToItself() const noexcept
+        {
+            return _connectedToItself;
+        }
+
         [[nodiscard]] bool authenticationFailed() const noexcept
         {
             return _authFailed;
@@ -194,5 +200,6 @@ namespace mxl::bridge
         bool _authFailed{false};
         bool _everConnected{false};
         std::string _closeReason;
+        bool _connectedToItself{false};
     };
 }

@@ -59,9 +59,9 @@ namespace mxl::bridge::test
             }
 
             /// A bridge on domain on a loopback port of its choice; returns once it is set up.
-            RunningBridge& start(mxl::test::TestDomain const& domain, std::vector<std::string> const& extra = {})
+            RunningBridge& start(mxl::test::TestDomain const& domain, std::vector<std::string> const& extra = {}, std::string const& listen = "127.0.0.1:0")
             {
-                std::vector<std::string> args{"--domain", domain.str(), "--listen", "127.0.0.1:0", "--psk-file", key.string(), "--provider", "tcp",
+                std::vector<std::string> args{"--domain", domain.str(), "--listen", listen, "--psk-file", key.string(), "--provider", "tcp",
                     "--log-level", "debug"};
                 args.insert(args.end(), extra.begin(), extra.end());
                 auto const log = scratch.path() / ("bridge" + std::to_string(bridges.size()) + ".log");
@@ -291,5 +291,29 @@ namespace mxl::bridge::test
         }
         EXPECT_EQ(status, MXL_STATUS_OK) << "clients are served through the new ring";
         EXPECT_TRUE(b.running());
+    }
+
+    TEST_F(LoopbackRemoteFlows, AUriNamingThisBridgeItselfIsRefusedAtOnceAndTheLocalFlowIsUntouched)
+    {
+        auto const video = videoFlow(320, 180);
+        LiveWriter writer{domainA.str(), video};
+        auto& a = start(domainA, {}, "0.0.0.0:0");
+        auto* local = mxlCreateInstance(domainA.str().c_str(), "");
+        ASSERT_NE(local, nullptr);
+        // By the address it listens on, and by another one that reaches it (seen only once connected).
+        auto const port = addressA.substr(addressA.rfind(':') + 1);
+        for (auto const& uri : {"mxl://0.0.0.0:" + port + "/" + video.id, "mxl://127.0.0.1:" + port + "/" + video.id})
+        {
+            mxlRemoteFlow lease = nullptr;
+            auto const began = Clock::now();
+            EXPECT_EQ(mxlAcquireRemoteFlow(local, uri.c_str(), 10'000, &lease), MXL_ERR_INVALID_ARG) << uri;
+            EXPECT_LT(Clock::now() - began, 5s) << uri << ": no need to wait for the timeout";
+        }
+        EXPECT_TRUE(a.waitForLog("the URI names this host's own bridge", 2s)) << a.log();
+        EXPECT_EQ(mxlDestroyInstance(local), MXL_STATUS_OK);
+        EXPECT_TRUE(waitForStatus(domainA.path(), [&](BridgeStatus const& s) { return findFlow(s, video.id, "import") == nullptr && s.peers.empty(); }, 3s))
+            << "nothing of the refused leases stays";
+        std::this_thread::sleep_for(200ms);
+        EXPECT_EQ(writer.problem(), "") << "the writer of the local flow went on undisturbed";
     }
 }
