@@ -36,7 +36,8 @@ extern "C"
      * Asks this host's bridge for the flow named by uri and waits until its mirror exists in the
      * instance's domain (then mxlCreateFlowReader with the URI's flow id works), at most timeoutMs
      * (the bridge's own TIMEOUT answer, with its reason, may take 250 ms more to arrive).
-     * Errors: INVALID_ARG (NULL, a malformed URI: the log says what is wrong), NO_FABRIC (no bridge
+     * Errors: INVALID_ARG (NULL, a malformed URI: the log says what is wrong; or a URI naming this
+     * host's own bridge: the flow is local), NO_FABRIC (no bridge
      * serves this domain), TIMEOUT (the remote bridge was not reached, or did not offer the flow in
      * time), NOT_FOUND (the remote bridge has no such flow or does not export it, or its host name
      * has no address), PERMISSION_DENIED (authentication between the bridges failed), NOT_READY
