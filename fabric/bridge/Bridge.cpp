@@ -361,12 +361,9 @@ namespace mxl::bridge
         for (auto& a : _acquiring)
         {
             reply(a.command, fabric::remote::ReplyStatus::NoFabric, 0, "the bridge is stopping");
-            if (a.resolving.valid())
-            {
-                a.resolving.wait();
-            }
         }
-        _acquiring.clear();
+        _acquiring.clear(); // lookups under way are waited for (getaddrinfo has its own timeouts)
+        _lookups.clear();
         _commands.reset();
         for (auto& session : _sessions)
         {

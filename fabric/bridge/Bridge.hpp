@@ -104,6 +104,8 @@ namespace mxl::bridge
         void tickLeases(std::uint64_t now);
         void reply(Command const& command, fabric::remote::ReplyStatus status, std::uint64_t leaseId, std::string_view reason);
         void endLease(std::uint64_t leaseId, std::uint64_t now, std::string_view why);
+        /// Forgets a lease being acquired (its lookup, if any, goes on to its end in _lookups).
+        void abandon(std::list<Acquiring>::iterator it);
         /// The peer at address, dialled for leases if no --import names it.
         Peer& leasedPeer(SocketAddress const& address);
         void describeLeases(std::vector<LeaseStatus>& leases) const;
@@ -128,6 +130,7 @@ namespace mxl::bridge
         std::unique_ptr<CommandService> _commands;
         Leases _leases;
         std::list<Acquiring> _acquiring;
+        std::vector<std::future<Expected<SocketAddress>>> _lookups; ///< of leases no longer acquired
         std::vector<Command> _commandsTaken;
         std::vector<fabric::remote::Refusal> _refusalsTaken;
         std::uint64_t _nextLeaseSweep{0};

@@ -170,11 +170,7 @@ namespace mxl::bridge
             it != _acquiring.end())
         {
             reply(it->command, ReplyStatus::NotFound, 0, "released while being acquired");
-            if (it->resolving.valid())
-            {
-                it->resolving.wait();
-            }
-            _acquiring.erase(it);
+            abandon(it);
         }
         endLease(leaseId, now, "released");
         reply(command, ReplyStatus::Ok, leaseId, {});
@@ -308,8 +304,20 @@ namespace mxl::bridge
         }
     }
 
+    void Bridge::abandon(std::list<Acquiring>::iterator it)
+    {
+        // A host-name lookup cannot be cancelled, and a future of std::async waits for it when
+        // destroyed: it finishes on its own, off the event loop, and is dropped once done.
+        if (it->resolving.valid())
+        {
+            _lookups.push_back(std::move(it->resolving));
+        }
+        _acquiring.erase(it);
+    }
+
     void Bridge::tickLeases(std::uint64_t now)
     {
+        std::erase_if(_lookups, [](auto const& lookup) { return ready(lookup); });
         if (!_acquiring.empty())
         {
             progressAcquiring(now);
@@ -322,11 +330,7 @@ namespace mxl::bridge
                 if (auto it = std::find_if(_acquiring.begin(), _acquiring.end(), [&](Acquiring const& a) { return a.leaseId == leaseId; });
                     it != _acquiring.end())
                 {
-                    if (it->resolving.valid())
-                    {
-                        it->resolving.wait();
-                    }
-                    _acquiring.erase(it);
+                    abandon(it);
                 }
                 endLease(leaseId, now, "its process is gone");
             }
