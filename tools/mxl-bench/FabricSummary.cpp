@@ -51,9 +51,9 @@ namespace mxl::bench
                     machine.at("cpu_busy").is_number() ? 100 * machine.at("cpu_busy").get<double>() : 0.0,
                     machine.at("cpu_steal").is_number() ? 100 * machine.at("cpu_steal").get<double>() : 0.0);
             }
-            text += fmt::format("tail attributed to: {} ({} {:.1f} us beyond its median at p50 of the tail, the machine's wake-up p99 {})\n",
+            text += fmt::format("tail attributed to: {} ({} {:.1f} us beyond its median at p50 of the tail; the machine's latest wake-up {})\n",
                 s.at("attributed_to").get<std::string>(), tail.at("stage").get<std::string>(), tail.at("stage_excess_us").at("p50").get<double>(),
-                tail.at("machine_wake_late_p99_us").is_number() ? fmt::format("{:.1f} us", tail.at("machine_wake_late_p99_us").get<double>()) : "unknown");
+                tail.at("machine_wake_late_max_us").is_number() ? fmt::format("{:.1f} us", tail.at("machine_wake_late_max_us").get<double>()) : "unknown");
             return text;
         }
     }
