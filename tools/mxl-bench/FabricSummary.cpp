@@ -33,15 +33,14 @@ namespace mxl::bench
             {
                 return text;
             }
-            std::string largest;
-            for (auto const& [stage, count] : tail.at("stage_counts").items())
+            std::string counts;
+            for (auto const& name : s.at("order"))
             {
-                largest += count.get<std::uint64_t>() > 0 ? fmt::format(" {} {},", stage, count.get<std::uint64_t>()) : "";
+                auto const count = tail.at("stage_counts").at(name.get<std::string>()).get<std::uint64_t>();
+                counts += count > 0 ? fmt::format("{}{} {}", counts.empty() ? "" : ", ", name.get<std::string>(), count) : "";
             }
-            largest.pop_back();
-            text += fmt::format("tail: {} batches at or above the p99 ({:.1f} us); the stage furthest beyond its median in them:{}\n",
-                tail.at("batches").get<std::uint64_t>(),
-                tail.at("threshold_us").get<double>(), largest);
+            text += fmt::format("tail: {} batches at or above the p99 ({:.1f} us); the stage furthest beyond its median in them: {}\n",
+                tail.at("batches").get<std::uint64_t>(), tail.at("threshold_us").get<double>(), counts);
             if (auto const& machine = s.at("machine"); machine.is_object())
             {
                 auto const& late = machine.at("wake_late_us");
