@@ -29,6 +29,7 @@
 #include "protocol/Messages.hpp"
 #include "replication/Arrivals.hpp"
 #include "replication/Counters.hpp"
+#include "replication/Stages.hpp"
 
 namespace mxl
 {
@@ -61,6 +62,8 @@ namespace mxl::fabric
             /// Where to report what was made readable, for an application that asks (the fabrics C
             /// API's target); none for the bridge.
             std::shared_ptr<Arrivals> arrivals;
+            /// Told as each grain's commit record is taken (measurements only). None for the bridge.
+            std::shared_ptr<StageObserver> stages;
         };
 
         /// Creates (or adopts) the mirror of the offered flow with exactly the source's geometry and

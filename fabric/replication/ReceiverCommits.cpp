@@ -176,6 +176,10 @@ namespace mxl::fabric
             }
             auto const* header = _discrete->flow().grainHeader(static_cast<std::uint32_t>(record.index % _discrete->flow().grainCount()));
             auto const before = header->index == record.index ? header->validSlices : std::uint16_t{0};
+            if (_options.stages)
+            {
+                _options.stages->reached(Stage::RecordLanded, record.index, record.validSlices);
+            }
             if (_discrete->commitArrived(record.index, record.validSlices, record.grainFlags & MXL_GRAIN_FLAG_INVALID) != MXL_STATUS_OK)
             {
                 refuse(_counters.refusedRange, "an index, slice count, sample count or byte range out of range");

@@ -25,6 +25,7 @@
 #include "protocol/Messages.hpp"
 #include "replication/Counters.hpp"
 #include "replication/GrainLayout.hpp"
+#include "replication/Stages.hpp"
 #include "replication/TransferRequests.hpp"
 
 namespace mxl::fabric
@@ -45,6 +46,8 @@ namespace mxl::fabric
             /// Send only what the application asks for through this queue (the fabrics C API's
             /// initiator), instead of following the flow. None for the bridge.
             std::shared_ptr<TransferRequests> requests;
+            /// Told as each commit of a grain reaches a stage (measurements only). None for the bridge.
+            std::shared_ptr<StageObserver> stages;
         };
 
         /// Opens flowId of domain read-only, checks the grant against the flow's geometry, registers
@@ -177,6 +180,8 @@ namespace mxl::fabric
         }
         [[nodiscard]] bool recordStillValid(RecordOp const& op) const noexcept;
         void postPending();
+        /// Stages: tells the observer of the records whose payload writes are all posted now.
+        void notePosted() noexcept;
         ofi::PostResult postPayload(PayloadOp const& op, void* context) noexcept;
         ofi::PostResult postRecord(CommitRecord record) noexcept;
         void drainCompletions();
@@ -239,6 +244,7 @@ namespace mxl::fabric
         std::array<RecordOp, recordCapacity> _recordQueue{};
         std::size_t _recordHead{0};
         std::size_t _recordTail{0};
+        std::size_t _stagePosted{0}; ///< Stages: records before this one were told Posted.
         std::size_t _inFlight{0};
         /// Discrete: the newest grain the sink claimed a slot for. Continuous: the end (exclusive) of
         /// the samples the sink lets this source write.

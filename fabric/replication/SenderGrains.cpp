@@ -106,6 +106,10 @@ namespace mxl::fabric
                 {
                     break;
                 }
+                if (_options.stages)
+                {
+                    _options.stages->reached(Stage::Noticed, i, to);
+                }
                 state.sent = to;
             }
             state.done = state.sent == total || invalid;

@@ -77,6 +77,14 @@ namespace mxl::fabric
             }
             ++_payloadPosted;
             ++_inFlight;
+            if (_options.stages)
+            {
+                notePosted();
+            }
+        }
+        if (_options.stages)
+        {
+            notePosted(); // Records without payload (an invalid grain) are posted at once.
         }
         while (_recordHead != _recordTail && _inFlight < transmitDepth)
         {
@@ -90,6 +98,10 @@ namespace mxl::fabric
                 _counters.skippedGrains.fetch_add(1, std::memory_order_relaxed);
                 ++_recordHead;
                 continue;
+            }
+            if (_options.stages && op.record.kind == CommitKind::Grain)
+            {
+                _options.stages->reached(Stage::PayloadCompleted, op.record.index, op.record.validSlices);
             }
             auto const result = postRecord(op.record);
             if (result.again())
@@ -116,6 +128,18 @@ namespace mxl::fabric
             {
                 _published.store(op.record.index, std::memory_order_release);
                 _counters.headIndex.store(op.record.index, std::memory_order_relaxed);
+            }
+        }
+    }
+
+    void Sender::notePosted() noexcept
+    {
+        for (; _stagePosted != _recordTail && _recordQueue[_stagePosted % recordCapacity].gate <= _payloadPosted; ++_stagePosted)
+        {
+            auto const& record = _recordQueue[_stagePosted % recordCapacity].record;
+            if (record.kind == CommitKind::Grain)
+            {
+                _options.stages->reached(Stage::Posted, record.index, record.validSlices);
             }
         }
     }

@@ -21,10 +21,18 @@ namespace mxl::bench
         std::uint32_t batches{8};              ///< Commits per grain in the latency phase.
         std::uint32_t throughputGrains{600};
         double latencyDurationS{5.0};
+        /// Also when each slice batch of the paced phase reached each stage of the replication,
+        /// next to the machine's own sleep overshoot measured beside it.
+        bool stages{false};
     };
 
     /// Replication between a source process (writer + Sender) and a sink process (Receiver +
     /// reader): unpaced throughput next to plain RMA writes of the same size between the same two
-    /// processes, then paced commit-to-readable latency with slice batches, and CPU per grain.
+    /// processes, then paced commit-to-readable latency with slice batches, and CPU per grain. A
+    /// provider the replication refuses (UNSUPPORTED_OPERATION) gets the baseline alone, with the
+    /// replication reported as unsupported.
     nlohmann::json runFabric(FabricOptions const& options);
+
+    /// The report in a few lines for people (FabricSummary.cpp).
+    std::string describeFabric(nlohmann::json const& report);
 }

@@ -269,7 +269,8 @@ namespace mxl::bench
         };
     }
 
-    std::unique_ptr<SourceLink> connectSource(FabricOptions const& o, Channels& ch, Domain& domain, mxlInstance instance, Uuid const& flowId)
+    std::unique_ptr<SourceLink> connectSource(FabricOptions const& o, Channels& ch, Domain& domain, mxlInstance instance, Uuid const& flowId,
+        std::shared_ptr<fabric::StageObserver> stages)
     {
         auto offer = require(fabric::makeFlowOffer(domain, flowId), "flow offer");
         auto const offerBytes = fabric::encode(offer);
@@ -280,10 +281,13 @@ namespace mxl::bench
             return std::make_unique<InitiatorLink>(o, instance, formatUuid(flowId), answer);
         }
         auto grant = require(fabric::decodeRegionGrant(std::as_bytes(std::span{answer.data(), answer.size()})), "region grant");
-        return std::make_unique<SenderLink>(require(fabric::Sender::create(domain, flowId, grant, {}), "sender"));
+        fabric::Sender::Options options;
+        options.stages = std::move(stages);
+        return std::make_unique<SenderLink>(require(fabric::Sender::create(domain, flowId, grant, options), "sender"));
     }
 
-    std::unique_ptr<SinkLink> acceptSink(FabricOptions const& o, Channels& ch, Domain& domain, mxlInstance instance, fabric::FlowOffer& offer)
+    std::unique_ptr<SinkLink> acceptSink(FabricOptions const& o, Channels& ch, Domain& domain, mxlInstance instance, fabric::FlowOffer& offer,
+        std::shared_ptr<fabric::StageObserver> stages)
     {
         auto const offerText = expect(ch.toSink, "flow offer");
         offer = require(fabric::decodeFlowOffer(std::as_bytes(std::span{offerText.data(), offerText.size()})), "flow offer");
@@ -295,6 +299,7 @@ namespace mxl::bench
         options.provider = o.provider;
         options.node = o.sinkAddress;
         options.transfer = o.sendReceive ? fabric::Transfer::SendReceive : fabric::Transfer::Rma;
+        options.stages = std::move(stages);
         auto receiver = require(fabric::Receiver::create(domain, offer, options), "receiver");
         auto const grantBytes = fabric::encode(receiver->grant());
         auto link = std::make_unique<ReceiverLink>(std::move(receiver));

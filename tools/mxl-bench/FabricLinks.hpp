@@ -16,6 +16,7 @@
 #include "domain/Domain.hpp"
 #include "mxl-bench/FabricProcesses.hpp"
 #include "protocol/Messages.hpp"
+#include "replication/Stages.hpp"
 
 namespace mxl::bench
 {
@@ -45,9 +46,12 @@ namespace mxl::bench
 
     /// Source: the offer goes to the sink, the grant (or TargetInfo) comes back, and the link
     /// connects. The flow (flowId, written by the caller's writer) is in domain, opened by instance.
-    std::unique_ptr<SourceLink> connectSource(FabricOptions const& o, Channels& ch, Domain& domain, mxlInstance instance, Uuid const& flowId);
+    /// stages: told as commits reach each stage (our Sender only), or null.
+    std::unique_ptr<SourceLink> connectSource(FabricOptions const& o, Channels& ch, Domain& domain, mxlInstance instance, Uuid const& flowId,
+        std::shared_ptr<fabric::StageObserver> stages);
 
     /// Sink: receives the offer, makes the mirror (in domain, opened by instance too) and sends back
-    /// what the source needs. Returns the flow's id.
-    std::unique_ptr<SinkLink> acceptSink(FabricOptions const& o, Channels& ch, Domain& domain, mxlInstance instance, fabric::FlowOffer& offer);
+    /// what the source needs. Returns the flow's id. stages: as for connectSource (our Receiver only).
+    std::unique_ptr<SinkLink> acceptSink(FabricOptions const& o, Channels& ch, Domain& domain, mxlInstance instance, fabric::FlowOffer& offer,
+        std::shared_ptr<fabric::StageObserver> stages);
 }

@@ -23,6 +23,7 @@
 #include "mxl-bench/Clock.hpp"
 #include "mxl-bench/FabricLinks.hpp"
 #include "mxl-bench/FabricProcesses.hpp"
+#include "mxl-bench/FabricStages.hpp"
 #include "mxl-bench/Stats.hpp"
 #include "protocol/Messages.hpp"
 #include "toolkit/Cli.hpp"
@@ -45,30 +46,14 @@ namespace mxl::bench
         {
             return b + 1 == batches ? total : (b + 1) * (total / batches);
         }
-    }
 
-    int sourceProcess(FabricOptions const& o, Channels& ch)
-    {
-        try
+        /// The source's replication phases (throughput, then paced latency); what they measured.
+        json replicate(FabricOptions const& o, Channels& ch, Domain& domain, mxlInstance instance, mxlFlowWriter writer, mxlFlowConfigInfo& config,
+            std::string const& id, StageTable* stages)
         {
-            BenchDomain domainDir;
-            auto const id = tools::newFlowId();
-            auto instance = mxlCreateInstance(domainDir.path.c_str(), nullptr);
-            mxlFlowWriter writer = nullptr;
-            mxlFlowConfigInfo config;
-            if (instance == nullptr || mxlCreateFlowWriter(instance, flowDefinition(o, id).c_str(), nullptr, &writer, &config, nullptr) != MXL_STATUS_OK)
-            {
-                throw std::runtime_error{"cannot create the source flow"};
-            }
-            auto domain = require(Domain::open(domainDir.path, nullptr), "source domain");
-            auto link = connectSource(o, ch, *domain, instance, *parseUuid(id));
-
-            mxlGrainInfo probe;
-            mxlFlowWriterGetGrainInfo(writer, 0, &probe);
+            auto link = connectSource(o, ch, domain, instance, *parseUuid(id), stages != nullptr ? stages->observer() : nullptr);
             auto const grainCount = config.discrete.grainCount;
-            auto const window = std::max<std::uint32_t>(1, grainCount / 2);
             auto const line = config.discrete.sliceSizes[0];
-
             // Throughput: grains as fast as the sender drains them, never more than it can keep
             // within its window (so none is skipped).
             auto base = mxlGetCurrentIndex(&config.common.grainRate);
@@ -92,9 +77,15 @@ namespace mxl::bench
             // Latency: paced like a camera, slices committed in batches, commit time stamped
             // into each batch's first line.
             auto const periodNs = static_cast<std::uint64_t>(1e9 * static_cast<double>(o.rateDenominator) / static_cast<double>(o.rateNumerator));
-            auto const grains = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(o.latencyDurationS * 1e9 / static_cast<double>(periodNs)));
+            auto const grains = latencyGrains(o);
             // Indices go on where the unpaced phase stopped, as a writer's would.
             base = base + o.throughputGrains;
+            if (stages != nullptr)
+            {
+                mxlGrainInfo probe;
+                mxlFlowWriterGetGrainInfo(writer, 0, &probe);
+                stages->arm(base, probe.totalSlices);
+            }
             ch.toSink.send(json{{"phase", "latency"}, {"first", base}, {"count", grains}, {"batches", o.batches}}.dump());
             (void)expect(ch.toSource, "sink ready");
             cpu0 = processCpuNs();
@@ -113,35 +104,66 @@ namespace mxl::bench
                     info.validSlices = static_cast<std::uint16_t>(batchEnd(b, o.batches, info.totalSlices));
                     mxlFlowWriterCommitGrain(writer, &info);
                     link->committed(base + g, static_cast<std::uint16_t>(firstSlice), info.validSlices);
+                    if (stages != nullptr)
+                    {
+                        stages->stamp(StageTable::Commit, base + g, b, now);
+                    }
                 }
             }
             auto const latencySummary = json::parse(expect(ch.toSource, "latency result"));
             auto const sourceCpuLatency = processCpuNs() - cpu0;
             auto const counters = link->stop();
             link.reset();
+            return {{"status", "ok"}, {"throughput", throughputSummary}, {"latency", latencySummary},
+                {"source_cpu_per_grain_us",
+                    {{"throughput", static_cast<double>(sourceCpuThroughput) / 1000.0 / o.throughputGrains},
+                        {"latency", static_cast<double>(sourceCpuLatency) / 1000.0 / static_cast<double>(grains)}}},
+                {"sender_skipped", counters.at("skipped")}, {"sender_errors", counters.at("errors")}, {"latency_grains", grains}};
+        }
+    }
+
+    int sourceProcess(FabricOptions const& o, Channels& ch, StageTable* stages)
+    {
+        try
+        {
+            auto const refusal = replicationRefusal(o);
+            BenchDomain domainDir;
+            auto const id = tools::newFlowId();
+            auto instance = mxlCreateInstance(domainDir.path.c_str(), nullptr);
+            mxlFlowWriter writer = nullptr;
+            mxlFlowConfigInfo config;
+            if (instance == nullptr || mxlCreateFlowWriter(instance, flowDefinition(o, id).c_str(), nullptr, &writer, &config, nullptr) != MXL_STATUS_OK)
+            {
+                throw std::runtime_error{"cannot create the source flow"};
+            }
+            auto domain = require(Domain::open(domainDir.path, nullptr), "source domain");
+            mxlGrainInfo probe;
+            mxlFlowWriterGetGrainInfo(writer, 0, &probe);
+            auto const grainCount = config.discrete.grainCount;
+            auto const window = std::max<std::uint32_t>(1, grainCount / 2);
+            json replication{{"status", refusal ? "unsupported" : "ok"}};
+            if (refusal)
+            {
+                replication["reason"] = *refusal;
+            }
+            else
+            {
+                replication = replicate(o, ch, *domain, instance, writer, config, id, stages);
+            }
 
             // Baseline: plain RMA writes between the same two processes.
             ch.toSink.send(json{{"phase", "raw"}, {"count", o.throughputGrains}, {"grain_bytes", probe.grainSize}, {"slots", grainCount},
                 {"depth", window}}.dump());
             rawSource(o, probe.grainSize, grainCount, o.throughputGrains, window, ch);
             auto const rawSummary = json::parse(expect(ch.toSource, "raw result"));
+            auto const memcpy = o.provider.starts_with("shm") ? memcpyReference(probe.grainSize, grainCount, o.throughputGrains) : json(nullptr);
 
             mxlReleaseFlowWriter(instance, writer);
             mxlDestroyInstance(instance);
             ch.toSink.send(std::string{"done"});
 
             auto const sinkSummary = json::parse(expect(ch.toSource, "sink summary"));
-            json result{{"throughput", throughputSummary},
-                {"latency", latencySummary},
-                {"raw", rawSummary},
-                {"sink", sinkSummary},
-                {"source_cpu_per_grain_us",
-                    {{"throughput", static_cast<double>(sourceCpuThroughput) / 1000.0 / o.throughputGrains},
-                        {"latency", static_cast<double>(sourceCpuLatency) / 1000.0 / static_cast<double>(grains)}}},
-                {"sender_skipped", counters.at("skipped")},
-                {"sender_errors", counters.at("errors")},
-                {"grain_bytes", probe.grainSize},
-                {"latency_grains", grains}};
+            json result{{"replication", replication}, {"raw", rawSummary}, {"memcpy", memcpy}, {"sink", sinkSummary}, {"grain_bytes", probe.grainSize}};
             ch.toSink.send(std::string{"result:"} + result.dump());
             return 0;
         }
@@ -152,10 +174,11 @@ namespace mxl::bench
         }
     }
 
-    int sinkProcess(FabricOptions const& o, Channels& ch, MessagePipe& toParent)
+    int sinkProcess(FabricOptions const& o, Channels& ch, MessagePipe& toParent, StageTable* stages)
     {
         try
         {
+            auto const refusal = replicationRefusal(o);
             BenchDomain domainDir;
             auto domain = require(Domain::open(domainDir.path, nullptr), "sink domain");
             auto instance = mxlCreateInstance(domainDir.path.c_str(), nullptr);
@@ -164,14 +187,16 @@ namespace mxl::bench
                 throw std::runtime_error{"cannot open the sink's domain"};
             }
             fabric::FlowOffer offer;
-            auto link = acceptSink(o, ch, *domain, instance, offer);
+            std::unique_ptr<SinkLink> link;
             mxlFlowReader reader = nullptr;
-            auto const id = formatUuid(offer.flowId);
-            if (mxlCreateFlowReader(instance, id.c_str(), nullptr, &reader) != MXL_STATUS_OK)
+            if (!refusal)
             {
-                throw std::runtime_error{"cannot read the mirror"};
+                link = acceptSink(o, ch, *domain, instance, offer, stages != nullptr ? stages->observer() : nullptr);
+                if (mxlCreateFlowReader(instance, formatUuid(offer.flowId).c_str(), nullptr, &reader) != MXL_STATUS_OK)
+                {
+                    throw std::runtime_error{"cannot read the mirror"};
+                }
             }
-            json summary;
             std::uint64_t cpuThroughput = 0, cpuLatency = 0, latencyGrains = 1;
             for (;;)
             {
@@ -220,6 +245,11 @@ namespace mxl::bench
                     mxlFlowConfigInfo config;
                     mxlFlowReaderGetConfigInfo(reader, &config);
                     auto const line = config.discrete.sliceSizes[0];
+                    if (stages != nullptr)
+                    {
+                        // The machine's own noise, measured beside this phase by the parent process.
+                        toParent.send(fmt::format("noise:{}", o.latencyDurationS));
+                    }
                     ch.toSource.send(std::string{"ready"});
                     auto const cpu0 = processCpuNs();
                     std::vector<std::uint64_t> latencies;
@@ -246,6 +276,10 @@ namespace mxl::bench
                                 std::uint64_t stamp;
                                 std::memcpy(&stamp, payload + static_cast<std::size_t>(measured) * (total / batches) * line, sizeof stamp);
                                 latencies.push_back(now - stamp);
+                                if (stages != nullptr)
+                                {
+                                    stages->stamp(StageTable::ReaderWoke, first + g, measured, now);
+                                }
                                 ++measured;
                             }
                         }
@@ -261,12 +295,18 @@ namespace mxl::bench
                     auto const got = raw.at("grains").get<std::uint64_t>();
                     auto const span = raw.at("last_ns").get<std::uint64_t>() - raw.at("first_ns").get<std::uint64_t>();
                     auto const bytes = static_cast<double>(phase.at("grain_bytes").get<std::size_t>()) * static_cast<double>(got > 0 ? got - 1 : 0);
-                    ch.toSource.send(json{{"grains", got}, {"bytes_per_s", span > 0 ? bytes / (static_cast<double>(span) / 1e9) : 0.0}}.dump());
+                    auto summary = raw;
+                    summary["bytes_per_s"] = span > 0 ? bytes / (static_cast<double>(span) / 1e9) : 0.0;
+                    ch.toSource.send(summary.dump());
                 }
             }
-            mxlReleaseFlowReader(instance, reader);
-            auto counters = link->stop();
-            link.reset();
+            auto counters = json::object();
+            if (link)
+            {
+                mxlReleaseFlowReader(instance, reader);
+                counters = link->stop();
+                link.reset();
+            }
             counters["sink_cpu_latency_per_grain_us"] = static_cast<double>(cpuLatency) / 1000.0 / static_cast<double>(latencyGrains);
             ch.toSource.send(counters.dump());
             mxlDestroyInstance(instance);

@@ -94,7 +94,8 @@ namespace
         bool json = false;
         auto desc = mxl::tools::optionsWithHelp("mxl-bench fabric: replication throughput and latency between a source and a sink process");
         desc.add_options()
-            ("provider", po::value(&options.provider)->default_value(options.provider), "libfabric provider (tcp, verbs)")
+            ("provider", po::value(&options.provider)->default_value(options.provider),
+                "libfabric provider: tcp, verbs; shm, \"tcp;ofi_rxm\", \"udp;ofi_rxd\" (reliable datagrams: the raw baseline only, until the replication takes them)")
             ("address", po::value(&options.sinkAddress)->default_value(options.sinkAddress), "address the sink listens on")
             ("transfer", po::value(&transfer)->default_value(transfer), "rma or send-receive (the fallback: one copy on arrival)")
             ("api", po::value(&api)->default_value(api),
@@ -104,6 +105,8 @@ namespace
             ("slices", po::value(&options.batches)->default_value(options.batches), "commits per grain in the paced phase")
             ("grains", po::value(&options.throughputGrains)->default_value(options.throughputGrains), "grains in the unpaced phase and the baseline")
             ("duration", po::value(&options.latencyDurationS)->default_value(options.latencyDurationS), "seconds of the paced phase")
+            ("stages", po::bool_switch(&options.stages),
+                "also when each slice batch of the paced phase reached each stage, next to the machine's sleep overshoot beside it")
             ("json", po::bool_switch(&json), "print one JSON object");
         if (!mxl::tools::parseCommandLine(desc, args))
         {
@@ -121,6 +124,10 @@ namespace
             throw po::error{fmt::format("--api must be internal or c, got '{}'", api)};
         }
         options.capi = api == "c";
+        if (options.capi && options.stages)
+        {
+            throw po::error{"--stages needs --api internal (the stages are told by our Sender and Receiver)"};
+        }
         if (options.capi && options.sendReceive)
         {
             throw po::error{"--api c chooses its transfer itself (RMA where the provider has it): leave --transfer out"};
@@ -134,6 +141,10 @@ namespace
             throw po::error{"--grains must be at least 2 and --duration between 0 and 3600 seconds"};
         }
         auto const result = mxl::bench::runFabric(options);
+        if (!json)
+        {
+            std::cout << mxl::bench::describeFabric(result) << "\n";
+        }
         std::cout << (json ? result.dump() : result.dump(2)) << "\n";
         return exitOk;
     }

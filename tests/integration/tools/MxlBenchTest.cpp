@@ -69,6 +69,91 @@ TEST(MxlBench, FabricThroughTheCApiPrintsTheSameMeasurementNextToRawRma)
     EXPECT_EQ(r.at("sender_errors").get<int>(), 0);
 }
 
+TEST(MxlBench, FabricStagesCountEveryBatchAndFollowEachOther)
+{
+    auto const result = runTool(MXL_BENCH_PATH,
+        {"fabric", "--stages", "--video", "640x360", "--rate", "100", "--duration", "0.5", "--grains", "50", "--slices", "4", "--json"}, 60s);
+    ASSERT_EQ(result.exitCode, 0) << result.err;
+    auto const r = lastJsonLine(result.out);
+    expectCommonFields(r);
+    ASSERT_TRUE(r.contains("stages")) << r.dump();
+    auto const& stages = r.at("stages");
+    auto const batches = (r.at("grains").get<std::uint64_t>() - 50) * 4;
+    EXPECT_EQ(stages.at("batches").get<std::uint64_t>() + stages.at("incomplete_batches").get<std::uint64_t>(), batches) << stages.dump();
+    if (r.at("skipped").get<std::uint64_t>() == 0)
+    {
+        EXPECT_EQ(stages.at("incomplete_batches").get<std::uint64_t>(), 0u) << "every batch arrived, so every batch has every stage";
+    }
+    EXPECT_EQ(stages.at("out_of_order").get<std::uint64_t>(), 0u) << "one clock for both processes: a later stage is never earlier";
+    auto const& order = stages.at("order");
+    ASSERT_EQ(order.size(), 5u);
+    EXPECT_EQ(order.front(), "sender_noticed");
+    EXPECT_EQ(order.back(), "reader_woke");
+    double previous = 0;
+    for (auto const& name : order)
+    {
+        auto const& total = stages.at(name.get<std::string>()).at("since_commit_us");
+        EXPECT_EQ(total.at("count").get<std::uint64_t>(), stages.at("batches").get<std::uint64_t>()) << name;
+        EXPECT_GE(total.at("p50").get<double>(), previous) << name << " comes later than the stage before it";
+        previous = total.at("p50").get<double>();
+    }
+    // The last stage is the latency the benchmark reports, measured by the same reader.
+    EXPECT_LE(stages.at("reader_woke").at("since_commit_us").at("max").get<double>(), r.at("latency_us").at("max").get<double>() + 1.0);
+    EXPECT_GT(stages.at("machine").at("wake_late_us").at("count").get<int>(), 0) << "the machine's noise is measured beside the run";
+    EXPECT_GT(stages.at("tail").at("batches").get<int>(), 0);
+    EXPECT_TRUE(stages.at("attributed_to").is_string()) << stages.dump();
+}
+
+TEST(MxlBench, FabricStagesNeedOurSenderAndReceiver)
+{
+    auto const result = runTool(MXL_BENCH_PATH, {"fabric", "--stages", "--api", "c"});
+    EXPECT_EQ(result.exitCode, 2);
+    EXPECT_NE(result.err.find("--stages"), std::string::npos) << result.err;
+}
+
+namespace
+{
+    /// A reliable-datagram provider: the raw RMA baseline runs over it, and the replication either
+    /// says plainly that it does not take the provider yet or measures as over tcp.
+    nlohmann::json runOverDatagrams(char const* provider)
+    {
+        auto const result = runTool(MXL_BENCH_PATH,
+            {"fabric", "--provider", provider, "--video", "640x360", "--rate", "100", "--duration", "0.3", "--grains", "30", "--json"}, 60s);
+        EXPECT_EQ(result.exitCode, 0) << result.err;
+        auto const r = lastJsonLine(result.out);
+        EXPECT_EQ(r.at("provider"), provider);
+        EXPECT_GT(r.at("baseline_bytes_per_s").get<double>(), 0.0) << r.dump();
+        EXPECT_EQ(r.at("baseline_endpoint"), "rdm");
+        EXPECT_TRUE(r.at("baseline_mr_mode").is_array());
+        auto const& replication = r.at("replication");
+        if (replication.at("status") == "unsupported")
+        {
+            EXPECT_NE(replication.at("reason").get<std::string>().find("not supported"), std::string::npos) << replication.dump();
+            EXPECT_TRUE(r.at("throughput_bytes_per_s").is_null());
+            EXPECT_TRUE(r.at("latency_us").is_null());
+        }
+        else
+        {
+            EXPECT_EQ(replication.at("status"), "ok");
+            expectCommonFields(r);
+        }
+        return r;
+    }
+}
+
+TEST(MxlBench, FabricOverShmMeasuresRawRmaNextToMemcpy)
+{
+    auto const r = runOverDatagrams("shm");
+    EXPECT_GT(r.at("memcpy_bytes_per_s").get<double>(), 0.0) << r.dump();
+    EXPECT_GT(r.at("baseline_to_memcpy").get<double>(), 0.0);
+}
+
+TEST(MxlBench, FabricOverTcpRxmMeasuresRawRmaOnReliableDatagrams)
+{
+    auto const r = runOverDatagrams("tcp;ofi_rxm");
+    EXPECT_FALSE(r.contains("memcpy_bytes_per_s")) << "the memcpy reference is for shm";
+}
+
 TEST(MxlBench, NoisePrintsWakeUpLatenessAndCpuShares)
 {
     auto const result = runTool(MXL_BENCH_PATH, {"noise", "--duration", "0.3", "--period-us", "1000", "--json"}, 60s);
