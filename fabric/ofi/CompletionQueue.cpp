@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "ofi/CompletionQueue.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <ctime>
 #include <utility>
 
 #include "ofi/Error.hpp"
@@ -16,13 +18,24 @@ namespace mxl::ofi
         attr.wait_obj = FI_WAIT_FD;
         attr.wait_cond = FI_CQ_COND_NONE;
         fid_cq* cq = nullptr;
-        if (auto const rc = fi_cq_open(domain.raw(), &attr, &cq, nullptr); rc != 0)
+        auto rc = fi_cq_open(domain.raw(), &attr, &cq, nullptr);
+        auto owned = FidPtr<fid_cq>{rc == 0 ? cq : nullptr};
+        auto fd = rc == 0 ? waitFdOf(&cq->fid) : -FI_ENOSYS;
+        if (rc == -FI_ENOSYS || rc == -FI_EOPNOTSUPP || rc == -FI_EINVAL || fd == -FI_ENOSYS || fd == -FI_EOPNOTSUPP)
+        {
+            // No wait fd here (shm and udp;ofi_rxd in libfabric 1.17): a queue without a wait object,
+            // which the caller polls at a backing-off interval (pollTimeout), never spinning.
+            owned.reset();
+            attr.wait_obj = FI_WAIT_NONE;
+            rc = fi_cq_open(domain.raw(), &attr, &cq, nullptr);
+            owned = FidPtr<fid_cq>{rc == 0 ? cq : nullptr};
+            fd = -1;
+        }
+        if (rc != 0)
         {
             return fiFail("fi_cq_open", domain.providerName(), rc);
         }
-        auto owned = FidPtr<fid_cq>{cq};
-        auto const fd = waitFdOf(&cq->fid);
-        if (fd < 0)
+        if (fd < -1)
         {
             return fiFail("fi_control(FI_GETWAIT) on a completion queue", domain.providerName(), fd);
         }
@@ -39,6 +52,7 @@ namespace mxl::ofi
     ssize_t CompletionQueue::read(std::span<fi_cq_data_entry> entries) noexcept
     {
         auto const rc = fi_cq_read(_cq.get(), entries.data(), entries.size());
+        _idleReads = rc == -FI_EAGAIN ? _idleReads + 1 : 0;
         return rc == -FI_EAGAIN ? 0 : rc;
     }
 
@@ -67,12 +81,36 @@ namespace mxl::ofi
 
     bool CompletionQueue::tryWait() const noexcept
     {
+        if (_waitFd < 0)
+        {
+            return true; // nothing to arm: the caller sleeps for pollTimeout()
+        }
         fid_t fids[] = {&_cq->fid};
         return fi_trywait(_fabric, fids, 1) == 0;
     }
 
     WaitResult CompletionQueue::wait(std::chrono::milliseconds timeout) const noexcept
     {
+        if (_waitFd < 0)
+        {
+            auto const pause = pollTimeout(timeout);
+            ::nanosleep(&pause, nullptr);
+            return WaitResult::Ready;
+        }
         return waitForFd(_fabric, &_cq->fid, _waitFd, timeout);
+    }
+
+    timespec CompletionQueue::pollTimeout(std::chrono::milliseconds longest) const noexcept
+    {
+        using namespace std::chrono;
+        auto wait = duration_cast<nanoseconds>(longest);
+        if (_waitFd < 0)
+        {
+            // 20 us after a completion, doubling with every empty read up to 1 ms: quick while data
+            // flows, about a thousand wake-ups a second when idle.
+            auto const backoff = microseconds{20} * (1U << std::min<unsigned>(_idleReads, 6));
+            wait = std::min<nanoseconds>(wait, std::min<nanoseconds>(backoff, milliseconds{1}));
+        }
+        return timespec{static_cast<time_t>(wait.count() / 1'000'000'000), static_cast<long>(wait.count() % 1'000'000'000)};
     }
 }

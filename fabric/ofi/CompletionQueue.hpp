@@ -9,6 +9,7 @@
 
 #include <array>
 #include <chrono>
+#include <ctime>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -85,8 +86,14 @@ namespace mxl::ofi
         }
 
         /// True when it is safe to block on waitFd(); false when completions are already pending.
+        /// Always true for a queue without a wait fd.
         [[nodiscard]] bool tryWait() const noexcept;
+        /// -1 where the provider has no wait fd for completion queues (shm, udp;ofi_rxd in 1.17):
+        /// then poll the queue, sleeping pollTimeout() between looks.
         [[nodiscard]] int waitFd() const noexcept { return _waitFd; }
+        /// How long to block (ppoll) waiting for completions: `longest` on a queue with a wait fd;
+        /// without one, a short interval that backs off from 20 us to 1 ms while reads find nothing.
+        [[nodiscard]] timespec pollTimeout(std::chrono::milliseconds longest) const noexcept;
 
         /// tryWait() then poll on waitFd() for at most `timeout`. Read the queue after Ready.
         [[nodiscard]] WaitResult wait(std::chrono::milliseconds timeout) const noexcept;
@@ -100,6 +107,7 @@ namespace mxl::ofi
         std::string _provider;
         fid_fabric* _fabric;
         int _waitFd;
+        unsigned _idleReads{0};
         FidPtr<fid_cq> _cq;
     };
 }

@@ -29,6 +29,11 @@ namespace mxl::fabric
     void Sender::onCredit(std::size_t buffer, std::size_t length)
     {
         auto const credit = _creditsIn[buffer];
+        if (_rdm && length == sizeof(CreditRecord) && credit.epoch == _grant.epoch && credit.magic == closeMagic)
+        {
+            abort("the sink closed the session");
+            return;
+        }
         if (length != sizeof(CreditRecord) || credit.magic != creditMagic || credit.epoch != _grant.epoch)
         {
             abort("the sink sent a malformed credit message");

@@ -151,6 +151,7 @@ namespace mxl::bridge
                 .state = named(r.state, parseFlowState, "state", problem).value_or(FlowState::Waiting),
                 .provider = getText(r.provider),
                 .transfer = getText(r.transfer),
+                .endpoint = getText(r.endpoint),
                 .epoch = r.epoch,
                 .grains = r.grains,
                 .bytes = r.bytes,
