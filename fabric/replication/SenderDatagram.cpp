@@ -18,13 +18,27 @@ namespace mxl::fabric
 {
     using namespace sender;
 
+    namespace
+    {
+        /// With the sink as destination where the provider takes a socket address, so that the
+        /// endpoint's own address (sent in the Hello) is the one that routes to the sink; shm and efa
+        /// name endpoints themselves and refuse one.
+        Expected<ofi::Info> queryToward(ofi::Hints hints, RegionGrant const& grant)
+        {
+            auto toward = hints;
+            toward.destination(grant.node, grant.service);
+            auto info = ofi::Info::query(toward);
+            return info ? std::move(info) : ofi::Info::query(hints);
+        }
+    }
+
     Expected<void> Sender::openDatagramEndpoint()
     {
         if (_grant.transfer != Transfer::Rma)
         {
             return fail(MXL_ERR_UNSUPPORTED_OPERATION, "send/receive runs over connected endpoints only; reliable-datagram endpoints use RMA");
         }
-        auto probe = ofi::Info::query(replicationHints(_grant.provider, FI_EP_RDM));
+        auto probe = queryToward(replicationHints(_grant.provider, FI_EP_RDM), _grant);
         if (!probe)
         {
             return probe.take_error();
@@ -37,7 +51,7 @@ namespace mxl::fabric
         else
         {
             // A write's completion must mean its bytes are placed: that is what a commit record waits for.
-            auto delivered = ofi::Info::query(rdmHints(_grant.provider, false));
+            auto delivered = queryToward(rdmHints(_grant.provider, false), _grant);
             if (!delivered || (delivered->transmitOpFlags() & FI_DELIVERY_COMPLETE) == 0)
             {
                 return fail(MXL_ERR_UNSUPPORTED_OPERATION, fmt::format("provider {} neither orders RMA writes (FI_ORDER_WAW) nor completes them "

@@ -151,7 +151,6 @@ namespace mxl::bridge
                 .state = named(r.state, parseFlowState, "state", problem).value_or(FlowState::Waiting),
                 .provider = getText(r.provider),
                 .transfer = getText(r.transfer),
-                .endpoint = getText(r.endpoint),
                 .epoch = r.epoch,
                 .grains = r.grains,
                 .bytes = r.bytes,
@@ -163,6 +162,7 @@ namespace mxl::bridge
                 .headIndex = r.headIndex,
                 .latencyMs = r.latencyMs,
                 .lastError = getText(r.lastError),
+                .endpoint = getText(r.endpoint),
             };
         }
 

@@ -102,7 +102,6 @@ namespace mxl::bridge
         FlowState state{FlowState::Waiting};
         std::string provider;
         std::string transfer;     ///< "rma" or "send-receive".
-        std::string endpoint;     ///< The data endpoint: "msg" (connected) or "rdm" (reliable datagram: efa, shm, ...).
         std::uint64_t epoch{0};   ///< A one-way tag of the session epoch in use (64 bits of SHA-256; 0: none): the same on both ends, new with every session; never the epoch itself.
         std::uint64_t grains{0};
         std::uint64_t bytes{0};
@@ -114,6 +113,7 @@ namespace mxl::bridge
         std::uint64_t headIndex{0}; ///< Newest grain index moved.
         double latencyMs{-1};       ///< Import: arrival minus the grain's nominal time, clock-offset corrected; -1 unknown.
         std::string lastError;
+        std::string endpoint;     ///< The data endpoint: "msg" (connected) or "rdm" (reliable datagram: efa, shm, ...).
     };
 
     struct BridgeStatus

@@ -82,6 +82,25 @@ namespace mxl::fabric::test
         stalledSinkNeverHandsAudioReadersThePreviousLap(over(GetParam()));
     }
 
+    TEST_P(RdmReplication, AStoppedSinkEndsItsSourcesSessionWithANotice)
+    {
+        // No connection breaks when a datagram sink goes: it says so, and the source stops.
+        ReplicatedFlow flow{over(GetParam()), [](std::string const& id) { return mxl::test::flowDef(id, "v210", 320, 180, 50, 1); }};
+        ASSERT_TRUE(flow.start()) << flow.replication.error();
+        auto const first = flow.source.currentIndex();
+        for (auto i = first; i < first + 3; ++i)
+        {
+            flow.source.writeGrain(i);
+            ASSERT_EQ(flow.sink->verify(i), 0U);
+        }
+        flow.replication.stopReceiver();
+        auto const failure = flow.replication.waitForSenderFailure(5000);
+        ASSERT_TRUE(failure) << "the source went on as if the sink were there";
+        EXPECT_NE(failure->find("the sink closed the session"), std::string::npos) << *failure;
+        flow.replication.stop();
+        EXPECT_EQ(flow.replication.receiverCounters().grains, 3U);
+    }
+
     INSTANTIATE_TEST_SUITE_P(Providers, RdmReplication, ::testing::Values("tcp;ofi_rxm", "shm", "udp;ofi_rxd"), testName);
 
     TEST(RdmProviders, OrderIsTakenFromWhatTheProviderReportsNotItsName)
