@@ -60,7 +60,14 @@ namespace mxl::fabric
         {
             return r.take_error();
         }
+        // Asked before the mirror exists: a provider this host lacks leaves nothing behind.
+        auto type = options.transfer == Transfer::Rma ? replicationEndpointType(options.provider) : Expected<fi_ep_type>{FI_EP_MSG};
+        if (!type)
+        {
+            return type.take_error();
+        }
         std::unique_ptr<Receiver> receiver{new Receiver{domain, options}};
+        receiver->_rdm = *type == FI_EP_RDM;
         if (auto r = receiver->setUp(offer); !r)
         {
             return r.take_error();
@@ -115,12 +122,6 @@ namespace mxl::fabric
         }
         _epoch = *epoch;
 
-        auto type = _options.transfer == Transfer::Rma ? replicationEndpointType(_options.provider) : Expected<fi_ep_type>{FI_EP_MSG};
-        if (!type)
-        {
-            return type.take_error();
-        }
-        _rdm = *type == FI_EP_RDM;
         if (_rdm)
         {
             if (auto r = openDatagramEndpoint(replicationHints(_options.provider, FI_EP_RDM)); !r)
