@@ -161,7 +161,9 @@ namespace mxl::fabric
         /// Rejects a connection request, counts it and logs it (at most one line per
         /// refusalLogInterval, saying how many more were refused since the last one).
         void refuseConnection(ofi::Info const& request, std::string const& reason);
+        /// Counts and logs a refused datagram Hello (or anything else sent to a datagram endpoint).
         void noteRefusedConnection(std::string const& from, std::string const& reason);
+        void logRefusedConnection(std::string const& from, std::string const& reason);
         void handleCompletions();
         /// Dispatches a completion by its kind; a kind the transfer never produces ends the session.
         void onCompletion(fi_cq_data_entry const& entry);

@@ -105,16 +105,23 @@ namespace mxl::fabric
 
     void Receiver::refuseConnection(ofi::Info const& request, std::string const& reason)
     {
+        // Counted before the caller learns of the rejection.
+        _counters.refusedConnections.fetch_add(1, std::memory_order_relaxed);
         if (auto rejected = _listener->reject(request); !rejected)
         {
             log().debug("flow {}: rejecting a connection request failed: {}", formatUuid(_definition.id), rejected.error().message);
         }
-        noteRefusedConnection(ofi::describeAddress(request.destinationAddress()), reason);
+        logRefusedConnection(ofi::describeAddress(request.destinationAddress()), reason);
     }
 
     void Receiver::noteRefusedConnection(std::string const& from, std::string const& reason)
     {
         _counters.refusedConnections.fetch_add(1, std::memory_order_relaxed);
+        logRefusedConnection(from, reason);
+    }
+
+    void Receiver::logRefusedConnection(std::string const& from, std::string const& reason)
+    {
         // Anyone who reaches the port can send requests: the log says so at a bounded rate.
         auto const now = std::chrono::steady_clock::now();
         if (_refusalLoggedAt && now - *_refusalLoggedAt < refusalLogInterval)
