@@ -5,6 +5,8 @@
 // attached source's session; renew() tells the source its session is over.
 #include <chrono>
 #include <cstring>
+#include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -33,8 +35,8 @@ namespace mxl::fabric::test
                 , _cq{require(ofi::CompletionQueue::open(_domain, 64), "completion queue")}
                 , _av{require(ofi::AddressVector::open(_domain, 4), "address vector")}
                 , _endpoint{require(ofi::Endpoint::open(_domain, _info, ofi::EndpointQueues{_cq, _cq, nullptr, &_av}), "endpoint")}
-                , _buffer(maxDataHelloSize + 64)
-                , _mr{require(ofi::MemoryRegion::create(_domain, _buffer, FI_SEND, &_endpoint), "buffer")}
+                , _buffer(bufferSize)
+                , _mr{require(ofi::MemoryRegion::create(_domain, _buffer, FI_SEND | FI_RECV | FI_WRITE, &_endpoint), "buffer")}
                 , _peer{require(_av.insert(grant.address), "the sink's address")}
             {}
 
@@ -42,6 +44,58 @@ namespace mxl::fabric::test
             void send(std::vector<std::byte> const& bytes)
             {
                 std::memcpy(_buffer.data(), bytes.data(), bytes.size());
+                post([&] { return _endpoint.send(std::span{_buffer.data(), bytes.size()}, _mr.desc(), _buffer.data(), _peer); });
+            }
+
+            /// Attaches as the grant's source would (a Hello with a valid proof and this endpoint's
+            /// address); true once the sink's welcome arrived.
+            bool attach(RegionGrant const& grant)
+            {
+                postReceive();
+                auto address = require(_endpoint.address(), "own address");
+                send(encode(DataHello{DataHelloKind::Hello, require(makeConnectProof(grant.connectKey, grant.flowId, grant.epoch), "p"), address}));
+                auto const welcome = waitForMessage();
+                postReceive();
+                return welcome && welcome->magic == welcomeMagic && welcome->epoch == grant.epoch;
+            }
+
+            /// Writes a commit record into the commit ring's slot with the immediate data imm.
+            void commit(RegionGrant const& grant, CommitRecord const& record, std::uint32_t slot, std::uint64_t imm)
+            {
+                std::memcpy(_buffer.data() + recordOffset, &record, sizeof record);
+                auto const target = grant.commitRing.target(std::uint64_t{slot} * sizeof record, sizeof record);
+                ASSERT_TRUE(target);
+                post([&] {
+                    return _endpoint.writeWithData(std::span{_buffer.data() + recordOffset, sizeof record}, _mr.desc(), *target, imm, _buffer.data(), _peer);
+                });
+            }
+
+            /// The next message the sink sent (a welcome, credit or close notice), within pumpTimeout.
+            std::optional<CreditRecord> waitForMessage()
+            {
+                auto const deadline = std::chrono::steady_clock::now() + pumpTimeout;
+                while (!_message && std::chrono::steady_clock::now() < deadline)
+                {
+                    drain();
+                    (void)_cq.wait(std::chrono::milliseconds{1});
+                }
+                return std::exchange(_message, std::nullopt);
+            }
+
+        private:
+            static constexpr std::size_t recordOffset = 1024;
+            static constexpr std::size_t receiveOffset = 2048;
+            static constexpr std::size_t bufferSize = 4096;
+
+            void postReceive()
+            {
+                auto const result = _endpoint.recv(std::span{_buffer.data() + receiveOffset, sizeof(CreditRecord)}, _mr.desc(), _buffer.data() + receiveOffset);
+                ASSERT_TRUE(result.posted()) << fi_strerror(result.error());
+            }
+
+            /// Posts (again while the queue is full) and waits until the operation completed.
+            void post(std::function<ofi::PostResult()> const& attempt)
+            {
                 auto const deadline = std::chrono::steady_clock::now() + pumpTimeout;
                 auto posted = false;
                 auto done = false;
@@ -49,18 +103,37 @@ namespace mxl::fabric::test
                 {
                     if (!posted)
                     {
-                        auto const result = _endpoint.send(std::span{_buffer.data(), bytes.size()}, _mr.desc(), _buffer.data(), _peer);
+                        auto const result = attempt();
                         ASSERT_TRUE(result.posted() || result.again()) << fi_strerror(result.error());
                         posted = result.posted();
                     }
-                    _cq.drain([&](std::span<fi_cq_data_entry const> entries) { done = done || !entries.empty(); },
-                        [&](ofi::CompletionError const&) { done = true; });
+                    done = drain() || done;
                     (void)_cq.wait(std::chrono::milliseconds{1});
                 }
-                ASSERT_TRUE(done) << "the message never left";
+                ASSERT_TRUE(done) << "the operation never completed";
             }
 
-        private:
+            /// Reads the queue: keeps a message that arrived (it may come before the completion of
+            /// the send that caused it); true when the operation posted from the buffer completed.
+            bool drain()
+            {
+                auto done = false;
+                _cq.drain(
+                    [&](std::span<fi_cq_data_entry const> entries) {
+                        for (auto const& e : entries)
+                        {
+                            done = done || e.op_context == _buffer.data();
+                            if ((e.flags & FI_RECV) != 0 && e.len == sizeof(CreditRecord))
+                            {
+                                _message.emplace();
+                                std::memcpy(&*_message, _buffer.data() + receiveOffset, sizeof(CreditRecord));
+                            }
+                        }
+                    },
+                    [&](ofi::CompletionError const& e) { done = done || e.context == _buffer.data(); });
+                return done;
+            }
+
             ofi::Info _info;
             ofi::Fabric _fabric;
             ofi::Domain _domain;
@@ -70,6 +143,7 @@ namespace mxl::fabric::test
             std::vector<std::byte> _buffer;
             ofi::MemoryRegion _mr;
             fi_addr_t _peer;
+            std::optional<CreditRecord> _message;
         };
 
         std::vector<std::byte> hello(DataHelloKind kind, ConnectProof const& proof)
@@ -193,6 +267,26 @@ namespace mxl::fabric::test
         session.source.writeGrain(index + 1);
         EXPECT_EQ(session.sink->verify(index + 1), 0U);
         next->stop();
+    }
+
+    TEST_P(RdmDataEndpoint, ARecordOfAnotherEpochClosesTheSessionWithANotice)
+    {
+        MirrorSession session{"v210", over(GetParam())};
+        auto const& grant = session.grant();
+        DatagramCaller hostile{grant};
+        ASSERT_TRUE(hostile.attach(grant)) << "no welcome for a valid Hello";
+        ASSERT_TRUE(eventually([&] { return session.receiver->connected(); }));
+
+        // The holder of a grant writes a record of a session that is not this one.
+        CommitRecord const stale{grant.epoch + 1, session.source.currentIndex(), 0, 0, 1, CommitKind::Grain, 0};
+        hostile.commit(grant, stale, 0, 0);
+        EXPECT_TRUE(eventually([&] { return session.receiver->counters().refusedEpoch == 1; })) << "the stale record was not refused";
+        auto notice = hostile.waitForMessage();
+        ASSERT_TRUE(notice) << "the refused source was not told";
+        EXPECT_EQ(notice->magic, closeMagic);
+        EXPECT_TRUE(eventually([&] { return !session.receiver->connected(); }));
+        EXPECT_EQ(session.receiver->counters().commits, 0U);
+        expectACorrectSourceReplicatesAfterwards(session);
     }
 
     INSTANTIATE_TEST_SUITE_P(Providers, RdmDataEndpoint, ::testing::Values("tcp;ofi_rxm", "shm"), testName);
