@@ -354,6 +354,10 @@ namespace mxl::fabric
                 drainCompletions();
             }
             drainEvents();
+            if (_rdm)
+            {
+                watchClaim();
+            }
             if (requests != nullptr && idle())
             {
                 requests->finish(requests->taken());

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <utility>
 #include <thread>
 #include <vector>
 
@@ -215,6 +216,8 @@ namespace mxl::fabric
         }
         [[nodiscard]] Credit credit(std::uint64_t index);
         void postCreditReceive(std::size_t buffer);
+        /// FI_EP_RDM: gives the session up when a Claim waits longer than claimAnswerTimeout.
+        void watchClaim();
         void onCredit(std::size_t buffer, std::size_t length);
         void abort(std::string message);
 
@@ -238,6 +241,8 @@ namespace mxl::fabric
         bool _writesOrdered{true};
         std::size_t _recordsInFlight{0};
         bool _saidGoodbye{false};
+        /// The Claim being waited for and since when (FI_EP_RDM).
+        std::optional<std::pair<std::uint64_t, std::chrono::steady_clock::time_point>> _claimWatch;
         std::array<std::byte, maxDataHelloSize> _hello{}; ///< FI_EP_RDM: the Hello or Bye being sent.
         std::optional<ofi::MemoryRegion> _helloMr;
         std::vector<ofi::MemoryRegion> _sourceMrs;

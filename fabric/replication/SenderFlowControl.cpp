@@ -53,6 +53,27 @@ namespace mxl::fabric
         _credit = credit.claimedThrough;
     }
 
+    void Sender::watchClaim()
+    {
+        if (!_claimPending)
+        {
+            _claimWatch.reset();
+            return;
+        }
+        auto const now = std::chrono::steady_clock::now();
+        if (!_claimWatch || _claimWatch->first != *_claimPending)
+        {
+            _claimWatch.emplace(*_claimPending, now);
+            return;
+        }
+        if (now - _claimWatch->second > claimAnswerTimeout)
+        {
+            abort(fmt::format("the sink has not answered a claim for {} s: gone or stuck (a reliable-datagram endpoint has no connection "
+                              "that would say so)",
+                claimAnswerTimeout.count()));
+        }
+    }
+
     bool Sender::room(std::size_t ops, std::size_t bytes) const noexcept
     {
         auto const idle = _outstandingBytes == 0;

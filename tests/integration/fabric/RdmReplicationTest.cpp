@@ -3,6 +3,9 @@
 // shape, stood in for here by tcp;ofi_rxm, udp;ofi_rxd and shm (whose RMA writes report no
 // write-after-write order, so commit records wait for delivery). Same Sender, Receiver, messages,
 // epochs and credit as over tcp's connected endpoints (ReplicationTest.cpp).
+#include <cctype>
+#include <chrono>
+#include <optional>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -99,6 +102,48 @@ namespace mxl::fabric::test
         EXPECT_NE(failure->find("the sink closed the session"), std::string::npos) << *failure;
         flow.replication.stop();
         EXPECT_EQ(flow.replication.receiverCounters().grains, 3U);
+    }
+
+    TEST_P(RdmReplication, FanOutSurvivesOneSinkDyingWithoutAWord)
+    {
+        if (GetParam() == "shm")
+        {
+            GTEST_SKIP() << "two shm receivers forked from this test process after libfabric's initialisation get the same endpoint "
+                            "name (fi_enable: EBUSY); bridges, separate processes, do not";
+        }
+        // A sink host that dies sends no notice: its source gives up when its claim goes unanswered
+        // (claimAnswerTimeout), and the other sink notices nothing.
+        mxl::test::TestDomain a, b, c;
+        auto const id = formatUuid(randomUuid().value());
+        Source source{a, mxl::test::flowDef(id, "v210", 640, 360, 50, 1)};
+        Replication toB{a.str(), b.str(), *parseUuid(id), over(GetParam())};
+        Replication toC{a.str(), c.str(), *parseUuid(id), over(GetParam())};
+        ASSERT_TRUE(toB.start()) << toB.error();
+        ASSERT_TRUE(toC.start()) << toC.error();
+        Sink sinkB{b, id};
+        auto next = source.currentIndex();
+        for (auto const first = next; next < first + 5; ++next)
+        {
+            source.writeGrain(next);
+            EXPECT_EQ(sinkB.verify(next), 0U) << "grain " << next;
+        }
+        toC.killReceiver();
+        std::optional<std::string> failure;
+        auto const deadline = std::chrono::steady_clock::now() + std::chrono::seconds{15};
+        while (!failure && std::chrono::steady_clock::now() < deadline)
+        {
+            source.writeGrain(next);
+            EXPECT_EQ(sinkB.verify(next), 0U) << "grain " << next;
+            ++next;
+            failure = toC.waitForSenderFailure(20);
+        }
+        ASSERT_TRUE(failure) << "the source to the dead sink never noticed";
+        EXPECT_FALSE(failure->empty());
+        toB.stop();
+        toC.stop();
+        EXPECT_EQ(toB.senderCounters().errors, 0U) << toB.senderCounters().lastError;
+        EXPECT_EQ(toB.senderCounters().skippedGrains, 0U);
+        EXPECT_EQ(toB.receiverCounters().errors, 0U) << toB.receiverCounters().lastError;
     }
 
     INSTANTIATE_TEST_SUITE_P(Providers, RdmReplication, ::testing::Values("tcp;ofi_rxm", "shm", "udp;ofi_rxd"), testName);
