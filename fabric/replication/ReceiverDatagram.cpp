@@ -132,13 +132,27 @@ namespace mxl::fabric
         auto const deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds{100};
         while (_creditsPosted != posted && _creditsCompleted < _creditsPosted && std::chrono::steady_clock::now() < deadline)
         {
-            _cq->drain([this](std::span<fi_cq_data_entry const> entries) {
-                for (auto const& entry : entries)
-                {
-                    (void)creditCompleted(entry.op_context);
-                }
-            },
-                [this](ofi::CompletionError const& error) { (void)creditCompleted(error.context); });
+            _cq->drain(
+                [this](std::span<fi_cq_data_entry const> entries) {
+                    for (auto const& entry : entries)
+                    {
+                        if ((entry.flags & FI_RECV) != 0)
+                        {
+                            // A Hello for the session that is ending: dropped, the receive posted again.
+                            postReceive(0);
+                            continue;
+                        }
+                        (void)creditCompleted(entry.op_context);
+                    }
+                },
+                [this](ofi::CompletionError const& error) {
+                    if ((error.flags & FI_RECV) != 0 && error.error != FI_ECANCELED)
+                    {
+                        postReceive(0);
+                        return;
+                    }
+                    (void)creditCompleted(error.context);
+                });
             (void)_cq->wait(std::chrono::milliseconds{1});
         }
     }
