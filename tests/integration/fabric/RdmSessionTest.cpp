@@ -269,22 +269,40 @@ namespace mxl::fabric::test
         next->stop();
     }
 
-    TEST_P(RdmDataEndpoint, ARecordOfAnotherEpochClosesTheSessionWithANotice)
+    TEST_P(RdmDataEndpoint, ForgedRecordsCloseTheSessionWithANoticeAndAreCountedByKind)
     {
         MirrorSession session{"v210", over(GetParam())};
         auto const& grant = session.grant();
-        DatagramCaller hostile{grant};
-        ASSERT_TRUE(hostile.attach(grant)) << "no welcome for a valid Hello";
-        ASSERT_TRUE(eventually([&] { return session.receiver->connected(); }));
-
-        // The holder of a grant writes a record of a session that is not this one.
-        CommitRecord const stale{grant.epoch + 1, session.source.currentIndex(), 0, 0, 1, CommitKind::Grain, 0};
-        hostile.commit(grant, stale, 0, 0);
-        EXPECT_TRUE(eventually([&] { return session.receiver->counters().refusedEpoch == 1; })) << "the stale record was not refused";
-        auto notice = hostile.waitForMessage();
-        ASSERT_TRUE(notice) << "the refused source was not told";
-        EXPECT_EQ(notice->magic, closeMagic);
-        EXPECT_TRUE(eventually([&] { return !session.receiver->connected(); }));
+        auto const index = session.source.currentIndex();
+        struct Forgery
+        {
+            char const* what;
+            CommitRecord record;
+            std::uint64_t imm;
+            RefusalCounter counter;
+        };
+        // What the holder of a grant may write over a datagram endpoint as over a connection.
+        std::vector<Forgery> const forgeries{
+            {"a record of another session", CommitRecord{grant.epoch + 1, index, 0, 0, 1, CommitKind::Grain, 0}, 0, &CounterSnapshot::refusedEpoch},
+            {"a record whose sequence is not its immediate data", CommitRecord{grant.epoch, index, 7, 0, 1, CommitKind::Grain, 0}, 0,
+                &CounterSnapshot::refusedSequence},
+            {"more slices than a grain has", CommitRecord{grant.epoch, index, 0, 0, 60000, CommitKind::Grain, 0}, 0, &CounterSnapshot::refusedRange},
+        };
+        for (auto const& forgery : forgeries)
+        {
+            auto const before = session.receiver->counters();
+            DatagramCaller hostile{grant};
+            ASSERT_TRUE(hostile.attach(grant)) << "no welcome for a valid Hello before " << forgery.what;
+            ASSERT_TRUE(eventually([&] { return session.receiver->connected(); }));
+            hostile.commit(grant, forgery.record, 0, forgery.imm);
+            EXPECT_TRUE(eventually([&] { return session.receiver->counters().*forgery.counter == before.*forgery.counter + 1; }))
+                << forgery.what << " was not refused as such";
+            auto notice = hostile.waitForMessage();
+            ASSERT_TRUE(notice) << "the source of " << forgery.what << " was not told";
+            EXPECT_EQ(notice->magic, closeMagic) << forgery.what;
+            EXPECT_TRUE(eventually([&] { return !session.receiver->connected(); })) << forgery.what;
+            EXPECT_EQ(refusals(session.receiver->counters()), refusals(before) + 1) << forgery.what;
+        }
         EXPECT_EQ(session.receiver->counters().commits, 0U);
         expectACorrectSourceReplicatesAfterwards(session);
     }
