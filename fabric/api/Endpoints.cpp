@@ -30,11 +30,9 @@ namespace mxl::fabric::api
         {
             case MXL_FABRICS_PROVIDER_TCP: return std::string{"tcp"};
             case MXL_FABRICS_PROVIDER_VERBS: return std::string{"verbs"};
-            case MXL_FABRICS_PROVIDER_EFA:
-            case MXL_FABRICS_PROVIDER_SHM:
-                return fail(MXL_ERR_UNSUPPORTED_OPERATION, fmt::format("moving flows over {} is not supported yet: it needs connection-less (RDM) "
-                                                                       "endpoints, which are not implemented (tcp and verbs are)",
-                                                               provider == MXL_FABRICS_PROVIDER_EFA ? "efa" : "shm"));
+            // Reliable-datagram endpoints: the same Receiver and Sender reach them through an address vector.
+            case MXL_FABRICS_PROVIDER_EFA: return std::string{"efa"};
+            case MXL_FABRICS_PROVIDER_SHM: return std::string{"shm"};
             case MXL_FABRICS_PROVIDER_ANY:
             {
                 auto available = ofi::availableProviders();

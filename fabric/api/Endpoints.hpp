@@ -30,7 +30,7 @@
 namespace mxl::fabric::api
 {
     /// The libfabric provider for an interface configuration: tcp or verbs (ANY: verbs where this
-    /// host has it, else tcp). efa and shm need connection-less endpoints: UNSUPPORTED_OPERATION.
+    /// host has it, else tcp). efa and shm run over reliable-datagram endpoints.
     [[nodiscard]] Expected<std::string> libfabricProvider(mxlFabricsProvider provider);
 
     class TargetEndpoint

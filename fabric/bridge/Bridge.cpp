@@ -45,16 +45,18 @@ namespace mxl::bridge
             }
         }
         std::vector<std::string> providers;
-        for (std::string const candidate : {"verbs", "tcp"})
+        // Preference order for auto; shm only ever serves a peer on this host (BridgeSessions.cpp).
+        for (std::string const candidate : {"verbs", "efa", "tcp", "shm", "tcp;ofi_rxm", "udp;ofi_rxd"})
         {
-            if ((options.provider == "auto" || options.provider == candidate) && available(candidate))
+            auto const wanted = options.provider == candidate || (options.provider == "auto" && (candidate.find(';') == std::string::npos));
+            if (wanted && available(candidate))
             {
                 providers.push_back(candidate);
             }
         }
         if (providers.empty())
         {
-            return fail(MXL_ERR_NO_FABRIC, options.provider == "auto" ? std::string{"no replication provider (verbs, tcp) is available on this host"}
+            return fail(MXL_ERR_NO_FABRIC, options.provider == "auto" ? std::string{"no replication provider (verbs, efa, tcp, shm) is available on this host"}
                                                                       : fmt::format("provider {} is not available on this host", options.provider));
         }
 

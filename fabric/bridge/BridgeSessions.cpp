@@ -18,6 +18,21 @@ namespace mxl::bridge
 {
     using namespace internal;
 
+    namespace
+    {
+        /// Whether the peer runs on this host: its control connection comes from a loopback address
+        /// or from this end's own address. (Two network namespaces are two hosts here.)
+        bool sameHost(Session const& session)
+        {
+            auto const peer = session.peer().host();
+            if (peer.starts_with("127.") || peer == "::1")
+            {
+                return true;
+            }
+            return session.local() && session.local()->host() == peer;
+        }
+    }
+
     void Bridge::watch(Session& session)
     {
         epoll_event event{};
@@ -151,8 +166,15 @@ namespace mxl::bridge
         peer->backoffNs = 0;
         peer->refused = false;
         auto const& theirs = session.peerCapabilities().providers;
-        auto const common = std::find_if(_providers.begin(), _providers.end(),
-            [&](std::string const& p) { return std::find(theirs.begin(), theirs.end(), p) != theirs.end(); });
+        auto const both = [&](std::string const& p) { return std::find(theirs.begin(), theirs.end(), p) != theirs.end(); };
+        // shm reaches only processes on this host: preferred for a peer here, never for another one.
+        auto const here = sameHost(session);
+        auto common = std::find_if(_providers.begin(), _providers.end(), [&](std::string const& p) { return p == "shm" && here && both(p); });
+        if (common == _providers.end())
+        {
+            common = std::find_if(_providers.begin(), _providers.end(),
+                [&](std::string const& p) { return both(p) && (p != "shm" || here || _options.provider == "shm"); });
+        }
         if (common == _providers.end())
         {
             auto const reason = fmt::format("no provider in common: this bridge offers {}, the peer {}", fmt::join(_providers, ","), fmt::join(theirs, ","));

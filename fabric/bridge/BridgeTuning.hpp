@@ -42,12 +42,18 @@ namespace mxl::bridge::internal
 
     inline bool available(std::string const& provider)
     {
-        return ofi::Info::query(fabric::replicationHints(provider)).has_value() || ofi::Info::query(fabric::sendReceiveHints(provider)).has_value();
+        return fabric::replicationEndpointType(provider).has_value();
     }
 
     inline char const* transferName(fabric::Transfer transfer)
     {
         return transfer == fabric::Transfer::Rma ? "rma" : "send-receive";
+    }
+
+    /// The data endpoint type a grant names, as the status area shows it.
+    inline char const* endpointName(fabric::RegionGrant const& grant)
+    {
+        return grant.address.empty() ? "msg" : "rdm";
     }
 
     template<typename T>

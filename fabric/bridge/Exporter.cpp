@@ -218,6 +218,7 @@ namespace mxl::bridge
         auto& e = *it;
         e.provider = regionGrant->provider;
         e.transfer = transferName(regionGrant->transfer);
+        e.endpoint = endpointName(*regionGrant);
         e.grantEpoch = regionGrant->epoch;
         e.state = Export::State::Connecting;
         fabric::Sender::Options options;
@@ -423,6 +424,7 @@ namespace mxl::bridge
             f.state = Export::status(e.state);
             f.provider = e.provider;
             f.transfer = e.transfer;
+            f.endpoint = e.endpoint;
             f.epoch = e.state == Export::State::Active ? sessionTag(e.grantEpoch) : 0;
             f.errors = e.errors;
             f.lastError = e.lastError;

@@ -79,6 +79,7 @@ namespace mxl::bridge
             std::unique_ptr<fabric::Sender> sender;
             std::string provider;
             std::string transfer;
+            std::string endpoint; ///< "msg" or "rdm".
             std::uint64_t grantEpoch{0};
             std::vector<std::byte> grantBytes; ///< The parts of the grant received so far (Offered).
             std::uint32_t grantParts{0};

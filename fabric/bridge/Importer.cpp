@@ -446,6 +446,7 @@ namespace mxl::bridge
                 auto const& grant = import.receiver->grant();
                 f.provider = grant.provider;
                 f.transfer = transferName(grant.transfer);
+                f.endpoint = endpointName(grant);
                 f.epoch = sessionTag(grant.epoch);
                 f.grains = import.receiver->continuous() ? c.slices : c.grains;
                 f.bytes = c.bytes;

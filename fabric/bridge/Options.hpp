@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/Uuid.hpp"
@@ -18,6 +19,9 @@ namespace mxl::bridge
     inline constexpr int exitOk = 0;
     inline constexpr int exitFailed = 1;      ///< A runtime failure (domain, listening, another bridge).
     inline constexpr int exitUsage = 2;       ///< Bad options, configuration or key file.
+    /// What --provider accepts: auto, or one provider replication runs over (connected: tcp, verbs;
+    /// reliable-datagram: efa, shm, and the utility providers that stand in for efa's shape).
+    inline constexpr std::string_view bridgeProviders[] = {"auto", "tcp", "verbs", "efa", "shm", "tcp;ofi_rxm", "udp;ofi_rxd"};
     inline constexpr int exitNoProvider = 3;  ///< The provider asked for is not available or not supported.
 
     struct ImportSpec

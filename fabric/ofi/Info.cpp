@@ -124,6 +124,17 @@ namespace mxl::ofi
         fi_info* result = nullptr;
         if (auto const rc = fi_getinfo(kApiVersion, node, service, flags, raw.get(), &result); rc != 0)
         {
+            if (rc == -FI_ENODATA && (hints.mrModes() & FI_MR_RAW) == 0)
+            {
+                // Say so when what is missing is raw memory-region keys, which this layer refuses.
+                raw->domain_attr->mr_mode |= FI_MR_RAW;
+                if (fi_getinfo(kApiVersion, node, service, flags, raw.get(), &result) == 0)
+                {
+                    fi_freeinfo(result);
+                    return fail(MXL_ERR_NO_FABRIC, "provider " + hints.providerName() +
+                                                       " requires raw memory-region keys (FI_MR_RAW), which mxl-fabric does not support");
+                }
+            }
             auto const status = rc == -FI_ENODATA ? MXL_ERR_NO_FABRIC : statusFromFiErrno(rc);
             return fiFail(status, "fi_getinfo", hints.providerName(), rc);
         }

@@ -42,6 +42,10 @@ namespace mxl::fabric
     static_assert(sizeof(CommitRecord) == 32);
 
     inline constexpr std::uint32_t creditMagic = 0x44435258U; // "XRCD" little-endian
+    /// Reliable-datagram endpoints: the sink's answer to a source's Hello it admitted (nothing claimed
+    /// yet), and its notice that the session is over (refused, renewed or stopped).
+    inline constexpr std::uint32_t welcomeMagic = 0x4C435258U; // "XRCL" little-endian
+    inline constexpr std::uint32_t closeMagic = 0x43435258U;   // "XRCC" little-endian
 
     /// Sink to source, as a message: every slot from the source's current window up to grain
     /// `claimedThrough` is claimed, so grains up to it may be written (and none a ring or more older).

@@ -233,6 +233,8 @@ namespace mxl::fabric
         w.put(grant.commitEntries);
         w.put(static_cast<std::uint32_t>(grant.regions.size()));
         w.put(grant.maxChunk);
+        w.put(static_cast<std::uint16_t>(grant.address.size()));
+        w.bytes(grant.address);
         for (auto const& region : grant.regions)
         {
             putRegion(w, region);
@@ -252,13 +254,25 @@ namespace mxl::fabric
         std::span<std::byte const> id;
         std::uint8_t transfer = 0;
         std::uint32_t count = 0;
+        std::uint16_t addressLength = 0;
         if (!r.bytes(grant.flowId.size(), id) || !r.get(grant.epoch) || !r.fixed(grant.connectKey) ||
             !r.string<std::uint16_t>(grant.provider, maxNameLength) ||
             !r.get(transfer) || !r.string<std::uint16_t>(grant.node, maxNameLength) || !r.string<std::uint16_t>(grant.service, maxNameLength) ||
-            !getRegion(r, grant.commitRing) || !r.get(grant.commitEntries) || !r.get(count) || !r.get(grant.maxChunk))
+            !getRegion(r, grant.commitRing) || !r.get(grant.commitEntries) || !r.get(count) || !r.get(grant.maxChunk) ||
+            !r.get(addressLength))
         {
             return malformed("region grant", "truncated or over-long field");
         }
+        if (addressLength > maxDataAddressSize)
+        {
+            return malformed("region grant", fmt::format("a data endpoint address of {} bytes (at most {})", addressLength, maxDataAddressSize));
+        }
+        std::span<std::byte const> address;
+        if (!r.bytes(addressLength, address))
+        {
+            return malformed("region grant", "truncated data endpoint address");
+        }
+        grant.address.assign(address.begin(), address.end());
         std::memcpy(grant.flowId.data(), id.data(), grant.flowId.size());
         if (grant.epoch == 0)
         {
@@ -297,6 +311,10 @@ namespace mxl::fabric
                 return malformed("region grant", "no regions granted");
             }
             return grant;
+        }
+        if (!grant.address.empty())
+        {
+            return malformed("region grant", "a send/receive grant for a reliable-datagram endpoint (only RMA runs over those)");
         }
         // Send/receive needs neither, but whatever is announced stays bounded and consistent.
         if (grant.commitEntries > 65536 || grant.commitRing.length != static_cast<std::uint64_t>(grant.commitEntries) * sizeof(CommitRecord))

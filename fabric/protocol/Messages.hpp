@@ -11,7 +11,7 @@
 //                carries no regions and no commit ring: the source sends messages of at most maxChunk
 //                payload bytes instead (see BounceHeader.hpp). Encoded as flowId, epoch, connect key,
 //                provider, transfer, node, service, commit ring, commit entries, region count,
-//                maxChunk, regions.
+//                maxChunk, data address (u16 length, bytes), regions.
 // Both are framed as: magic "MXLF" (u32), version (u16), type (u16), body length (u32), body.
 // Decoders check every length and count and refuse anything malformed with MXL_ERR_INVALID_ARG and
 // a message naming the field; they never read past their input.
@@ -36,7 +36,11 @@ namespace mxl::fabric
     /// two do not mix; the offer or grant of the other version is refused naming both versions.
     /// 3: the grant carries the data endpoint's connect key, and a source connects with a proof of it
     /// (a sink of version 3 refuses a connection without one).
-    inline constexpr std::uint16_t protocolVersion = 3;
+    /// 4: the grant carries the sink's data endpoint address for connectionless (FI_EP_RDM) endpoints;
+    /// a version 3 source would try to connect to a sink that does not listen.
+    inline constexpr std::uint16_t protocolVersion = 4;
+    /// The largest data endpoint address a grant carries (fi_getname: efa 32 bytes, shm a name).
+    inline constexpr std::size_t maxDataAddressSize = 256;
     inline constexpr std::size_t messageHeaderSize = 12;
     inline constexpr std::size_t maxFlowDefinitionSize = 64 * 1024;
     inline constexpr std::size_t maxMessageSize = 4 * 1024 * 1024;
@@ -78,6 +82,9 @@ namespace mxl::fabric
         std::vector<ofi::RemoteRegion> regions; ///< One per grain slot, or one for all channels.
         /// SendReceive: the most payload bytes one message may carry (the sink's bounce buffers).
         std::uint32_t maxChunk{0};
+        /// The sink's reliable-datagram (FI_EP_RDM) endpoint, as fi_getname gave it: the source inserts
+        /// it into its address vector. Empty for connected endpoints (node and service then).
+        std::vector<std::byte> address;
     };
 
     std::vector<std::byte> encode(FlowOffer const& offer);

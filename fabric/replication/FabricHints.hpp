@@ -41,17 +41,35 @@ namespace mxl::fabric
         return window < most ? window : most;
     }
 
-    /// Connected endpoints with RMA writes and remote CQ data, writes placed in the order posted
-    /// (so that a commit record never overtakes the payload it publishes).
-    inline ofi::Hints replicationHints(std::string const& provider)
+    /// RMA writes and remote CQ data. Connected (FI_EP_MSG) endpoints must place writes in the order
+    /// posted (so that a commit record never overtakes the payload it publishes). Reliable-datagram
+    /// (FI_EP_RDM) endpoints are taken with whatever order they report (writesOrdered): where writes
+    /// are not ordered, the sender asks for delivery completion (rdmHints) and holds every commit
+    /// record until the writes before it, and the record before it, are placed.
+    inline ofi::Hints replicationHints(std::string const& provider, fi_ep_type type = FI_EP_MSG)
     {
         ofi::Hints hints;
         hints.provider(provider)
-            .endpointType(FI_EP_MSG)
+            .endpointType(type)
             .capabilities(FI_RMA | FI_WRITE | FI_REMOTE_WRITE | FI_MSG | FI_SEND | FI_RECV)
             .queueSizes(transmitDepth, transmitDepth)
             .cqDataSize(4)
-            .messageOrder(FI_ORDER_WAW);
+            .messageOrder(type == FI_EP_MSG ? FI_ORDER_WAW : 0);
+        return hints;
+    }
+
+    /// Whether info's endpoints place RMA writes in the order they were posted.
+    [[nodiscard]] inline bool writesOrdered(ofi::Info const& info) noexcept
+    {
+        return (info.messageOrder() & (FI_ORDER_WAW | FI_ORDER_RMA_WAW)) != 0;
+    }
+
+    /// Reliable-datagram RMA, with delivery completion when unordered: a write completes only once
+    /// its bytes are placed at the target, the fence a commit record waits for.
+    inline ofi::Hints rdmHints(std::string const& provider, bool ordered)
+    {
+        auto hints = replicationHints(provider, FI_EP_RDM);
+        hints.deliveryComplete(!ordered);
         return hints;
     }
 
@@ -88,32 +106,49 @@ namespace mxl::fabric
         return hints;
     }
 
-    /// Whether provider offers what the RMA transfer needs (RMA writes on connected endpoints,
-    /// at least 4 bytes of remote CQ data, writes placed in order). Asks libfabric only.
-    /// Replication uses connected (FI_EP_MSG) endpoints. Providers that only offer reliable
-    /// datagram endpoints (efa, shm; or a utility provider such as ofi_rxm asked for by name) are
-    /// refused with a clear "not supported" rather than a provider error.
+    /// The endpoint type replication uses with provider: connected endpoints where it offers them
+    /// (tcp, verbs), reliable-datagram ones otherwise (efa, shm, or a utility provider such as
+    /// "tcp;ofi_rxm" asked for by name). NO_FABRIC when it offers neither with RMA or messages.
+    inline Expected<fi_ep_type> replicationEndpointType(std::string const& provider)
+    {
+        auto msg = ofi::Info::query(replicationHints(provider));
+        if (msg || ofi::Info::query(sendReceiveHints(provider)))
+        {
+            return FI_EP_MSG;
+        }
+        if (ofi::Info::query(replicationHints(provider, FI_EP_RDM)))
+        {
+            return FI_EP_RDM;
+        }
+        return msg.take_error();
+    }
+
+    /// Whether replication can be asked for over provider at all. Connected and reliable-datagram
+    /// providers both can; whether this host has the provider is a question for libfabric.
     inline Expected<void> checkReplicationProvider(std::string const& provider)
     {
-        for (std::string_view const rdmOnly : {"efa", "shm", "ofi_rxm", "ofi_rxd"})
+        if (provider.empty())
         {
-            if (provider.find(rdmOnly) != std::string::npos)
-            {
-                return fail(MXL_ERR_UNSUPPORTED_OPERATION,
-                    "replication over " + provider + " is not supported yet: it needs connected endpoints (tcp, verbs), "
-                    "and RDM endpoints (efa, shm) are not implemented");
-            }
+            return fail(MXL_ERR_INVALID_ARG, "no replication provider named");
         }
         return {};
     }
 
+    /// Whether provider offers what the RMA transfer needs: connected endpoints with ordered writes,
+    /// or reliable-datagram ones (ordered or not), with at least 4 bytes of remote CQ data.
     inline bool rmaAvailable(std::string const& provider)
     {
-        auto info = ofi::Info::query(replicationHints(provider));
-        return info && (info->capabilities() & FI_RMA) != 0 && info->cqDataSize() >= 4 && (info->messageOrder() & FI_ORDER_WAW) != 0;
+        auto const usable = [](Expected<ofi::Info> const& info) { return info && (info->capabilities() & FI_RMA) != 0 && info->cqDataSize() >= 4; };
+        auto msg = ofi::Info::query(replicationHints(provider));
+        if (usable(msg) && writesOrdered(*msg))
+        {
+            return true;
+        }
+        return usable(ofi::Info::query(replicationHints(provider, FI_EP_RDM)));
     }
 
-    /// The transfer a sink should offer on provider: RMA where available, send/receive otherwise.
+    /// The transfer a sink should offer on provider: RMA where available, send/receive otherwise
+    /// (send/receive runs over connected endpoints only).
     inline Transfer preferredTransfer(std::string const& provider)
     {
         return rmaAvailable(provider) ? Transfer::Rma : Transfer::SendReceive;

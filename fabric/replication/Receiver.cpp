@@ -30,6 +30,15 @@ namespace mxl::fabric
     Receiver::~Receiver()
     {
         stop();
+        if (_rdm)
+        {
+            // Regions bound to the endpoint (FI_MR_ENDPOINT) go before it.
+            closeSource();
+            _bounceMr.reset();
+            _creditMr.reset();
+            _regionMrs.clear();
+            _commitRingMr.reset();
+        }
         _endpoint.reset();
         _bounceMr.reset();
         _creditMr.reset();
@@ -51,7 +60,14 @@ namespace mxl::fabric
         {
             return r.take_error();
         }
+        // Asked before the mirror exists: a provider this host lacks leaves nothing behind.
+        auto type = options.transfer == Transfer::Rma ? replicationEndpointType(options.provider) : Expected<fi_ep_type>{FI_EP_MSG};
+        if (!type)
+        {
+            return type.take_error();
+        }
         std::unique_ptr<Receiver> receiver{new Receiver{domain, options}};
+        receiver->_rdm = *type == FI_EP_RDM;
         if (auto r = receiver->setUp(offer); !r)
         {
             return r.take_error();
@@ -106,30 +122,19 @@ namespace mxl::fabric
         }
         _epoch = *epoch;
 
-        auto hints = sinkHints(_options.provider, _options.node, _options.service, _options.transfer);
-        if (auto r = emplace(_info, ofi::Info::query(hints)); !r)
+        if (_rdm)
         {
-            return r;
+            if (auto r = openDatagramEndpoint(replicationHints(_options.provider, FI_EP_RDM)); !r)
+            {
+                return r;
+            }
         }
-        if (auto r = emplace(_fabric, ofi::Fabric::open(*_info)); !r)
+        else
         {
-            return r;
-        }
-        if (auto r = emplace(_events, ofi::EventQueue::open(*_fabric)); !r)
-        {
-            return r;
-        }
-        if (auto r = emplace(_listener, ofi::PassiveEndpoint::listen(*_fabric, *_info, *_events)); !r)
-        {
-            return r;
-        }
-        if (auto r = emplace(_fabricDomain, ofi::Domain::open(*_fabric, *_info)); !r)
-        {
-            return r;
-        }
-        if (auto r = emplace(_cq, ofi::CompletionQueue::open(*_fabricDomain, completionQueueSize)); !r)
-        {
-            return r;
+            if (auto r = openListener(); !r)
+            {
+                return r;
+            }
         }
         if (_options.transfer == Transfer::Rma)
         {
@@ -145,25 +150,39 @@ namespace mxl::fabric
         if (usesCredits())
         {
             _creditOut = std::make_unique<CreditRecord[]>(creditSlots);
-            auto mr = ofi::MemoryRegion::create(*_fabricDomain, std::as_bytes(std::span{_creditOut.get(), creditSlots}), FI_SEND);
+            auto mr = ofi::MemoryRegion::create(*_fabricDomain, std::as_bytes(std::span{_creditOut.get(), creditSlots}), FI_SEND, regionEndpoint());
             if (!mr)
             {
                 return mr.take_error();
             }
             _creditMr.emplace(std::move(*mr));
         }
-        auto port = _listener->port();
-        if (!port)
-        {
-            return port.take_error();
-        }
-
         _grant.flowId = _definition.id;
         _grant.epoch = _epoch;
         _grant.provider = std::string{_info->providerName()};
         _grant.transfer = _options.transfer;
         _grant.node = _options.node;
-        _grant.service = std::to_string(*port);
+        if (_rdm)
+        {
+            auto address = _endpoint->address();
+            if (!address)
+            {
+                return address.take_error();
+            }
+            _grant.address = std::move(*address);
+            auto const port = ofi::portOf(_grant.address);
+            _grant.service = port ? std::to_string(*port) : std::string{"0"};
+            postReceive(0);
+        }
+        else
+        {
+            auto port = _listener->port();
+            if (!port)
+            {
+                return port.take_error();
+            }
+            _grant.service = std::to_string(*port);
+        }
         if (_options.transfer == Transfer::Rma)
         {
             _grant.commitRing = _commitRingMr->remoteRegion();
@@ -184,6 +203,31 @@ namespace mxl::fabric
         return {};
     }
 
+    Expected<void> Receiver::openListener()
+    {
+        if (auto r = emplace(_info, ofi::Info::query(sinkHints(_options.provider, _options.node, _options.service, _options.transfer))); !r)
+        {
+            return r;
+        }
+        if (auto r = emplace(_fabric, ofi::Fabric::open(*_info)); !r)
+        {
+            return r;
+        }
+        if (auto r = emplace(_events, ofi::EventQueue::open(*_fabric)); !r)
+        {
+            return r;
+        }
+        if (auto r = emplace(_listener, ofi::PassiveEndpoint::listen(*_fabric, *_info, *_events)); !r)
+        {
+            return r;
+        }
+        if (auto r = emplace(_fabricDomain, ofi::Domain::open(*_fabric, *_info)); !r)
+        {
+            return r;
+        }
+        return emplace(_cq, ofi::CompletionQueue::open(*_fabricDomain, completionQueueSize));
+    }
+
     Expected<void> Receiver::registerMemory()
     {
         auto& flow = _mirror->flow();
@@ -194,7 +238,7 @@ namespace mxl::fabric
             for (std::uint32_t slot = 0; slot < flow.grainCount(); ++slot)
             {
                 auto const payload = std::as_bytes(std::span{flow.grainPayload(slot), flow.grainSize()});
-                auto mr = ofi::MemoryRegion::create(*_fabricDomain, payload, FI_REMOTE_WRITE);
+                auto mr = ofi::MemoryRegion::create(*_fabricDomain, payload, FI_REMOTE_WRITE, regionEndpoint());
                 if (!mr)
                 {
                     return mr.take_error();
@@ -205,7 +249,8 @@ namespace mxl::fabric
         else
         {
             auto const& channels = flow.channelsMapping();
-            auto mr = ofi::MemoryRegion::create(*_fabricDomain, std::as_bytes(std::span{channels.data(), channels.size()}), FI_REMOTE_WRITE);
+            auto mr = ofi::MemoryRegion::create(*_fabricDomain, std::as_bytes(std::span{channels.data(), channels.size()}), FI_REMOTE_WRITE,
+                regionEndpoint());
             if (!mr)
             {
                 return mr.take_error();
@@ -215,7 +260,7 @@ namespace mxl::fabric
         _commitRing = std::make_unique<CommitRecord[]>(commitRingEntries);
         std::memset(_commitRing.get(), 0, commitRingEntries * sizeof(CommitRecord));
         auto ring = ofi::MemoryRegion::create(*_fabricDomain,
-            std::as_bytes(std::span{_commitRing.get(), commitRingEntries}), FI_REMOTE_WRITE);
+            std::as_bytes(std::span{_commitRing.get(), commitRingEntries}), FI_REMOTE_WRITE, regionEndpoint());
         if (!ring)
         {
             return ring.take_error();
@@ -226,14 +271,18 @@ namespace mxl::fabric
 
     std::size_t Receiver::receiveBufferSize() const noexcept
     {
+        if (_rdm)
+        {
+            return maxDataHelloSize;
+        }
         return _options.transfer == Transfer::Rma ? trapBufferSize : bounceBufferSize;
     }
 
     Expected<void> Receiver::registerBounceBuffers()
     {
-        auto const bytes = _options.transfer == Transfer::Rma ? trapBufferSize : bounceBufferCount * bounceBufferSize;
+        auto const bytes = _options.transfer == Transfer::Rma ? receiveBufferSize() : bounceBufferCount * bounceBufferSize;
         _bounce = std::make_unique_for_overwrite<std::byte[]>(bytes);
-        auto mr = ofi::MemoryRegion::create(*_fabricDomain, std::span{_bounce.get(), bytes}, FI_RECV);
+        auto mr = ofi::MemoryRegion::create(*_fabricDomain, std::span{_bounce.get(), bytes}, FI_RECV, regionEndpoint());
         if (!mr)
         {
             return mr.take_error();
@@ -286,7 +335,12 @@ namespace mxl::fabric
         }
         auto const running = _thread.joinable();
         stop();
-        if (_endpoint)
+        if (_rdm)
+        {
+            // The endpoint stays (the new grant names its address again); the source goes.
+            closeSource();
+        }
+        else if (_endpoint)
         {
             (void)_endpoint->shutdown();
             _endpoint.reset();
@@ -348,127 +402,22 @@ namespace mxl::fabric
     {
         while (!_stopping.load(std::memory_order_acquire))
         {
-            handleEvents();
+            if (_events)
+            {
+                handleEvents();
+            }
             handleCompletions();
             flushCredit();
-            // Block only when neither queue has anything pending (fi_trywait), on all three fds.
-            if (!_cq->tryWait() || !_events->tryWait())
+            // Block only when neither queue has anything pending (fi_trywait), on all three fds (no
+            // event queue on a reliable-datagram endpoint, and no CQ fd on some: ppoll skips fd -1 and
+            // then only sleeps the CQ's polling interval).
+            if (!_cq->tryWait() || (_events && !_events->tryWait()))
             {
                 continue;
             }
-            std::array<pollfd, 3> fds{{{_cq->waitFd(), POLLIN, 0}, {_events->waitFd(), POLLIN, 0}, {_wake.get(), POLLIN, 0}}};
-            ::poll(fds.data(), fds.size(), 200);
+            std::array<pollfd, 3> fds{{{_cq->waitFd(), POLLIN, 0}, {_events ? _events->waitFd() : -1, POLLIN, 0}, {_wake.get(), POLLIN, 0}}};
+            auto const timeout = _cq->pollTimeout(std::chrono::milliseconds{200});
+            ::ppoll(fds.data(), fds.size(), &timeout, nullptr);
         }
-    }
-
-    void Receiver::handleEvents()
-    {
-        for (;;)
-        {
-            auto event = _events->read();
-            if (!event)
-            {
-                _counters.error(event.error().message);
-                return;
-            }
-            if (!event->has_value())
-            {
-                return;
-            }
-            auto& e = **event;
-            switch (e.kind)
-            {
-                case ofi::CmEventKind::ConnectionRequest: onConnectionRequest(e); break;
-                case ofi::CmEventKind::Connected:
-                    // Only about the connection in use: an event of an older one (its endpoint gone,
-                    // the event still queued) must neither mark nor tear down the current one.
-                    if (!_endpoint || e.fid != _endpoint->fid())
-                    {
-                        break;
-                    }
-                    _connected.store(true, std::memory_order_release);
-                    log().info("flow {}: source connected", formatUuid(_definition.id));
-                    break;
-                case ofi::CmEventKind::Shutdown:
-                    if (!_endpoint || e.fid != _endpoint->fid())
-                    {
-                        log().debug("flow {}: a shutdown of an earlier connection, ignored", formatUuid(_definition.id));
-                        break;
-                    }
-                    _connected.store(false, std::memory_order_release);
-                    _endpoint.reset();
-                    log().info("flow {}: source disconnected", formatUuid(_definition.id));
-                    break;
-                case ofi::CmEventKind::Error:
-                    _counters.error(e.message);
-                    break;
-                case ofi::CmEventKind::Other: break;
-            }
-        }
-    }
-
-    void Receiver::onConnectionRequest(ofi::CmEvent const& event)
-    {
-        if (!event.info)
-        {
-            // Nothing to accept or reject it with; the provider drops it with the event.
-            _counters.error("a connection request without its details");
-            return;
-        }
-        // The proof comes first: whoever reached the port without the grant learns nothing else.
-        if (auto reason = _proofs.admit(event.data, _grant.connectKey, _definition.id, _epoch))
-        {
-            refuseConnection(*event.info, *reason);
-            return;
-        }
-        if (_endpoint)
-        {
-            // One source per mirror: a second connection would interleave commits.
-            refuseConnection(*event.info, "a source is connected already");
-            return;
-        }
-        auto ep = ofi::Endpoint::open(*_fabricDomain, *event.info, ofi::EndpointQueues{*_cq, *_cq, &*_events, nullptr});
-        if (!ep)
-        {
-            _counters.error(ep.error().message);
-            (void)_listener->reject(*event.info);
-            return;
-        }
-        _endpoint.emplace(std::move(*ep));
-        resetCredit();
-        if (auto accepted = _endpoint->accept(); !accepted)
-        {
-            _counters.error(accepted.error().message);
-            _endpoint.reset();
-            return;
-        }
-        ++_connection;
-        _nextMessage = 0;
-        auto const buffers = _options.transfer == Transfer::SendReceive ? bounceBufferCount : 1;
-        for (std::size_t buffer = 0; buffer < buffers; ++buffer)
-        {
-            postReceive(buffer);
-        }
-    }
-
-    void Receiver::refuseConnection(ofi::Info const& request, std::string const& reason)
-    {
-        _counters.refusedConnections.fetch_add(1, std::memory_order_relaxed);
-        if (auto rejected = _listener->reject(request); !rejected)
-        {
-            log().debug("flow {}: rejecting a connection request failed: {}", formatUuid(_definition.id), rejected.error().message);
-        }
-        // Anyone who reaches the port can send requests: the log says so at a bounded rate.
-        auto const now = std::chrono::steady_clock::now();
-        if (_refusalLoggedAt && now - *_refusalLoggedAt < refusalLogInterval)
-        {
-            ++_refusalsNotLogged;
-            return;
-        }
-        auto const earlier = std::exchange(_refusalsNotLogged, 0);
-        log().warn("flow {}: refused a connection to the data endpoint from {}: {}{}", formatUuid(_definition.id),
-            ofi::describeAddress(request.destinationAddress()), reason,
-            earlier == 0 ? std::string{} : fmt::format(" ({} more refused since the last such line)", earlier));
-        _refusalLoggedAt = now;
     }
 }

@@ -15,6 +15,7 @@
 #include "base/Fd.hpp"
 #include "domain/Domain.hpp"
 #include "flow/FlowDefinition.hpp"
+#include "ofi/AddressVector.hpp"
 #include "ofi/CompletionQueue.hpp"
 #include "ofi/Domain.hpp"
 #include "ofi/Endpoint.hpp"
@@ -26,6 +27,7 @@
 #include "protocol/BounceHeader.hpp"
 #include "protocol/CommitRecord.hpp"
 #include "protocol/ConnectProof.hpp"
+#include "protocol/DataHello.hpp"
 #include "protocol/Messages.hpp"
 #include "replication/Arrivals.hpp"
 #include "replication/Counters.hpp"
@@ -50,6 +52,11 @@ namespace mxl::fabric
     /// flow and epoch (ConnectProof.hpp), never twice with the same proof, and only while no source
     /// is connected; anything else is rejected, counted in refusedConnections and logged at most
     /// once every 10 s.
+    ///
+    /// Over a reliable-datagram provider (FI_EP_RDM: efa, shm, "tcp;ofi_rxm", "udp;ofi_rxd") there are
+    /// no connections: the grant carries the endpoint's address, the source announces itself with a
+    /// DataHello carrying the same proof and its own address (inserted into an address vector for
+    /// credit), and a Bye, a refusal or renew() end its session (ReceiverDatagram.cpp).
     class Receiver
     {
     public:
@@ -125,11 +132,41 @@ namespace mxl::fabric
         Expected<void> setUp(FlowOffer const& offer);
         Expected<void> registerMemory();
         void run();
+        /// FI_EP_MSG: the listener, its event queue, the domain and the completion queue.
+        Expected<void> openListener();
+        /// FI_EP_RDM: the endpoint, its address vector and the address the grant names.
+        Expected<void> openDatagramEndpoint(ofi::Hints hints);
+        /// FI_EP_RDM: a message on the endpoint: a source's Hello or Bye, anything else refused.
+        void onDatagram(std::size_t length);
+        /// FI_EP_RDM: ends the attached source's session; with notify, tells it so (best effort).
+        void detachSource(bool notify);
+        /// FI_EP_RDM: tells the attached source its session ends and waits briefly for the message to leave.
+        void closeSource();
+        /// Whether a source's session is open (a connection, or an attached datagram source).
+        [[nodiscard]] bool hasSource() const noexcept
+        {
+            return _rdm ? _source.has_value() : _endpoint.has_value();
+        }
+        /// Where this session's messages go: the attached datagram source, or the connection.
+        [[nodiscard]] fi_addr_t sourceAddress() const noexcept
+        {
+            return _source.value_or(FI_ADDR_UNSPEC);
+        }
+        /// The endpoint regions must be bound to (FI_MR_ENDPOINT), when it exists before them.
+        [[nodiscard]] ofi::Endpoint* regionEndpoint() noexcept
+        {
+            return _rdm && _endpoint ? &*_endpoint : nullptr;
+        }
+        /// Posts one credit message (or a welcome or close); false when no slot or the queue is full.
+        bool postCredit(CreditRecord const& credit);
         void handleEvents();
         void onConnectionRequest(ofi::CmEvent const& event);
         /// Rejects a connection request, counts it and logs it (at most one line per
         /// refusalLogInterval, saying how many more were refused since the last one).
         void refuseConnection(ofi::Info const& request, std::string const& reason);
+        /// Counts and logs a refused datagram Hello (or anything else sent to a datagram endpoint).
+        void noteRefusedConnection(std::string const& from, std::string const& reason);
+        void logRefusedConnection(std::string const& from, std::string const& reason);
         void handleCompletions();
         /// Dispatches a completion by its kind; a kind the transfer never produces ends the session.
         void onCompletion(fi_cq_data_entry const& entry);
@@ -196,6 +233,7 @@ namespace mxl::fabric
         std::optional<ofi::PassiveEndpoint> _listener;
         std::optional<ofi::Domain> _fabricDomain;
         std::optional<ofi::CompletionQueue> _cq;
+        std::optional<ofi::AddressVector> _addresses; ///< FI_EP_RDM only.
         std::unique_ptr<CommitRecord[]> _commitRing;
         std::optional<ofi::MemoryRegion> _commitRingMr;
         std::vector<ofi::MemoryRegion> _regionMrs;
@@ -206,6 +244,8 @@ namespace mxl::fabric
         std::optional<ofi::MemoryRegion> _creditMr;
         std::optional<ofi::Endpoint> _endpoint;
         std::size_t _connection{0};    ///< Counts accepted connections; tags receives with their own.
+        bool _rdm{false};              ///< Reliable-datagram endpoint: one for the receiver's life, no connections.
+        std::optional<fi_addr_t> _source; ///< FI_EP_RDM: the attached source.
 
         ConnectProofChecker _proofs;
         static constexpr std::chrono::seconds refusalLogInterval{10};

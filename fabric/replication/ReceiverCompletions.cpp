@@ -53,6 +53,12 @@ namespace mxl::fabric
         }
         if ((entry.flags & FI_RECV) != 0)
         {
+            if (_rdm)
+            {
+                onDatagram(entry.len);
+                postReceive(0);
+                return;
+            }
             if (_options.transfer == Transfer::SendReceive)
             {
                 onMessage(entry.op_context, entry.len);
@@ -79,6 +85,16 @@ namespace mxl::fabric
 
     void Receiver::onCompletionError(ofi::CompletionError const& error)
     {
+        if ((error.flags & FI_RECV) != 0 && _rdm)
+        {
+            if (error.error != FI_ECANCELED)
+            {
+                // Longer than any Hello (FI_ETRUNC): refused like any other malformed one.
+                noteRefusedConnection("a datagram sender", fmt::format("a message that failed its receive: {}", error.providerMessage.data()));
+                postReceive(0);
+            }
+            return;
+        }
         if ((error.flags & FI_RECV) != 0)
         {
             if (_options.transfer == Transfer::SendReceive)
@@ -96,6 +112,13 @@ namespace mxl::fabric
         }
         if (creditCompleted(error.context))
         {
+            if (_rdm && _source)
+            {
+                // No connection tells that a datagram source went away: a message it cannot take does.
+                log().info("flow {}: the source is unreachable ({}): session closed", formatUuid(_definition.id), error.providerMessage.data());
+                detachSource(false);
+                return;
+            }
             // Usually the connection going away (its shutdown event ends the session); on a
             // connection that stays, the newest credit is simply sent again.
             log().debug("flow {}: a credit message failed: {}", formatUuid(_definition.id), error.providerMessage.data());
@@ -107,7 +130,7 @@ namespace mxl::fabric
 
     void Receiver::onCommit(std::uint32_t sequence)
     {
-        if (!_endpoint)
+        if (!hasSource())
         {
             // Left over from a session that was closed: nothing it sent is trusted any more.
             return;
@@ -191,7 +214,7 @@ namespace mxl::fabric
     void Receiver::refuse(std::atomic<std::uint64_t>& counter, std::string const& reason)
     {
         counter.fetch_add(1, std::memory_order_relaxed);
-        if (!_endpoint)
+        if (!hasSource())
         {
             return;
         }
@@ -199,6 +222,11 @@ namespace mxl::fabric
         // A source that is merely restarting connects again with a valid grant.
         log().warn("flow {}: closing the source's session: it sent {}", formatUuid(_definition.id), reason);
         _counters.error(fmt::format("session closed: {}", reason));
+        if (_rdm)
+        {
+            detachSource(true);
+            return;
+        }
         _connected.store(false, std::memory_order_release);
         (void)_endpoint->shutdown();
         _endpoint.reset();

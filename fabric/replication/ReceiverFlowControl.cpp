@@ -54,7 +54,7 @@ namespace mxl::fabric
 
     void Receiver::flushCredit()
     {
-        if (!usesCredits() || !_endpoint || !_claimed || _creditsPosted - _creditsCompleted >= creditSlots)
+        if (!usesCredits() || !hasSource() || !_claimed)
         {
             return;
         }
@@ -63,20 +63,10 @@ namespace mxl::fabric
         {
             return;
         }
-        auto* slot = &_creditOut[_creditsPosted % creditSlots];
-        *slot = credit;
-        auto const result = _endpoint->send(std::as_bytes(std::span{slot, 1}), _creditMr->desc(), slot);
-        if (result.posted())
+        if (postCredit(credit))
         {
-            ++_creditsPosted;
             _creditSent = true;
             _lastCredit = credit;
-        }
-        else if (!result.again())
-        {
-            // The connection is going away (its shutdown event ends the session); until then the
-            // credit stays unsent and is tried again.
-            log().debug("flow {}: sending credit failed: {}", formatUuid(_definition.id), fi_strerror(result.error()));
         }
     }
 }

@@ -25,11 +25,17 @@ namespace mxl::fabric
     Sender::~Sender()
     {
         stop();
-        _endpoint.reset();
+        if (!_rdm)
+        {
+            _endpoint.reset();
+        }
+        // Regions bound to a datagram endpoint (FI_MR_ENDPOINT) go before it.
+        _helloMr.reset();
         _creditsMr.reset();
         _headersMr.reset();
         _recordsMr.reset();
         _sourceMrs.clear();
+        _endpoint.reset();
     }
 
     Expected<std::unique_ptr<Sender>> Sender::create(Domain& domain, Uuid const& flowId, RegionGrant const& grant, Options const& options)
@@ -67,7 +73,8 @@ namespace mxl::fabric
             _layout.emplace(_source->info().config.discrete.sliceSizes, _source->totalSlices());
             _slots.resize(_source->grainCount());
         }
-        if (auto r = connect(); !r)
+        _rdm = !_grant.address.empty();
+        if (auto r = _rdm ? openDatagramEndpoint() : connect(); !r)
         {
             return r;
         }
@@ -77,7 +84,11 @@ namespace mxl::fabric
         // channel buffers (older samples are about to be overwritten anyway).
         _byteBudget = _source->discrete() ? static_cast<std::size_t>(sendWindowGrains(_source->grainCount())) * _source->grainSize()
                                           : _source->channelsMapping().size() / 2;
-        return registerMemory();
+        if (auto r = registerMemory(); !r || !_rdm)
+        {
+            return r;
+        }
+        return greet();
     }
 
     Expected<void> Sender::checkGrant() const
@@ -214,7 +225,7 @@ namespace mxl::fabric
             for (std::uint32_t slot = 0; slot < _source->grainCount(); ++slot)
             {
                 auto const payload = std::as_bytes(std::span{_source->grainPayload(slot), _source->grainSize()});
-                auto mr = ofi::MemoryRegion::create(*_fabricDomain, payload, access);
+                auto mr = ofi::MemoryRegion::create(*_fabricDomain, payload, access, regionEndpoint());
                 if (!mr)
                 {
                     return mr.take_error();
@@ -225,7 +236,7 @@ namespace mxl::fabric
         else
         {
             auto const& channels = _source->channelsMapping();
-            auto mr = ofi::MemoryRegion::create(*_fabricDomain, std::as_bytes(std::span{channels.data(), channels.size()}), access);
+            auto mr = ofi::MemoryRegion::create(*_fabricDomain, std::as_bytes(std::span{channels.data(), channels.size()}), access, regionEndpoint());
             if (!mr)
             {
                 return mr.take_error();
@@ -246,7 +257,8 @@ namespace mxl::fabric
         if (usesCredits())
         {
             _creditsIn = std::make_unique<CreditRecord[]>(creditBuffers);
-            auto credits = ofi::MemoryRegion::create(*_fabricDomain, std::as_bytes(std::span{_creditsIn.get(), creditBuffers}), FI_RECV);
+            auto credits = ofi::MemoryRegion::create(*_fabricDomain, std::as_bytes(std::span{_creditsIn.get(), creditBuffers}), FI_RECV,
+                regionEndpoint());
             if (!credits)
             {
                 return credits.take_error();
@@ -254,12 +266,22 @@ namespace mxl::fabric
             _creditsMr.emplace(std::move(*credits));
         }
         _records = std::make_unique<CommitRecord[]>(localRecordEntries);
-        auto records = ofi::MemoryRegion::create(*_fabricDomain, std::as_bytes(std::span{_records.get(), localRecordEntries}), FI_WRITE);
+        auto records = ofi::MemoryRegion::create(*_fabricDomain, std::as_bytes(std::span{_records.get(), localRecordEntries}), FI_WRITE,
+            regionEndpoint());
         if (!records)
         {
             return records.take_error();
         }
         _recordsMr.emplace(std::move(*records));
+        if (_rdm)
+        {
+            auto hello = ofi::MemoryRegion::create(*_fabricDomain, _hello, FI_SEND, regionEndpoint());
+            if (!hello)
+            {
+                return hello.take_error();
+            }
+            _helloMr.emplace(std::move(*hello));
+        }
         return {};
     }
 
@@ -280,6 +302,10 @@ namespace mxl::fabric
         {
             // The thread sleeps on the flow's futex for at most idleWaitNs.
             _thread.join();
+        }
+        if (_rdm && _endpoint)
+        {
+            sayGoodbye();
         }
     }
 
@@ -305,9 +331,9 @@ namespace mxl::fabric
         // requests' eventfd (together with the completion queue's fd while work is in flight).
         auto* const requests = _options.requests.get();
         auto const* signal = _source->syncCounter();
-        if (usesCredits())
+        if (usesCredits() && !_rdm)
         {
-            // Before the first Claim record: the sink's credit answers it.
+            // Before the first Claim record: the sink's credit answers it (datagram: posted before the Hello).
             for (std::size_t buffer = 0; buffer < creditBuffers && !failed(); ++buffer)
             {
                 postCreditReceive(buffer);
@@ -328,6 +354,10 @@ namespace mxl::fabric
                 drainCompletions();
             }
             drainEvents();
+            if (_rdm)
+            {
+                watchClaim();
+            }
             if (requests != nullptr && idle())
             {
                 requests->finish(requests->taken());
@@ -356,7 +386,8 @@ namespace mxl::fabric
                 if (_cq->tryWait())
                 {
                     pollfd fd{_cq->waitFd(), POLLIN, 0};
-                    ::poll(&fd, 1, 1);
+                    auto const timeout = _cq->pollTimeout(std::chrono::milliseconds{1});
+                    ::ppoll(&fd, 1, &timeout, nullptr);
                 }
             }
             else
@@ -380,7 +411,8 @@ namespace mxl::fabric
         }
         if (requests.prepareWait(seen))
         {
-            ::poll(fds, busy ? 2 : 1, busy ? 1 : static_cast<int>(idleWaitNs / 1'000'000));
+            auto const timeout = busy ? _cq->pollTimeout(std::chrono::milliseconds{1}) : timespec{0, static_cast<long>(idleWaitNs)};
+            ::ppoll(fds, busy ? 2 : 1, &timeout, nullptr);
             requests.endWait();
         }
     }

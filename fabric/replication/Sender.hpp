@@ -7,12 +7,14 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <utility>
 #include <thread>
 #include <vector>
 
 #include "base/Expected.hpp"
 #include "domain/Domain.hpp"
 #include "flow/Flow.hpp"
+#include "ofi/AddressVector.hpp"
 #include "ofi/CompletionQueue.hpp"
 #include "ofi/Domain.hpp"
 #include "ofi/Endpoint.hpp"
@@ -22,6 +24,7 @@
 #include "ofi/MemoryRegion.hpp"
 #include "protocol/BounceHeader.hpp"
 #include "protocol/CommitRecord.hpp"
+#include "protocol/DataHello.hpp"
 #include "protocol/Messages.hpp"
 #include "replication/Counters.hpp"
 #include "replication/GrainLayout.hpp"
@@ -37,6 +40,11 @@ namespace mxl::fabric
     /// in flight at once; none of them copies payload. With a SendReceive grant the same ranges go
     /// as messages (a header from a registered ring, then the bytes from the flow's mapping, in
     /// chunks of at most the grant's maxChunk) and each record as a header-only message.
+    ///
+    /// A grant that names a reliable-datagram address (FI_EP_RDM) is reached through an address vector:
+    /// the sender announces itself with a DataHello and waits for the sink's welcome (SenderDatagram.cpp).
+    /// Where that provider does not order writes, every write completes on delivery and a commit
+    /// record waits until the writes and the record before it are placed.
     class Sender
     {
     public:
@@ -147,6 +155,19 @@ namespace mxl::fabric
         Expected<void> setUp(Domain& domain, Uuid const& flowId);
         Expected<void> checkGrant() const;
         Expected<void> connect();
+        /// FI_EP_RDM: the endpoint, its address vector and the sink's address in it.
+        Expected<void> openDatagramEndpoint();
+        /// FI_EP_RDM: sends the Hello and waits for the sink's welcome (within connectTimeout).
+        Expected<void> greet();
+        /// FI_EP_RDM: tells the sink the session ends (a Bye), waiting briefly for it to leave.
+        void sayGoodbye();
+        /// Sends a Hello or Bye from the registered hello buffer.
+        ofi::PostResult sendHello(DataHelloKind kind, std::string& error);
+        /// The endpoint regions must be bound to (FI_MR_ENDPOINT), when it exists before them.
+        [[nodiscard]] ofi::Endpoint* regionEndpoint() noexcept
+        {
+            return _rdm ? &*_endpoint : nullptr;
+        }
         Expected<void> registerMemory();
         void run();
         void scan();
@@ -200,6 +221,8 @@ namespace mxl::fabric
         }
         [[nodiscard]] Credit credit(std::uint64_t index);
         void postCreditReceive(std::size_t buffer);
+        /// FI_EP_RDM: gives the session up when a Claim waits longer than claimAnswerTimeout.
+        void watchClaim();
         void onCredit(std::size_t buffer, std::size_t length);
         void abort(std::string message);
 
@@ -214,7 +237,19 @@ namespace mxl::fabric
         std::optional<ofi::EventQueue> _events;
         std::optional<ofi::Domain> _fabricDomain;
         std::optional<ofi::CompletionQueue> _cq;
+        std::optional<ofi::AddressVector> _addresses; ///< FI_EP_RDM only.
         std::optional<ofi::Endpoint> _endpoint;
+        bool _rdm{false};
+        fi_addr_t _peer{FI_ADDR_UNSPEC}; ///< FI_EP_RDM: the sink in the address vector.
+        /// Whether the provider places writes in the order posted. Otherwise writes complete on
+        /// delivery and one commit record at a time is in flight, after everything before it landed.
+        bool _writesOrdered{true};
+        std::size_t _recordsInFlight{0};
+        bool _saidGoodbye{false};
+        /// The Claim being waited for and since when (FI_EP_RDM).
+        std::optional<std::pair<std::uint64_t, std::chrono::steady_clock::time_point>> _claimWatch;
+        std::array<std::byte, maxDataHelloSize> _hello{}; ///< FI_EP_RDM: the Hello or Bye being sent.
+        std::optional<ofi::MemoryRegion> _helloMr;
         std::vector<ofi::MemoryRegion> _sourceMrs;
         std::unique_ptr<CommitRecord[]> _records;        ///< RMA: records staged for writing.
         std::optional<ofi::MemoryRegion> _recordsMr;

@@ -29,6 +29,11 @@ namespace mxl::fabric
     void Sender::onCredit(std::size_t buffer, std::size_t length)
     {
         auto const credit = _creditsIn[buffer];
+        if (_rdm && length == sizeof(CreditRecord) && credit.epoch == _grant.epoch && credit.magic == closeMagic)
+        {
+            abort("the sink closed the session");
+            return;
+        }
         if (length != sizeof(CreditRecord) || credit.magic != creditMagic || credit.epoch != _grant.epoch)
         {
             abort("the sink sent a malformed credit message");
@@ -46,6 +51,27 @@ namespace mxl::fabric
         }
         _creditArrived = _creditArrived || !_credit || credit.claimedThrough != *_credit;
         _credit = credit.claimedThrough;
+    }
+
+    void Sender::watchClaim()
+    {
+        if (!_claimPending)
+        {
+            _claimWatch.reset();
+            return;
+        }
+        auto const now = std::chrono::steady_clock::now();
+        if (!_claimWatch || _claimWatch->first != *_claimPending)
+        {
+            _claimWatch.emplace(*_claimPending, now);
+            return;
+        }
+        if (now - _claimWatch->second > claimAnswerTimeout)
+        {
+            abort(fmt::format("the sink has not answered a claim for {} s: gone or stuck (a reliable-datagram endpoint has no connection "
+                              "that would say so)",
+                claimAnswerTimeout.count()));
+        }
     }
 
     bool Sender::room(std::size_t ops, std::size_t bytes) const noexcept

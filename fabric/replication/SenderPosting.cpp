@@ -89,8 +89,10 @@ namespace mxl::fabric
         while (_recordHead != _recordTail && _inFlight < transmitDepth)
         {
             auto& op = _recordQueue[_recordHead % recordCapacity];
-            if (_payloadDone < op.gate)
+            if (_payloadDone < op.gate || (!_writesOrdered && _recordsInFlight > 0))
             {
+                // Unordered writes: the record before this one must be placed first too, so that the
+                // sink applies records in the order they were made.
                 return;
             }
             if (!recordStillValid(op))
@@ -115,6 +117,7 @@ namespace mxl::fabric
             }
             ++_recordHead;
             ++_inFlight;
+            ++_recordsInFlight;
             if (op.record.kind == CommitKind::Claim)
             {
                 continue;
@@ -149,14 +152,14 @@ namespace mxl::fabric
         if (_grant.transfer == Transfer::Rma)
         {
             // checkGrant made every region exactly as long as what it mirrors, so the target exists.
-            return _endpoint->write(op.source, op.desc, *_grant.regions[op.region].target(op.offset, op.source.size()), context);
+            return _endpoint->write(op.source, op.desc, *_grant.regions[op.region].target(op.offset, op.source.size()), context, _peer);
         }
         auto& header = _headers[_sequence % localRecordEntries];
         header = dataHeader(_sequence, _grant.epoch, op.index, op.offset, static_cast<std::uint32_t>(op.source.size()));
         // iovec is shared with receives, hence not const; a send only reads the flow's bytes.
         std::array<iovec, 2> const parts{{{&header, sizeof header}, {const_cast<std::byte*>(op.source.data()), op.source.size()}}};
         std::array<void*, 2> descs{_headersMr->desc(), op.desc};
-        auto const result = _endpoint->sendv(parts, descs.data(), context);
+        auto const result = _endpoint->sendv(parts, descs.data(), context, _peer);
         if (result.posted())
         {
             ++_sequence;
@@ -174,13 +177,13 @@ namespace mxl::fabric
             local = record;
             auto const target = _grant.commitRing.target(static_cast<std::uint64_t>(_sequence % _grant.commitEntries) * sizeof(CommitRecord),
                 sizeof(CommitRecord));
-            result = _endpoint->writeWithData(std::as_bytes(std::span{&local, 1}), _recordsMr->desc(), *target, _sequence, nullptr);
+            result = _endpoint->writeWithData(std::as_bytes(std::span{&local, 1}), _recordsMr->desc(), *target, _sequence, nullptr, _peer);
         }
         else
         {
             auto& header = _headers[_sequence % localRecordEntries];
             header = commitHeader(record);
-            result = _endpoint->send(std::as_bytes(std::span{&header, 1}), _headersMr->desc(), nullptr);
+            result = _endpoint->send(std::as_bytes(std::span{&header, 1}), _headersMr->desc(), nullptr, _peer);
         }
         if (result.posted())
         {
@@ -221,7 +224,9 @@ namespace mxl::fabric
         _inFlight -= _inFlight > 0 ? 1 : 0;
         if (context == nullptr)
         {
-            return; // A commit record (or its message): posted without a context.
+            // A commit record (or its message): posted without a context.
+            _recordsInFlight -= _recordsInFlight > 0 ? 1 : 0;
+            return;
         }
         auto const position = reinterpret_cast<std::size_t>(context) - 1;
         if (position < _payloadDone || position >= _payloadPosted || _payloadCompleted[position % payloadCapacity])
@@ -269,7 +274,8 @@ namespace mxl::fabric
 
     void Sender::drainEvents()
     {
-        for (;;)
+        // Datagram endpoints have no events: the sink's close notice comes as a message (onCredit).
+        while (_events)
         {
             auto event = _events->read();
             if (!event || !event->has_value())

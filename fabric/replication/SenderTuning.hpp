@@ -7,6 +7,8 @@
 #include <cstdint>
 
 #include "replication/FabricHints.hpp"
+#include <chrono>
+
 #include "replication/Sender.hpp"
 
 namespace mxl::fabric::sender
@@ -22,4 +24,8 @@ namespace mxl::fabric::sender
     /// How long the thread sleeps on the flow's futex when idle before it looks at the session
     /// (a peer that went away is only noticed while the queues are read).
     inline constexpr std::uint64_t idleWaitNs = 50'000'000ULL;
+
+    /// Reliable-datagram endpoints: how long a Claim may wait for the sink's answer before the
+    /// session is given up (no connection tells that a sink died; a stalled one answers long before).
+    inline constexpr std::chrono::seconds claimAnswerTimeout{5};
 }

@@ -162,6 +162,7 @@ namespace mxl::bridge
                 .headIndex = r.headIndex,
                 .latencyMs = r.latencyMs,
                 .lastError = getText(r.lastError),
+                .endpoint = getText(r.endpoint),
             };
         }
 

@@ -114,6 +114,7 @@ namespace mxl::bridge
         std::uint64_t headIndex{0}; ///< Newest grain index moved.
         double latencyMs{-1};       ///< Import: arrival minus the grain's nominal time, clock-offset corrected; -1 unknown.
         std::string lastError;
+        std::string endpoint;     ///< The data endpoint: "msg" (connected) or "rdm" (reliable datagram: efa, shm, ...).
     };
 
     /// A remote flow a local process holds through the command ring (docs/remote-flows.md).

@@ -19,7 +19,8 @@
 namespace mxl::bridge::layout
 {
     inline constexpr std::uint64_t statusMagic = 0x4744'4952'424c'584dULL; // the bytes "MXLBRIDG" (little-endian)
-    inline constexpr std::uint32_t statusVersion = 2; // 2: the leases table
+    /// 2: flow records name the data endpoint type (endpoint: "msg" or "rdm"), and the leases table.
+    inline constexpr std::uint32_t statusVersion = 2;
 
     struct PeerRecord
     {
@@ -44,6 +45,7 @@ namespace mxl::bridge::layout
         char state[16];
         char provider[32];
         char transfer[16];
+        char endpoint[8];
         std::uint64_t epoch;
         std::uint64_t grains;
         std::uint64_t bytes;

@@ -102,6 +102,7 @@ namespace mxl::bridge
             putText(r.state, toString(f.state));
             putText(r.provider, f.provider);
             putText(r.transfer, f.transfer);
+            putText(r.endpoint, f.endpoint);
             r.epoch = f.epoch;
             r.grains = f.grains;
             r.bytes = f.bytes;

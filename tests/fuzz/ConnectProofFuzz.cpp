@@ -2,13 +2,15 @@
 // libFuzzer target: arbitrary connection data from anyone who reaches a sink's data endpoint, checked
 // as a connect proof (fabric/protocol/ConnectProof.hpp) under a fixed key, flow and epoch. Never a
 // crash, never a read past the input; anything but the one valid proof is refused with a reason; a
-// valid proof is admitted once and its replay refused.
+// valid proof is admitted once and its replay refused. The same bytes as an RDM data endpoint's hello
+// (protocol/DataHello.hpp): decoded only when well formed.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <span>
 
 #include "protocol/ConnectProof.hpp"
+#include "protocol/DataHello.hpp"
 
 namespace
 {
@@ -41,6 +43,11 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
     if (!first && !checker.admit(input, key, flowId, epoch))
     {
         std::abort(); // a replay is refused
+    }
+    // The same bytes as what an RDM source sends instead of a connection request.
+    if (auto hello = mxl::fabric::decodeDataHello(input); hello && mxl::fabric::encode(*hello).size() != size)
+    {
+        std::abort(); // a hello decodes only from exactly its own encoding
     }
     return 0;
 }

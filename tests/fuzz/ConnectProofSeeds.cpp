@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // Writes the seed corpus of fuzz_connectproof into the directory given: the valid proof for the fuzz
-// target's key, flow and epoch, and near misses (truncated, another version, a flipped MAC bit).
+// target's key, flow and epoch, and near misses (truncated, another version, a flipped MAC bit); and
+// a reliable-datagram source's Hello and Bye carrying it.
 #include <cstdio>
 #include <fstream>
 #include <string>
 
 #include "protocol/ConnectProof.hpp"
+#include "protocol/DataHello.hpp"
 
 int main(int argc, char** argv)
 {
@@ -39,5 +41,11 @@ int main(int argc, char** argv)
     other = *proof;
     other[other.size() - 1] ^= std::byte{1};
     write("flipped_mac", other, other.size());
+    auto const hello = mxl::fabric::encode(mxl::fabric::DataHello{mxl::fabric::DataHelloKind::Hello, *proof, {std::byte{2}, std::byte{0}, std::byte{0x1c},
+                                                                                                          std::byte{0xe8}, std::byte{127}, std::byte{0},
+                                                                                                          std::byte{0}, std::byte{1}}});
+    write("hello", hello, hello.size());
+    auto const bye = mxl::fabric::encode(mxl::fabric::DataHello{mxl::fabric::DataHelloKind::Bye, *proof, {}});
+    write("bye", bye, bye.size());
     return 0;
 }

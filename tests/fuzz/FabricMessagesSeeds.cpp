@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Writes the seed corpus of fuzz_fabricmessages: valid offers (video, video with key, data, audio)
-// built from real flow definitions, and valid grants of both transfer modes.
+// built from real flow definitions, and valid grants of both transfer modes and of a reliable-datagram sink.
 // Usage: fuzz_fabricmessages_seeds <directory>
 #include <cstdio>
 #include <cstring>
@@ -103,12 +103,17 @@ int main(int argc, char** argv)
     sendReceive.commitRing = {};
     sendReceive.commitEntries = 0;
     sendReceive.maxChunk = mxl::fabric::bounceChunkSize;
+    // A reliable-datagram sink (efa, shm, tcp;ofi_rxm): its endpoint's address travels in the grant.
+    auto datagram = grantFor(v210, v210.config.discrete.grainCount, v210.grainSize);
+    datagram.provider = "tcp;ofi_rxm";
+    datagram.address = {std::byte{2}, std::byte{0}, std::byte{0x1c}, std::byte{0xe8}, std::byte{127}, std::byte{0}, std::byte{0}, std::byte{1},
+        std::byte{0}, std::byte{0}, std::byte{0}, std::byte{0}, std::byte{0}, std::byte{0}, std::byte{0}, std::byte{0}};
     auto const audioBytes = std::uint64_t{audio.config.continuous.channelCount} * audio.config.continuous.bufferLength * audio.sampleWordSize;
 
     bool ok = write(dir / "offer_v210", mxl::fabric::encode(v210)) && write(dir / "offer_v210a", mxl::fabric::encode(v210a)) &&
               write(dir / "offer_anc", mxl::fabric::encode(anc)) && write(dir / "offer_audio", mxl::fabric::encode(audio)) &&
               write(dir / "grant_v210", mxl::fabric::encode(grantFor(v210, v210.config.discrete.grainCount, v210.grainSize))) &&
               write(dir / "grant_audio", mxl::fabric::encode(grantFor(audio, 1, audioBytes))) &&
-              write(dir / "grant_send_receive", mxl::fabric::encode(sendReceive));
+              write(dir / "grant_send_receive", mxl::fabric::encode(sendReceive)) && write(dir / "grant_datagram", mxl::fabric::encode(datagram));
     return ok ? 0 : 1;
 }

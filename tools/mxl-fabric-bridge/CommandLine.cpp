@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <algorithm>
 #include "CommandLine.hpp"
 
 #include <exception>
@@ -26,7 +27,7 @@ namespace mxl::bridge
             options.add_options()
                 ("domain", po::value<std::string>(), "domain directory (required)")
                 ("listen", po::value<std::string>(), "control channel address IP:PORT (default 0.0.0.0:7400; port 0 picks one)")
-                ("provider", po::value<std::string>(), "auto|tcp|verbs|efa|shm (default auto: the best both peers support)")
+                ("provider", po::value<std::string>(), "auto|tcp|verbs|efa|shm|tcp;ofi_rxm|udp;ofi_rxd (default auto: verbs, then efa, then tcp that both peers support; shm between two bridges on one host)")
                 ("psk-file", po::value<std::string>(), "file holding the pre-shared key (at least 16 bytes, mode 0600)")
                 ("insecure", po::bool_switch(), "run without a key: anyone who reaches --listen may import flows")
                 ("import", po::value<std::vector<std::string>>()->composing(), "PEER_IP:PORT/FLOW_ID: keep that flow mirrored here (repeatable)")
@@ -175,10 +176,9 @@ namespace mxl::bridge
         if (vm.count("provider") != 0)
         {
             options.provider = vm["provider"].as<std::string>();
-            if (options.provider != "auto" && options.provider != "tcp" && options.provider != "verbs" && options.provider != "efa" &&
-                options.provider != "shm")
+            if (std::find(std::begin(bridgeProviders), std::end(bridgeProviders), options.provider) == std::end(bridgeProviders))
             {
-                throw po::error{fmt::format("--provider expects auto, tcp, verbs, efa or shm, got '{}'", options.provider)};
+                throw po::error{fmt::format("--provider expects auto, tcp, verbs, efa, shm, tcp;ofi_rxm or udp;ofi_rxd, got '{}'", options.provider)};
             }
         }
         options.insecure = vm["insecure"].as<bool>();

@@ -40,7 +40,8 @@ namespace mxl::info
             {
                 return noValue;
             }
-            return fmt::format("{}/{}", orNoValue(f.provider), orNoValue(f.transfer));
+            return f.endpoint.empty() ? fmt::format("{}/{}", orNoValue(f.provider), orNoValue(f.transfer))
+                                      : fmt::format("{}/{}/{}", orNoValue(f.provider), orNoValue(f.transfer), f.endpoint);
         }
     }
 

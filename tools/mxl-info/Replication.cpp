@@ -39,6 +39,7 @@ namespace mxl::info
             {"state", bridge::toString(f.state)},
             {"provider", f.provider},
             {"transfer", f.transfer},
+            {"endpoint", f.endpoint},
             {"epoch", f.epoch},
             {"grains", f.grains},
             {"bytes", f.bytes},

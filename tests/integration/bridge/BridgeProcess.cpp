@@ -19,6 +19,19 @@ namespace mxl::bridge::test
         return provider != nullptr && *provider != '\0' ? provider : "tcp";
     }
 
+    std::string testEndpointType()
+    {
+        auto const provider = testProvider();
+        for (auto const* rdm : {"efa", "shm", "tcp;ofi_rxm", "udp;ofi_rxd"})
+        {
+            if (provider == rdm)
+            {
+                return "rdm";
+            }
+        }
+        return "msg";
+    }
+
     std::filesystem::path writeKey(std::filesystem::path const& file, std::size_t bytes, std::filesystem::perms mode)
     {
         std::random_device random;

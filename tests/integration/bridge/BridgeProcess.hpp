@@ -25,6 +25,10 @@ namespace mxl::bridge::test
     /// --provider for replicating tests: MXL_TEST_BRIDGE_PROVIDER, or tcp.
     std::string testProvider();
 
+    /// The data endpoint type the bridges use with testProvider(), as the status area names it:
+    /// "rdm" for the reliable-datagram providers (efa, shm, tcp;ofi_rxm, udp;ofi_rxd), "msg" otherwise.
+    std::string testEndpointType();
+
     /// Writes a pre-shared key file of `bytes` random bytes with the given mode; returns its path.
     std::filesystem::path writeKey(std::filesystem::path const& file, std::size_t bytes = 32, std::filesystem::perms mode = std::filesystem::perms::owner_read |
                                                                                                          std::filesystem::perms::owner_write);

@@ -25,6 +25,7 @@
 #include "BridgeProcess.hpp"
 #include "ToolTestSupport.hpp"
 #include "base/Fd.hpp"
+#include "replication/FabricHints.hpp"
 #include "support/TestDomain.hpp"
 
 namespace mxl::bridge::test
@@ -191,9 +192,9 @@ namespace mxl::bridge::test
         }
 
         /// A bridge on domain, listening on a loopback port of its choice, with the test's key.
-        RunningBridge& start(mxl::test::TestDomain const& domain, std::vector<std::string> const& extra = {})
+        RunningBridge& start(mxl::test::TestDomain const& domain, std::vector<std::string> const& extra = {}, std::string const& provider = testProvider())
         {
-            std::vector<std::string> args{"--domain", domain.str(), "--listen", loopbackAny, "--psk-file", key.string(), "--provider", "tcp",
+            std::vector<std::string> args{"--domain", domain.str(), "--listen", loopbackAny, "--psk-file", key.string(), "--provider", provider,
                 "--log-level", "debug"};
             args.insert(args.end(), extra.begin(), extra.end());
             return startWith(args);
@@ -338,11 +339,23 @@ namespace mxl::bridge::test
         EXPECT_EQ(result.exitCode, 1) << result.err;
     }
 
-    TEST_F(LoopbackBridge, EfaProviderIsNotSupportedExitsThree)
+    TEST_F(LoopbackBridge, EfaProviderWithoutADeviceExitsThreeNamingIt)
     {
+        // efa is accepted (reliable-datagram endpoints); without a device libfabric has no efa here.
+        if (mxl::fabric::replicationEndpointType("efa"))
+        {
+            GTEST_SKIP() << "this machine has an efa device";
+        }
         auto const result = refused({"--domain", domainA.str(), "--listen", loopbackAny, "--insecure", "--provider", "efa"});
         EXPECT_EQ(result.exitCode, 3) << result.err;
-        EXPECT_TRUE(contains(result.err, "not supported")) << "stderr: " << result.err;
+        EXPECT_TRUE(contains(result.err, "provider efa is not available on this host")) << "stderr: " << result.err;
+    }
+
+    TEST_F(LoopbackBridge, UnknownProviderNameIsAUsageError)
+    {
+        auto const result = refused({"--domain", domainA.str(), "--listen", loopbackAny, "--insecure", "--provider", "psm3"});
+        EXPECT_EQ(result.exitCode, 2) << result.err;
+        EXPECT_TRUE(contains(result.err, "tcp;ofi_rxm")) << "the accepted names are listed: " << result.err;
     }
 
     TEST_F(LoopbackBridge, SecondBridgeOnTheSameDomainExitsOne)
@@ -736,6 +749,8 @@ namespace mxl::bridge::test
         auto const exported = waitForActive(domainA.path(), video.id, "export", 1s);
         ASSERT_TRUE(exported) << "flow " << video.id << " is not active on A";
         EXPECT_EQ(imported->epoch, exported->epoch) << "both ends use the same grant";
+        EXPECT_EQ(imported->provider, testProvider());
+        EXPECT_EQ(exported->endpoint, testEndpointType()) << "the data endpoint type " << exported->provider << " runs over";
         EXPECT_EQ(exported->peer.empty(), false);
         mirror.stop();
         auto const report = mirror.report();
@@ -747,6 +762,29 @@ namespace mxl::bridge::test
         auto const* flow = findFlow(*status, video.id, "export");
         ASSERT_NE(flow, nullptr);
         EXPECT_LE(report.missed, flow->skippedGrains + writer.skipped()) << report;
+    }
+
+    TEST_F(LoopbackBridge, AutoPicksShmBetweenTwoBridgesOnOneHost)
+    {
+        if (!mxl::fabric::replicationEndpointType("shm"))
+        {
+            GTEST_SKIP() << "libfabric offers no shm here";
+        }
+        auto const video = videoFlow(640, 360);
+        LiveWriter writer{domainA.str(), video};
+        ASSERT_EQ(writer.problem(), "");
+        start(domainA, {}, "auto");
+        auto const addressA = listenAddress(domainA);
+        ASSERT_FALSE(addressA.empty());
+        start(domainB, {"--import", addressA + "/" + video.id}, "auto");
+        MirrorVerifier mirror{domainB.str(), video};
+        auto const imported = waitForActive(domainB.path(), video.id, "import", 15s);
+        ASSERT_TRUE(imported) << "flow " << video.id << " is not active on B";
+        EXPECT_EQ(imported->provider, "shm") << "two bridges on one host";
+        EXPECT_EQ(imported->endpoint, "rdm");
+        EXPECT_TRUE(mirror.waitForCount(30, 10s)) << mirror.report();
+        mirror.stop();
+        EXPECT_EQ(mirror.report().corrupt, 0U) << mirror.report();
     }
 
     TEST_F(LoopbackBridge, LongRingIsGrantedInPartsAndReplicates)

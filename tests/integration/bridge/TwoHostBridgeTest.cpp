@@ -200,6 +200,8 @@ namespace mxl::bridge::test
             auto const imported = waitForActive(domainB.path(), flow->id, "import", activeTimeout);
             ASSERT_TRUE(imported) << "flow " << flow->id << " is not active on B";
             EXPECT_NE(imported->epoch, 0U);
+            EXPECT_EQ(imported->provider, testProvider());
+            EXPECT_EQ(imported->endpoint, testEndpointType()) << "the data endpoint type " << imported->provider << " runs over";
             auto const exported = waitForActive(domainA.path(), flow->id, "export", 5s);
             EXPECT_TRUE(exported) << "flow " << flow->id << " is not active on A";
         }

@@ -2,10 +2,12 @@
 // Creating the mirror of an offered flow in the sink domain: a local flow of that id that differs
 // from the source is never taken over, and an offer must agree with its own definition.
 #include <fstream>
+#include <string_view>
 
 #include <gtest/gtest.h>
 
 #include "ReceiverSession.hpp"
+#include "replication/FabricHints.hpp"
 #include "replication/Offer.hpp"
 
 namespace mxl::fabric::test
@@ -88,20 +90,40 @@ namespace mxl::fabric::test
         EXPECT_TRUE(sinkDomain->listFlows().empty()) << "a mirror was left behind";
     }
 
-    TEST(Mirror, ReplicationOverDatagramProvidersIsRefusedAsNotSupported)
+    TEST(Mirror, AProviderThisHostLacksCreatesNoMirror)
     {
         Offered video{"v210", 64, 8};
         mxl::test::TestDomain sinkDir;
         auto sinkDomain = require(Domain::open(sinkDir.path(), nullptr), "sink domain");
-        for (auto const* provider : {"shm", "efa", "tcp;ofi_rxm"})
+        for (auto const* provider : {"efa", "no-such-provider"})
         {
+            if (replicationEndpointType(provider))
+            {
+                continue; // this machine has an efa device
+            }
             Receiver::Options options;
             options.provider = provider;
             auto const receiver = Receiver::create(*sinkDomain, video.offer, options);
             ASSERT_FALSE(receiver) << provider;
-            EXPECT_EQ(receiver.error().status, MXL_ERR_UNSUPPORTED_OPERATION) << provider;
-            EXPECT_NE(receiver.error().message.find("not supported"), std::string::npos) << receiver.error().message;
+            EXPECT_EQ(receiver.error().status, MXL_ERR_NO_FABRIC) << provider << ": " << receiver.error().message;
         }
-        EXPECT_TRUE(sinkDomain->listFlows().empty()) << "a mirror was created for a provider that cannot replicate";
+        EXPECT_TRUE(sinkDomain->listFlows().empty()) << "a mirror was created for a provider that is not there";
+    }
+
+    TEST(Mirror, AReliableDatagramSinkGrantsItsEndpointAddressAndAConnectedOneDoesNot)
+    {
+        Offered video{"v210", 64, 8};
+        for (auto const* provider : {"shm", "tcp;ofi_rxm", "tcp"})
+        {
+            mxl::test::TestDomain sinkDir;
+            auto sinkDomain = require(Domain::open(sinkDir.path(), nullptr), "sink domain");
+            Receiver::Options options;
+            options.provider = provider;
+            auto const receiver = require(Receiver::create(*sinkDomain, video.offer, options), provider);
+            auto const rdm = std::string_view{provider} != "tcp";
+            EXPECT_EQ(receiver->grant().address.empty(), !rdm) << provider;
+            EXPECT_EQ(receiver->grant().provider, provider);
+            EXPECT_FALSE(receiver->grant().regions.empty()) << provider;
+        }
     }
 }

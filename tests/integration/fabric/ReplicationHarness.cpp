@@ -296,6 +296,20 @@ namespace mxl::fabric::test
         return _senderFailure.receiveText(timeoutMs);
     }
 
+    void Replication::stopReceiver()
+    {
+        if (_receiver && _receiver->termSignal() == 0)
+        {
+            _stopReceiver.send(std::string{"stop"});
+            if (auto counters = _receiverStatus.receiveText(2000))
+            {
+                _receiverCounters = fromJson(*counters);
+            }
+            _receiver->wait();
+            _receiver.reset();
+        }
+    }
+
     void Replication::killReceiver()
     {
         if (_receiver)

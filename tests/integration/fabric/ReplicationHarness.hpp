@@ -80,6 +80,9 @@ namespace mxl::fabric::test
         /// Kills the receiver process at once (a sink host that died).
         void killReceiver();
 
+        /// Stops and destroys the receiver as its bridge would (the source stays), collecting its counters.
+        void stopReceiver();
+
         [[nodiscard]] mxl::test::ChildProcess* receiverProcess() noexcept
         {
             return _receiver.get();

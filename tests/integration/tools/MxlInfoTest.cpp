@@ -489,6 +489,7 @@ namespace mxl::test
             mirror.state = mxl::bridge::FlowState::Active;
             mirror.provider = "verbs";
             mirror.transfer = "rma";
+            mirror.endpoint = "rdm";
             mirror.epoch = 7;
             mirror.grains = 1234;
             mirror.bytes = 5'184'000ULL * 1234;
@@ -533,6 +534,7 @@ namespace mxl::test
         EXPECT_EQ(mirror.at("peer"), "10.0.0.1:7400");
         EXPECT_EQ(mirror.at("state"), "active");
         EXPECT_EQ(mirror.at("transfer"), "rma");
+        EXPECT_EQ(mirror.at("endpoint"), "rdm") << "the data endpoint type";
         EXPECT_EQ(mirror.at("epoch"), 7);
         EXPECT_EQ(mirror.at("grains"), 1234);
         EXPECT_EQ(mirror.at("lag_grains"), 1);

@@ -75,9 +75,9 @@ namespace
             0.125, -1.5, 2, "connection reset by peer"});
         s.peers.push_back(PeerStatus{"10.0.0.2:40123", PeerDirection::Incoming, PeerState::Backoff, "", "", 0, 0, -1, 0, 7, "authentication failed"});
         s.flows.push_back(FlowReplicationStatus{"5fbec3b1-1b0f-417d-9059-8b94a47197ed", FlowRole::Import, "10.0.0.1:7400", FlowState::Active, "verbs", "rma", 42,
-            1000, 5'184'000'000ULL, 8000, 3, 1, 4, 5, 123456789, 2.75, ""});
+            1000, 5'184'000'000ULL, 8000, 3, 1, 4, 5, 123456789, 2.75, "", "rdm"});
         s.flows.push_back(FlowReplicationStatus{"0a7c1b3e-2d4f-4a6b-8c9d-0e1f2a3b4c5d", FlowRole::Export, "10.0.0.2:40123", FlowState::Refused, "tcp", "send-receive", 0,
-            0, 0, 0, 0, 0, 0, 9, 0, -1, "grant refused: unknown flow"});
+            0, 0, 0, 0, 0, 0, 9, 0, -1, "grant refused: unknown flow", "msg"});
         s.leases.push_back(LeaseStatus{4242, "5fbec3b1-1b0f-417d-9059-8b94a47197ed", "10.0.0.1:7400", 1'700'000'000'000'000'000ULL, true});
         s.leases.push_back(LeaseStatus{4343, "", "", 1'700'000'001'000'000'000ULL, false});
         return s;
@@ -106,6 +106,7 @@ namespace
         EXPECT_EQ(a.state, b.state);
         EXPECT_EQ(a.provider, b.provider);
         EXPECT_EQ(a.transfer, b.transfer);
+        EXPECT_EQ(a.endpoint, b.endpoint);
         EXPECT_EQ(a.epoch, b.epoch);
         EXPECT_EQ(a.grains, b.grains);
         EXPECT_EQ(a.bytes, b.bytes);
@@ -333,7 +334,7 @@ TEST(BridgeStatus, ReaderNeverSeesATornSnapshotWhileAWriterPublishes)
             }
             for (std::uint64_t f = 0; f < i % 8 + 1; ++f)
             {
-                s.flows.push_back(FlowReplicationStatus{text, static_cast<FlowRole>(i % 2), text, allFlowStates[i % allFlowStates.size()], text, text, i, i, i, i, i, i, i, i, i, static_cast<double>(i), text});
+                s.flows.push_back(FlowReplicationStatus{text, static_cast<FlowRole>(i % 2), text, allFlowStates[i % allFlowStates.size()], text, text, i, i, i, i, i, i, i, i, i, static_cast<double>(i), text, text});
             }
             writer->publish(s);
         }

@@ -278,7 +278,32 @@ namespace mxl::fabric::test
         auto grantMessage = encode(grant());
         poke(grantMessage, versionOffset, std::uint16_t{2});
 
-        expectRefused(decodeRegionGrant(grantMessage), MXL_ERR_UNSUPPORTED_OPERATION, "peer speaks protocol version 2; this build speaks version 3");
+        expectRefused(decodeRegionGrant(grantMessage), MXL_ERR_UNSUPPORTED_OPERATION, "peer speaks protocol version 2; this build speaks version 4");
+    }
+
+    TEST(FabricMessages, AGrantOfTheVersionBeforeDatagramAddressesIsRefusedByVersion)
+    {
+        // A version 3 source would try to connect to a reliable-datagram sink that does not listen.
+        auto grantMessage = encode(grant());
+        poke(grantMessage, versionOffset, std::uint16_t{3});
+        expectRefused(decodeRegionGrant(grantMessage), MXL_ERR_UNSUPPORTED_OPERATION, "peer speaks protocol version 3; this build speaks version 4");
+    }
+
+    TEST(FabricMessages, GrantCarriesADatagramSinksAddressAndRefusesOneTooLongOrOnSendReceive)
+    {
+        auto g = grant();
+        g.address.assign(24, std::byte{0xa5});
+        auto const decoded = decodeRegionGrant(encode(g));
+        ASSERT_TRUE(decoded) << decoded.error().message;
+        EXPECT_EQ(decoded->address, g.address);
+
+        g.address.assign(maxDataAddressSize + 1, std::byte{1});
+        expectRefused(decodeRegionGrant(encode(g)), MXL_ERR_INVALID_ARG, "a data endpoint address of 257 bytes");
+
+        g.address.assign(16, std::byte{1});
+        g.transfer = Transfer::SendReceive;
+        g.maxChunk = 4096;
+        expectRefused(decodeRegionGrant(encode(g)), MXL_ERR_INVALID_ARG, "only RMA runs over those");
     }
 
     TEST(FabricMessages, GrantCarriesItsConnectKeyAfterTheEpoch)

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Moving flows through the fabrics C API, written as an application for MXL's SDK would be: an
 // initiator loop of write -> TransferGrain -> MakeProgress on one domain, a target loop of
-// ReadGrain -> OpenGrain -> CommitGrain on another, over the real tcp provider on loopback, with
+// ReadGrain -> OpenGrain -> CommitGrain on another, over the real tcp provider on loopback (and shm), with
 // the TargetInfo carried as a string. Grains must arrive byte exact and be readable by ordinary
 // local readers.
 #include <algorithm>
@@ -50,11 +50,11 @@ namespace
         mxlFabricsInstance fabrics{nullptr};
     };
 
-    mxlFabricsInterfaceConfig loopbackTcp()
+    mxlFabricsInterfaceConfig loopback(mxlFabricsProvider provider)
     {
         mxlFabricsInterfaceConfig config{};
         config.version = MXL_FABRICS_API_VERSION;
-        config.provider = MXL_FABRICS_PROVIDER_TCP;
+        config.provider = provider;
         config.caps.version = MXL_FABRICS_API_VERSION;
         config.address = {"127.0.0.1", "0"};
         return config;
@@ -75,7 +75,7 @@ namespace
             ASSERT_EQ(mxlCreateFlowReader(sink.instance, flowId.c_str(), nullptr, &sinkReader), MXL_STATUS_OK);
 
             ASSERT_EQ(mxlFabricsCreateTarget(sink.fabrics, &target), MXL_STATUS_OK);
-            mxlFabricsTargetConfig targetConfig{MXL_FABRICS_API_VERSION, loopbackTcp(), sinkWriter};
+            mxlFabricsTargetConfig targetConfig{MXL_FABRICS_API_VERSION, loopback(provider), sinkWriter};
             mxlFabricsTargetInfo made = nullptr;
             ASSERT_EQ(mxlFabricsTargetSetup(target, &targetConfig, targetOptions, &made), MXL_STATUS_OK);
             std::size_t size = 0;
@@ -85,7 +85,7 @@ namespace
             ASSERT_EQ(mxlFabricsFreeTargetInfo(made), MXL_STATUS_OK);
 
             ASSERT_EQ(mxlFabricsCreateInitiator(source.fabrics, &initiator), MXL_STATUS_OK);
-            mxlFabricsInitiatorConfig initiatorConfig{MXL_FABRICS_API_VERSION, loopbackTcp(), sourceReader};
+            mxlFabricsInitiatorConfig initiatorConfig{MXL_FABRICS_API_VERSION, loopback(provider), sourceReader};
             ASSERT_EQ(mxlFabricsInitiatorSetup(initiator, &initiatorConfig, nullptr), MXL_STATUS_OK);
             ASSERT_EQ(mxlFabricsTargetInfoFromString(text.c_str(), &info), MXL_STATUS_OK);
             ASSERT_EQ(mxlFabricsInitiatorAddTarget(initiator, info), MXL_STATUS_OK);
@@ -202,6 +202,7 @@ namespace
         std::uint32_t grainCount{0};
         std::uint16_t totalSlices{0};
         char const* targetOptions{nullptr};
+        mxlFabricsProvider provider{MXL_FABRICS_PROVIDER_TCP};
     };
 
     TEST_F(FabricsTransfer, GrainsMovedAsAnSdkApplicationWouldArriveByteExact)
@@ -416,7 +417,7 @@ namespace
         ASSERT_EQ(mxlCreateFlowReader(third.instance, flowId.c_str(), nullptr, &thirdReader), MXL_STATUS_OK);
         mxlFabricsTarget thirdTarget = nullptr;
         ASSERT_EQ(mxlFabricsCreateTarget(third.fabrics, &thirdTarget), MXL_STATUS_OK);
-        mxlFabricsTargetConfig config{MXL_FABRICS_API_VERSION, loopbackTcp(), thirdWriter};
+        mxlFabricsTargetConfig config{MXL_FABRICS_API_VERSION, loopback(provider), thirdWriter};
         mxlFabricsTargetInfo thirdInfo = nullptr;
         ASSERT_EQ(mxlFabricsTargetSetup(thirdTarget, &config, nullptr, &thirdInfo), MXL_STATUS_OK);
         ASSERT_EQ(mxlFabricsInitiatorAddTarget(initiator, thirdInfo), MXL_STATUS_OK);
@@ -454,6 +455,15 @@ namespace
         EXPECT_EQ(mxlFabricsDestroyTarget(third.fabrics, thirdTarget), MXL_STATUS_OK);
         EXPECT_EQ(mxlReleaseFlowReader(third.instance, thirdReader), MXL_STATUS_OK);
         EXPECT_EQ(mxlReleaseFlowWriter(third.instance, thirdWriter), MXL_STATUS_OK);
+    }
+
+    TEST_F(FabricsTransfer, GrainsMovedOverShmBetweenTwoDomainsArriveByteExact)
+    {
+        // shm: reliable-datagram endpoints whose RMA writes report no order (efa's shape).
+        provider = MXL_FABRICS_PROVIDER_SHM;
+        ASSERT_NO_FATAL_FAILURE(connect("v210", 256, 64, 50, 1));
+        ASSERT_NO_FATAL_FAILURE(moveGrainsOneByOne(5000, 3 * grainCount));
+        EXPECT_EQ(progressUntilDone(), MXL_STATUS_OK);
     }
 
     TEST_F(FabricsTransfer, TheSendReceiveFallbackMovesGrainsByteExact)
