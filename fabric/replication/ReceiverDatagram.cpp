@@ -13,6 +13,7 @@
 #include "common/Logging.hpp"
 #include "ofi/Address.hpp"
 #include "protocol/DataHello.hpp"
+#include "replication/DatagramObjects.hpp"
 #include "replication/FabricHints.hpp"
 
 namespace mxl::fabric
@@ -34,23 +35,7 @@ namespace mxl::fabric
         {
             return r;
         }
-        if (auto r = emplace(_fabric, ofi::Fabric::open(*_info)); !r)
-        {
-            return r;
-        }
-        if (auto r = emplace(_fabricDomain, ofi::Domain::open(*_fabric, *_info)); !r)
-        {
-            return r;
-        }
-        if (auto r = emplace(_cq, ofi::CompletionQueue::open(*_fabricDomain, completionQueueSize)); !r)
-        {
-            return r;
-        }
-        if (auto r = emplace(_addresses, ofi::AddressVector::open(*_fabricDomain, 16)); !r)
-        {
-            return r;
-        }
-        return emplace(_endpoint, ofi::Endpoint::open(*_fabricDomain, *_info, ofi::EndpointQueues{*_cq, *_cq, nullptr, &*_addresses}));
+        return openDatagramObjects(*_info, completionQueueSize, 16, _fabric, _fabricDomain, _cq, _addresses, _endpoint);
     }
 
     void Receiver::onDatagram(std::size_t length)

@@ -4,6 +4,7 @@
 // address, for credit) and starts once the sink's welcome arrives. Ordering is what the provider
 // reports, never what its name suggests (docs/fabric.md, "Reliable-datagram endpoints").
 #include "replication/Sender.hpp"
+#include "replication/DatagramObjects.hpp"
 #include "replication/SenderTuning.hpp"
 
 #include <algorithm>
@@ -62,23 +63,7 @@ namespace mxl::fabric
         }
         log().debug("flow {}: {} over reliable-datagram endpoints, writes {}", formatUuid(_grant.flowId), _info->providerName(),
             _writesOrdered ? "ordered" : "unordered (commit records wait for delivery)");
-        if (auto r = emplace(_fabric, ofi::Fabric::open(*_info)); !r)
-        {
-            return r;
-        }
-        if (auto r = emplace(_fabricDomain, ofi::Domain::open(*_fabric, *_info)); !r)
-        {
-            return r;
-        }
-        if (auto r = emplace(_cq, ofi::CompletionQueue::open(*_fabricDomain, completionQueueSize)); !r)
-        {
-            return r;
-        }
-        if (auto r = emplace(_addresses, ofi::AddressVector::open(*_fabricDomain, 4)); !r)
-        {
-            return r;
-        }
-        if (auto r = emplace(_endpoint, ofi::Endpoint::open(*_fabricDomain, *_info, ofi::EndpointQueues{*_cq, *_cq, nullptr, &*_addresses})); !r)
+        if (auto r = openDatagramObjects(*_info, completionQueueSize, 4, _fabric, _fabricDomain, _cq, _addresses, _endpoint); !r)
         {
             return r;
         }
