@@ -787,6 +787,42 @@ namespace mxl::bridge::test
         EXPECT_EQ(mirror.report().corrupt, 0U) << mirror.report();
     }
 
+    TEST_F(LoopbackBridge, SourceBridgeKilledAndRestartedOnTheSameHostResumesTheMirror)
+    {
+        // The same host: over shm (LoopbackBridgeOverShm) the two bridges share no connection, only
+        // datagram endpoints, so the sink learns of the new source from its Hello under a new epoch.
+        auto const video = videoFlow(640, 360);
+        LiveWriter writer{domainA.str(), video};
+        ASSERT_EQ(writer.problem(), "");
+        auto& first = start(domainA);
+        auto const addressA = listenAddress(domainA);
+        ASSERT_FALSE(addressA.empty());
+        start(domainB, {"--import", addressA + "/" + video.id});
+        MirrorVerifier mirror{domainB.str(), video};
+        auto const before = waitForActive(domainB.path(), video.id, "import", 15s);
+        ASSERT_TRUE(before) << "flow " << video.id << " is not active on B";
+        EXPECT_EQ(before->provider, testProvider());
+        EXPECT_EQ(before->endpoint, testEndpointType());
+        ASSERT_TRUE(mirror.waitForCount(30, 10s)) << mirror.report();
+
+        EXPECT_EQ(first.stop(SIGKILL), std::nullopt);
+        std::this_thread::sleep_for(500ms);
+        auto const restartIndex = currentIndex(video);
+        // Again on the address B imports from.
+        startWith({"--domain", domainA.str(), "--listen", addressA, "--psk-file", key.string(), "--provider", testProvider(), "--log-level", "debug"});
+        ASSERT_TRUE(mirror.waitForVerified(restartIndex, 20s)) << "no grain written after the restart arrived on B: " << mirror.report();
+        EXPECT_TRUE(waitForStatus(domainB.path(), [&](BridgeStatus const& s) {
+            auto const* flow = findFlow(s, video.id, "import");
+            return flow != nullptr && flow->state == FlowState::Active && flow->epoch != before->epoch;
+        }, 5s)) << "B's import still runs under epoch " << before->epoch;
+        EXPECT_TRUE(mirror.waitForCount(mirror.report().verified + 30, 20s)) << mirror.report();
+        mirror.stop();
+        auto const report = mirror.report();
+        EXPECT_EQ(report.corrupt, 0U) << report;
+        EXPECT_EQ(report.firstProblem, "") << report;
+        EXPECT_EQ(writer.problem(), "");
+    }
+
     TEST_F(LoopbackBridge, LongRingIsGrantedInPartsAndReplicates)
     {
         // 6,000 grain slots (100 s at 60 Hz): their region descriptors (about 150 KB) take three Grant
