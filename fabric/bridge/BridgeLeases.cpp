@@ -135,8 +135,7 @@ namespace mxl::bridge
         a.command = command;
         a.leaseId = *lease;
         a.deadline = now + std::uint64_t{body.timeoutMs} * ms;
-        if (auto const numeric = parseSocketAddress(body.host.find(':') != std::string::npos ? fmt::format("[{}]:{}", body.host, body.port)
-                                                                                             : fmt::format("{}:{}", body.host, body.port)))
+        if (auto const numeric = numericAddress(body.host, body.port))
         {
             a.peer = &leasedPeer(*numeric);
             _leases.attach(a.leaseId, LeasedFlow{a.peer->socketAddress.text(), body.flowId});

@@ -124,10 +124,14 @@ namespace mxl::bridge
         return address;
     }
 
+    Expected<SocketAddress> numericAddress(std::string const& host, std::uint16_t port)
+    {
+        return parseSocketAddress(host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port) : fmt::format("{}:{}", host, port));
+    }
+
     Expected<SocketAddress> resolveHost(std::string const& host, std::uint16_t port)
     {
-        auto const numeric = host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port) : fmt::format("{}:{}", host, port);
-        if (auto address = parseSocketAddress(numeric))
+        if (auto address = numericAddress(host, port))
         {
             return address;
         }

@@ -33,6 +33,10 @@ namespace mxl::bridge
     /// A numeric "IP:PORT" (no name lookups: a bridge must not depend on DNS). Errors name the text.
     Expected<SocketAddress> parseSocketAddress(std::string_view text);
 
+    /// host as a numeric IPv4 or IPv6 address (IPv6 without brackets) and port; an error when host
+    /// is not numeric (a name). No lookups.
+    Expected<SocketAddress> numericAddress(std::string const& host, std::uint16_t port);
+
     /// host (a numeric IPv4 or IPv6 address, or a DNS name) and port as an address: numeric hosts
     /// without a lookup, names through getaddrinfo (which blocks: call it off an event loop).
     /// MXL_ERR_NOT_FOUND naming the host when it has no address.
