@@ -106,6 +106,8 @@ namespace mxl::bridge
         void endLease(std::uint64_t leaseId, std::uint64_t now, std::string_view why);
         /// Forgets a lease being acquired (its lookup, if any, goes on to its end in _lookups).
         void abandon(std::list<Acquiring>::iterator it);
+        /// Puts a lease being acquired on the flow of the source bridge at source, importing it.
+        void attach(Acquiring& a, SocketAddress const& source);
         /// The peer at address, dialled for leases if no --import names it.
         Peer& leasedPeer(SocketAddress const& address);
         void describeLeases(std::vector<LeaseStatus>& leases) const;

@@ -137,9 +137,7 @@ namespace mxl::bridge
         a.deadline = now + std::uint64_t{body.timeoutMs} * ms;
         if (auto const numeric = numericAddress(body.host, body.port))
         {
-            a.peer = &leasedPeer(*numeric);
-            _leases.attach(a.leaseId, LeasedFlow{a.peer->socketAddress.text(), body.flowId});
-            _importer->add(*a.peer, body.flowId);
+            attach(a, *numeric);
         }
         else
         {
@@ -197,6 +195,14 @@ namespace mxl::bridge
         _leases.close(leaseId, now);
     }
 
+    void Bridge::attach(Acquiring& a, SocketAddress const& source)
+    {
+        auto const& flowId = std::get<fabric::remote::AcquireRequest>(a.command.request.body).flowId;
+        a.peer = &leasedPeer(source);
+        _leases.attach(a.leaseId, LeasedFlow{a.peer->socketAddress.text(), flowId});
+        _importer->add(*a.peer, flowId);
+    }
+
     Peer& Bridge::leasedPeer(SocketAddress const& address)
     {
         auto const text = address.text();
@@ -233,9 +239,7 @@ namespace mxl::bridge
                 }
                 else
                 {
-                    a.peer = &leasedPeer(*address);
-                    _leases.attach(a.leaseId, LeasedFlow{a.peer->socketAddress.text(), body.flowId});
-                    _importer->add(*a.peer, body.flowId);
+                    attach(a, *address);
                 }
             }
             if (!answer && a.peer != nullptr)
