@@ -20,6 +20,9 @@ namespace mxl::fabric
         std::uint64_t lagGrains{0};       ///< Sender: head minus the oldest grain not yet sent.
         std::uint64_t refusedEpoch{0};    ///< Receiver: records of another session.
         std::uint64_t refusedSequence{0}; ///< Receiver: immediate data not matching its record.
+        /// Receiver: commit records that landed before one made earlier and waited for it (providers
+        /// whose writes are not ordered). Not a fault.
+        std::uint64_t reorderedRecords{0};
         std::uint64_t refusedRange{0};    ///< Receiver: index, slices or sample counts out of range.
         /// Completions of a kind the transfer never produces: a message on an RMA session, remote CQ
         /// data on a send/receive one, a context nobody posted (receiver); a remote write into the
@@ -49,6 +52,7 @@ namespace mxl::fabric
         std::atomic<std::uint64_t> lagGrains{0};
         std::atomic<std::uint64_t> refusedEpoch{0};
         std::atomic<std::uint64_t> refusedSequence{0};
+        std::atomic<std::uint64_t> reorderedRecords{0};
         std::atomic<std::uint64_t> refusedRange{0};
         std::atomic<std::uint64_t> refusedOperation{0};
         std::atomic<std::uint64_t> refusedConnections{0};
@@ -76,6 +80,7 @@ namespace mxl::fabric
             s.lagGrains = lagGrains.load(std::memory_order_relaxed);
             s.refusedEpoch = refusedEpoch.load(std::memory_order_relaxed);
             s.refusedSequence = refusedSequence.load(std::memory_order_relaxed);
+            s.reorderedRecords = reorderedRecords.load(std::memory_order_relaxed);
             s.refusedRange = refusedRange.load(std::memory_order_relaxed);
             s.refusedOperation = refusedOperation.load(std::memory_order_relaxed);
             s.refusedConnections = refusedConnections.load(std::memory_order_relaxed);

@@ -20,7 +20,7 @@ namespace mxl::fabric
     /// The fabric, its domain, one completion queue for both directions (the tcp provider's trap:
     /// never one direction only), an address vector of addressCount entries, and the endpoint
     /// bound to them, each into its slot; the first failure is returned.
-    inline Expected<void> openDatagramObjects(ofi::Info const& info, std::size_t completionQueueSize, std::size_t addressCount,
+    inline Expected<void> openDatagramObjects(ofi::Info const& info, std::size_t completionEntries, std::size_t addressCount,
         std::optional<ofi::Fabric>& fabric, std::optional<ofi::Domain>& domain, std::optional<ofi::CompletionQueue>& cq,
         std::optional<ofi::AddressVector>& addresses, std::optional<ofi::Endpoint>& endpoint)
     {
@@ -32,7 +32,7 @@ namespace mxl::fabric
         {
             return r;
         }
-        if (auto r = emplace(cq, ofi::CompletionQueue::open(*domain, completionQueueSize)); !r)
+        if (auto r = emplace(cq, ofi::CompletionQueue::open(*domain, completionEntries)); !r)
         {
             return r;
         }

@@ -348,7 +348,7 @@ namespace mxl::fabric
         _connected.store(false, std::memory_order_release);
         ++_connection;
         _nextMessage = 0;
-        resetCredit();
+        resetSession();
         _epoch = *epoch;
         _grant.epoch = _epoch;
         _grant.connectKey = *key;

@@ -30,6 +30,7 @@
 #include "protocol/DataHello.hpp"
 #include "protocol/Messages.hpp"
 #include "replication/Arrivals.hpp"
+#include "replication/CommitOrder.hpp"
 #include "replication/Counters.hpp"
 #include "replication/Stages.hpp"
 
@@ -190,6 +191,11 @@ namespace mxl::fabric
         [[nodiscard]] bool inSession(std::uint64_t epoch);
         /// Counts a refused commit or message, logs it and closes the source's session.
         void refuse(std::atomic<std::uint64_t>& counter, std::string const& reason);
+        /// Whether a record belongs to this session and makes sense for this flow whatever came before
+        /// it (its kind, index and counts); otherwise it is refused and the session closed. Checked
+        /// as it lands, before it waits for records made before it.
+        [[nodiscard]] bool admitCommit(CommitRecord const& record);
+        /// Applies an admitted record, in the order records were made.
         void applyCommit(CommitRecord const& record);
         /// Counters: the newest index made readable and its latency (newest: the grain, or the last
         /// sample of a batch, whose nominal time counts).
@@ -210,7 +216,9 @@ namespace mxl::fabric
         void fillSilence(std::uint64_t from, std::uint64_t count) noexcept;
         /// Sends the newest credit when it changed (and a credit buffer is free).
         void flushCredit();
-        void resetCredit() noexcept;
+        /// A session starts or ends: nothing claimed or answered, credit buffers free, and the next
+        /// source's records numbered from 0.
+        void resetSession() noexcept;
         /// What the source may write grows to claimedThrough (unless it already reaches further).
         void raiseCredit(std::uint64_t claimedThrough) noexcept;
         /// Whether a completion's context is one of the credit buffers (and counts it).
@@ -252,6 +260,7 @@ namespace mxl::fabric
         std::optional<std::chrono::steady_clock::time_point> _refusalLoggedAt;
         std::uint64_t _refusalsNotLogged{0};
         std::uint32_t _nextMessage{0}; ///< SendReceive: the sequence the next message must carry.
+        CommitOrder _commitOrder;      ///< RMA: records applied in the order they were made.
 
         // Credit (RMA, discrete flows): what this session's source may write.
         bool _claimed{false};                   ///< Whether the source has been given any credit yet.

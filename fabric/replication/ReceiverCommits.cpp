@@ -73,11 +73,6 @@ namespace mxl::fabric
             applySamplesClaim(record);
             return;
         }
-        if (record.index > maxReplicatedIndex)
-        {
-            refuse(_counters.refusedRange, "an index, slice count, sample count or byte range out of range");
-            return;
-        }
         // The source starts, or resumes after skipping ahead (or after its writer rewound): it asks
         // for the window from record.index on. Slots already holding those grains stay as they are.
         auto const window = claimWindowGrains(_discrete->flow().grainCount());
@@ -112,11 +107,6 @@ namespace mxl::fabric
         auto& flow = _continuous->flow();
         auto const length = std::uint64_t{flow.bufferLength()};
         auto const half = length / 2;
-        if (record.index > UINT64_MAX - length)
-        {
-            refuse(_counters.refusedRange, "an index, slice count, sample count or byte range out of range");
-            return;
-        }
         auto head = flow.headIndex().load(std::memory_order_acquire);
         if (record.index > head)
         {
@@ -161,19 +151,38 @@ namespace mxl::fabric
         }
     }
 
-    void Receiver::applyCommit(CommitRecord const& record)
+    bool Receiver::admitCommit(CommitRecord const& record)
     {
         if (!inSession(record.epoch))
         {
-            return;
+            return false;
         }
-        if (record.kind == CommitKind::Grain && _discrete != nullptr)
+        auto fits = false;
+        switch (record.kind)
         {
-            if (record.index > maxReplicatedIndex || record.validSlices > _totalSlices)
-            {
-                refuse(_counters.refusedRange, "an index, slice count, sample count or byte range out of range");
-                return;
-            }
+        case CommitKind::Grain:
+            fits = _discrete != nullptr && record.index <= maxReplicatedIndex && record.validSlices <= _totalSlices;
+            break;
+        case CommitKind::Claim:
+            // Send/receive moves a discrete flow without credit: nothing to claim.
+            fits = (_continuous != nullptr || usesCredits()) && record.index <= maxReplicatedIndex;
+            break;
+        case CommitKind::Samples:
+            fits = _continuous != nullptr && record.count != 0 && record.count <= _continuous->maxWriteLength() && record.index >= record.count &&
+                   record.index <= maxReplicatedIndex;
+            break;
+        }
+        if (!fits)
+        {
+            refuse(_counters.refusedRange, "an index, slice count, sample count or byte range out of range");
+        }
+        return fits;
+    }
+
+    void Receiver::applyCommit(CommitRecord const& record)
+    {
+        if (record.kind == CommitKind::Grain)
+        {
             auto const* header = _discrete->flow().grainHeader(static_cast<std::uint32_t>(record.index % _discrete->flow().grainCount()));
             auto const before = header->index == record.index ? header->validSlices : std::uint16_t{0};
             if (_options.stages)
@@ -201,46 +210,35 @@ namespace mxl::fabric
             }
             return;
         }
-        if (record.kind == CommitKind::Claim && (usesCredits() || _continuous != nullptr))
+        if (record.kind == CommitKind::Claim)
         {
             applyClaim(record);
             return;
         }
-        if (record.kind == CommitKind::Samples && _continuous != nullptr)
+        auto& flow = _continuous->flow();
+        auto const length = std::uint64_t{flow.bufferLength()};
+        auto const head = flow.headIndex().load(std::memory_order_acquire);
+        auto const first = record.index - record.count;
+        if (first > head)
         {
-            if (record.count == 0 || record.count > _continuous->maxWriteLength() || record.index < record.count || record.index > maxReplicatedIndex)
+            // The source skipped samples it no longer had (within its credit): silence for them,
+            // never the previous lap; and never over the batch itself.
+            auto const from = std::max(head, record.index > length ? record.index - length : 0);
+            if (first > from)
             {
-                refuse(_counters.refusedRange, "an index, slice count, sample count or byte range out of range");
-                return;
+                fillSilence(from, first - from);
             }
-            auto& flow = _continuous->flow();
-            auto const length = std::uint64_t{flow.bufferLength()};
-            auto const head = flow.headIndex().load(std::memory_order_acquire);
-            auto const first = record.index - record.count;
-            if (first > head)
-            {
-                // The source skipped samples it no longer had (within its credit): silence for them,
-                // never the previous lap; and never over the batch itself.
-                auto const from = std::max(head, record.index > length ? record.index - length : 0);
-                if (first > from)
-                {
-                    fillSilence(from, first - from);
-                }
-            }
-            _continuous->commitArrived(record.index);
-            raiseCredit(record.index + length / 2);
-            _counters.commits.fetch_add(1, std::memory_order_relaxed);
-            if (_options.arrivals)
-            {
-                _options.arrivals->pushSamples(record.index, record.count, length / 2);
-            }
-            noteArrival(record.index, record.index - 1);
-            _counters.slices.fetch_add(record.count, std::memory_order_relaxed);
-            _counters.bytes.fetch_add(static_cast<std::uint64_t>(record.count) * _continuous->flow().sampleWordSize() *
-                                          _continuous->flow().channelCount(),
-                std::memory_order_relaxed);
-            return;
         }
-        refuse(_counters.refusedRange, "an index, slice count, sample count or byte range out of range");
+        _continuous->commitArrived(record.index);
+        raiseCredit(record.index + length / 2);
+        _counters.commits.fetch_add(1, std::memory_order_relaxed);
+        if (_options.arrivals)
+        {
+            _options.arrivals->pushSamples(record.index, record.count, length / 2);
+        }
+        noteArrival(record.index, record.index - 1);
+        _counters.slices.fetch_add(record.count, std::memory_order_relaxed);
+        _counters.bytes.fetch_add(static_cast<std::uint64_t>(record.count) * _continuous->flow().sampleWordSize() * _continuous->flow().channelCount(),
+            std::memory_order_relaxed);
     }
 }

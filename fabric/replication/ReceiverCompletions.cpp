@@ -138,21 +138,50 @@ namespace mxl::fabric
         // The record was written by the peer: copy it once and validate the copy.
         CommitRecord record;
         std::memcpy(&record, &_commitRing[sequence % commitRingEntries], sizeof record);
+        std::optional<CommitRecord> landed{record};
         if (record.sequence != sequence)
         {
             // Sequences wrap at 32 bits: "a whole number of rings ahead" in modular arithmetic.
             auto const ahead = static_cast<std::uint32_t>(record.sequence - sequence);
-            if (ahead < (1U << 31) && ahead % commitRingEntries == 0)
+            if (ahead >= (1U << 31) || ahead % commitRingEntries != 0)
             {
-                // This receiver fell a whole ring behind and a newer record took the slot: the commit
-                // is lost, not forged, and the grain's next commit carries its full slice count.
-                _counters.refusedSequence.fetch_add(1, std::memory_order_relaxed);
+                refuse(_counters.refusedSequence, fmt::format("immediate data {} does not match the record's sequence {}", sequence, record.sequence));
                 return;
             }
-            refuse(_counters.refusedSequence, fmt::format("immediate data {} does not match the record's sequence {}", sequence, record.sequence));
+            // This receiver fell a whole ring behind and a newer record took the slot: the commit
+            // is lost, not forged, and the grain's next commit carries its full slice count.
+            _counters.refusedSequence.fetch_add(1, std::memory_order_relaxed);
+            landed.reset();
+        }
+        if (landed && !admitCommit(*landed))
+        {
             return;
         }
-        applyCommit(record);
+        switch (_commitOrder.arrive(sequence, landed))
+        {
+        case CommitOrder::Arrival::Next:
+            break;
+        case CommitOrder::Arrival::Early:
+            _counters.reorderedRecords.fetch_add(1, std::memory_order_relaxed);
+            return;
+        case CommitOrder::Arrival::Repeated:
+            refuse(_counters.refusedSequence, fmt::format("commit record {} landed twice", sequence));
+            return;
+        case CommitOrder::Arrival::TooFarAhead:
+            refuse(_counters.refusedSequence, fmt::format("commit record {} landed while {} was awaited (more than {} ahead)", sequence,
+                                                  _commitOrder.awaited(), commitReorderWindow));
+            return;
+        }
+        // Applying a record may end the session (a refusal): what waited for it is then dropped.
+        while (hasSource())
+        {
+            auto const next = _commitOrder.next();
+            if (!next)
+            {
+                return;
+            }
+            applyCommit(*next);
+        }
     }
 
     void Receiver::onMessage(void* context, std::size_t length)
@@ -185,7 +214,11 @@ namespace mxl::fabric
             ++_nextMessage;
             if (header->kind == BounceKind::Commit)
             {
-                applyCommit(commitRecord(*header));
+                auto const record = commitRecord(*header);
+                if (admitCommit(record))
+                {
+                    applyCommit(record);
+                }
             }
             else
             {

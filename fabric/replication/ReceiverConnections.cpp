@@ -87,7 +87,7 @@ namespace mxl::fabric
             return;
         }
         _endpoint.emplace(std::move(*ep));
-        resetCredit();
+        resetSession();
         if (auto accepted = _endpoint->accept(); !accepted)
         {
             _counters.error(accepted.error().message);

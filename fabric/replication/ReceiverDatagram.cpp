@@ -75,7 +75,7 @@ namespace mxl::fabric
             return;
         }
         _source = *peer;
-        resetCredit();
+        resetSession();
         if (!postCredit(CreditRecord{welcomeMagic, 0, _epoch, 0, UINT64_MAX}))
         {
             _counters.error("the welcome to a source could not be sent");
@@ -92,7 +92,7 @@ namespace mxl::fabric
         {
             return;
         }
-        resetCredit();
+        resetSession();
         if (notify)
         {
             // Best effort: a source that does not hear it finds out when its writes fail (new keys

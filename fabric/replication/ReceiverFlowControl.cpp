@@ -29,7 +29,7 @@ namespace mxl::fabric
         _claimed = true;
     }
 
-    void Receiver::resetCredit() noexcept
+    void Receiver::resetSession() noexcept
     {
         _claimed = false;
         _claimedThrough = 0;
@@ -37,6 +37,7 @@ namespace mxl::fabric
         // Buffers of the closed connection may still complete (or never): count them free.
         _creditsCompleted = _creditsPosted;
         _creditSent = false;
+        _commitOrder.reset();
     }
 
     bool Receiver::creditCompleted(void* context) noexcept

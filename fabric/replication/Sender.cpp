@@ -245,8 +245,8 @@ namespace mxl::fabric
         }
         if (_grant.transfer == Transfer::SendReceive)
         {
-            _headers = std::make_unique<BounceHeader[]>(localRecordEntries);
-            auto headers = ofi::MemoryRegion::create(*_fabricDomain, std::as_bytes(std::span{_headers.get(), localRecordEntries}), FI_SEND);
+            _headers = std::make_unique<BounceHeader[]>(localRecordSlots);
+            auto headers = ofi::MemoryRegion::create(*_fabricDomain, std::as_bytes(std::span{_headers.get(), localRecordSlots}), FI_SEND);
             if (!headers)
             {
                 return headers.take_error();
@@ -265,8 +265,8 @@ namespace mxl::fabric
             }
             _creditsMr.emplace(std::move(*credits));
         }
-        _records = std::make_unique<CommitRecord[]>(localRecordEntries);
-        auto records = ofi::MemoryRegion::create(*_fabricDomain, std::as_bytes(std::span{_records.get(), localRecordEntries}), FI_WRITE,
+        _records = std::make_unique<CommitRecord[]>(localRecordSlots);
+        auto records = ofi::MemoryRegion::create(*_fabricDomain, std::as_bytes(std::span{_records.get(), localRecordSlots}), FI_WRITE,
             regionEndpoint());
         if (!records)
         {

@@ -27,6 +27,7 @@
 #include "protocol/DataHello.hpp"
 #include "protocol/Messages.hpp"
 #include "replication/Counters.hpp"
+#include "replication/FabricHints.hpp"
 #include "replication/GrainLayout.hpp"
 #include "replication/Stages.hpp"
 #include "replication/TransferRequests.hpp"
@@ -149,6 +150,11 @@ namespace mxl::fabric
         static constexpr std::size_t payloadCapacity = 4096;
         static constexpr std::size_t creditBuffers = 32; ///< More than the sink keeps in flight.
         static constexpr std::size_t recordCapacity = 1024;
+        /// Records (and, with send/receive, message headers) are sent from a local ring of this
+        /// many; the records in flight never span more, so a slot is not reused while in flight.
+        static constexpr std::size_t localRecordSlots = 2 * transmitDepth;
+        /// A record's completion context: this bit, and its position among records posted.
+        static constexpr std::uintptr_t recordContext = std::uintptr_t{1} << 63;
 
         Sender(RegionGrant grant, Options options);
 
@@ -208,8 +214,11 @@ namespace mxl::fabric
         void drainCompletions();
         /// Dispatches a completion by its kind; a kind this source never asked for ends the session.
         void onCompletion(fi_cq_data_entry const& entry);
-        /// A write or send of this source completed locally (context: its payload position + 1, or none).
+        /// A write or send of this source completed locally (context: its payload position + 1, or
+        /// recordContext with the record's position).
         void onTransmitted(void* context);
+        /// A commit record completed: what the span of records in flight is measured from.
+        void onRecordTransmitted(std::size_t position);
         /// The credit buffer a receive context names, if it names one.
         [[nodiscard]] std::optional<std::size_t> creditBuffer(void* context) const noexcept;
         /// Counts a completion of an unexpected kind (refusedOperation) and stops the session.
@@ -242,9 +251,9 @@ namespace mxl::fabric
         bool _rdm{false};
         fi_addr_t _peer{FI_ADDR_UNSPEC}; ///< FI_EP_RDM: the sink in the address vector.
         /// Whether the provider places writes in the order posted. Otherwise writes complete on
-        /// delivery and one commit record at a time is in flight, after everything before it landed.
+        /// delivery, a commit record is posted only after its payload landed, and the sink applies
+        /// records that land early in order (CommitOrder).
         bool _writesOrdered{true};
-        std::size_t _recordsInFlight{0};
         bool _saidGoodbye{false};
         /// The Claim being waited for and since when (FI_EP_RDM).
         std::optional<std::pair<std::uint64_t, std::chrono::steady_clock::time_point>> _claimWatch;
@@ -280,6 +289,9 @@ namespace mxl::fabric
         std::size_t _recordHead{0};
         std::size_t _recordTail{0};
         std::size_t _stagePosted{0}; ///< Stages: records before this one were told Posted.
+        std::size_t _recordsPosted{0}; ///< Commit records (or their messages) posted.
+        std::size_t _recordsDone{0};   ///< Every record posted before this one has completed.
+        std::array<bool, localRecordSlots> _recordCompleted{};
         std::size_t _inFlight{0};
         /// Discrete: the newest grain the sink claimed a slot for. Continuous: the end (exclusive) of
         /// the samples the sink lets this source write.

@@ -89,10 +89,11 @@ namespace mxl::fabric
         while (_recordHead != _recordTail && _inFlight < transmitDepth)
         {
             auto& op = _recordQueue[_recordHead % recordCapacity];
-            if (_payloadDone < op.gate || (!_writesOrdered && _recordsInFlight > 0))
+            // Unordered writes: the sink holds a record that lands early until those before it
+            // landed, for as far as records in flight may be apart.
+            auto const span = _writesOrdered ? localRecordSlots : unorderedRecordsInFlight;
+            if (_payloadDone < op.gate || _recordsPosted - _recordsDone >= span)
             {
-                // Unordered writes: the record before this one must be placed first too, so that the
-                // sink applies records in the order they were made.
                 return;
             }
             if (!recordStillValid(op))
@@ -117,7 +118,7 @@ namespace mxl::fabric
             }
             ++_recordHead;
             ++_inFlight;
-            ++_recordsInFlight;
+            ++_recordsPosted;
             if (op.record.kind == CommitKind::Claim)
             {
                 continue;
@@ -154,7 +155,7 @@ namespace mxl::fabric
             // checkGrant made every region exactly as long as what it mirrors, so the target exists.
             return _endpoint->write(op.source, op.desc, *_grant.regions[op.region].target(op.offset, op.source.size()), context, _peer);
         }
-        auto& header = _headers[_sequence % localRecordEntries];
+        auto& header = _headers[_sequence % localRecordSlots];
         header = dataHeader(_sequence, _grant.epoch, op.index, op.offset, static_cast<std::uint32_t>(op.source.size()));
         // iovec is shared with receives, hence not const; a send only reads the flow's bytes.
         std::array<iovec, 2> const parts{{{&header, sizeof header}, {const_cast<std::byte*>(op.source.data()), op.source.size()}}};
@@ -170,20 +171,21 @@ namespace mxl::fabric
     ofi::PostResult Sender::postRecord(CommitRecord record) noexcept
     {
         record.sequence = _sequence;
+        auto* const context = reinterpret_cast<void*>(recordContext | _recordsPosted);
         auto result = ofi::PostResult{0};
         if (_grant.transfer == Transfer::Rma)
         {
-            auto& local = _records[_sequence % localRecordEntries];
+            auto& local = _records[_sequence % localRecordSlots];
             local = record;
             auto const target = _grant.commitRing.target(static_cast<std::uint64_t>(_sequence % _grant.commitEntries) * sizeof(CommitRecord),
                 sizeof(CommitRecord));
-            result = _endpoint->writeWithData(std::as_bytes(std::span{&local, 1}), _recordsMr->desc(), *target, _sequence, nullptr, _peer);
+            result = _endpoint->writeWithData(std::as_bytes(std::span{&local, 1}), _recordsMr->desc(), *target, _sequence, context, _peer);
         }
         else
         {
-            auto& header = _headers[_sequence % localRecordEntries];
+            auto& header = _headers[_sequence % localRecordSlots];
             header = commitHeader(record);
-            result = _endpoint->send(std::as_bytes(std::span{&header, 1}), _headersMr->desc(), nullptr, _peer);
+            result = _endpoint->send(std::as_bytes(std::span{&header, 1}), _headersMr->desc(), context, _peer);
         }
         if (result.posted())
         {
@@ -222,13 +224,13 @@ namespace mxl::fabric
     void Sender::onTransmitted(void* context)
     {
         _inFlight -= _inFlight > 0 ? 1 : 0;
-        if (context == nullptr)
+        auto const value = reinterpret_cast<std::uintptr_t>(context);
+        if ((value & recordContext) != 0)
         {
-            // A commit record (or its message): posted without a context.
-            _recordsInFlight -= _recordsInFlight > 0 ? 1 : 0;
+            onRecordTransmitted(value & ~recordContext);
             return;
         }
-        auto const position = reinterpret_cast<std::size_t>(context) - 1;
+        auto const position = value - 1;
         if (position < _payloadDone || position >= _payloadPosted || _payloadCompleted[position % payloadCapacity])
         {
             refuse("a completion of a write this source never posted, or twice of one");
@@ -240,6 +242,21 @@ namespace mxl::fabric
         {
             _payloadCompleted[_payloadDone % payloadCapacity] = false;
             ++_payloadDone;
+        }
+    }
+
+    void Sender::onRecordTransmitted(std::size_t position)
+    {
+        if (position < _recordsDone || position >= _recordsPosted || _recordCompleted[position % localRecordSlots])
+        {
+            refuse("a completion of a commit record this source never posted, or twice of one");
+            return;
+        }
+        _recordCompleted[position % localRecordSlots] = true;
+        while (_recordsDone != _recordsPosted && _recordCompleted[_recordsDone % localRecordSlots])
+        {
+            _recordCompleted[_recordsDone % localRecordSlots] = false;
+            ++_recordsDone;
         }
     }
 

@@ -9,6 +9,7 @@
 #include "replication/FabricHints.hpp"
 #include <chrono>
 
+#include "replication/CommitOrder.hpp"
 #include "replication/Sender.hpp"
 
 namespace mxl::fabric::sender
@@ -17,9 +18,10 @@ namespace mxl::fabric::sender
     /// a commit of the next grain does not queue behind a huge transfer.
     inline constexpr std::size_t maxWriteChunk = 8 * 1024 * 1024;
 
-    /// Records (and, with send/receive, message headers) are sent from a local ring; a slot is
-    /// never reused while its operation is in flight (at most transmitDepth operations are).
-    inline constexpr std::size_t localRecordEntries = 2 * transmitDepth;
+    /// Providers whose writes are not ordered: how far apart the commit records in flight may be.
+    /// The sink holds records that land early for up to commitReorderWindow; a quarter of it leaves
+    /// room for its completion queue to be read late.
+    inline constexpr std::size_t unorderedRecordsInFlight = commitReorderWindow / 4;
 
     /// How long the thread sleeps on the flow's futex when idle before it looks at the session
     /// (a peer that went away is only noticed while the queues are read).

@@ -210,18 +210,23 @@ namespace mxl::fabric::test
         auto const headBefore = session.sink->headIndex();
         HostileSource peer{session.grant()};
 
-        // The receiver fell a ring behind: when it reads the commit of sequence 3, the record of
-        // sequence 3 + 1024 has already taken slot 3.
-        auto const later = grainRecord(epoch, index, 3 + commitRingEntries, 100);
-        peer.commit(later, 3, 3);
+        // The receiver fell a ring behind: when it reads the commit of sequence 0, the record of
+        // sequence 0 + 1024 has already taken slot 0.
+        auto const later = grainRecord(epoch, index, commitRingEntries, 100);
+        peer.commit(later, 0, 0);
         ASSERT_TRUE(peer.pumpUntil([&] { return session.receiver->counters().refusedSequence == 1; }));
         EXPECT_EQ(session.receiver->counters().commits, 0U);
         EXPECT_EQ(peek(*session.sink, index).first, MXL_ERR_OUT_OF_RANGE_TOO_EARLY);
         EXPECT_EQ(session.sink->headIndex(), headBefore);
 
-        // The session stays: the later record's own commit applies.
-        peer.commit(later, 3, later.sequence);
-        ASSERT_TRUE(peer.pumpUntil([&] { return session.receiver->counters().commits == 1; })) << "the session was closed";
+        // The session stays: the records between land in their own slots (commits of the grain
+        // before), then the later record's own commit applies, in its place in the order.
+        for (std::uint32_t sequence = 1; sequence < commitRingEntries; ++sequence)
+        {
+            commitInItsSlot(peer, grainRecord(epoch, index - 1, sequence, 1));
+        }
+        peer.commit(later, 0, later.sequence);
+        ASSERT_TRUE(peer.pumpUntil([&] { return session.receiver->counters().commits == commitRingEntries; })) << "the session was closed";
         EXPECT_FALSE(peer.shutDown());
         EXPECT_TRUE(eventually([&] { return session.receiver->connected(); }));
         EXPECT_EQ(peek(*session.sink, index), std::make_pair(MXL_STATUS_OK, std::uint16_t{100}));
@@ -238,15 +243,16 @@ namespace mxl::fabric::test
         applyOnASessionOfItsOwn(session, grainRecord(epoch, index, 0, 100));
         expectTheMirrorHolds(session, index, 100);
 
-        auto unknownKind = grainRecord(epoch, index + 1, 5, total);
+        // Each is the first record of its own session (sequence 0), so it is applied as it lands.
+        auto unknownKind = grainRecord(epoch, index + 1, 0, total);
         unknownKind.kind = static_cast<CommitKind>(7);
         for (auto const& record : {
-                 grainRecord(epoch, index, 1, static_cast<std::uint16_t>(total + 1)), // more slices than the grain has
-                 grainRecord(epoch, index, 2, 50),                                   // slices going back
-                 grainRecord(epoch, UINT64_MAX, 3, total),                           // the index that means "none"
-                 grainRecord(epoch, UINT64_MAX - 1, 3, total),                       // its claim window would wrap to index 0
-                 grainRecord(epoch, (std::uint64_t{1} << 62) + 1, 3, total),         // beyond any real index
-                 samplesRecord(epoch, index + 1, 4, 480),                            // samples in a grain flow
+                 grainRecord(epoch, index, 0, static_cast<std::uint16_t>(total + 1)), // more slices than the grain has
+                 grainRecord(epoch, index, 0, 50),                                   // slices going back
+                 grainRecord(epoch, UINT64_MAX, 0, total),                           // the index that means "none"
+                 grainRecord(epoch, UINT64_MAX - 1, 0, total),                       // its claim window would wrap to index 0
+                 grainRecord(epoch, (std::uint64_t{1} << 62) + 1, 0, total),         // beyond any real index
+                 samplesRecord(epoch, index + 1, 0, 480),                            // samples in a grain flow
                  unknownKind,
              })
         {

@@ -307,5 +307,54 @@ namespace mxl::fabric::test
         expectACorrectSourceReplicatesAfterwards(session);
     }
 
+    TEST_P(RdmDataEndpoint, RecordsLandingOutOfOrderAreAppliedInTheOrderTheyWereMade)
+    {
+        // What a provider whose writes are not ordered may do to an honest source's records: the
+        // grain's second slice batch and the next grain land before the first batch.
+        MirrorSession session{"v210", over(GetParam())};
+        auto const& grant = session.grant();
+        auto const index = session.source.currentIndex() + 1;
+        auto const record = [&](std::uint64_t grain, std::uint32_t sequence, std::uint16_t slices) {
+            return CommitRecord{grant.epoch, grain, sequence, 0, slices, CommitKind::Grain, 0};
+        };
+        {
+            DatagramCaller source{grant};
+            ASSERT_TRUE(source.attach(grant));
+            source.commit(grant, record(index + 1, 2, 1), 2, 2);
+            source.commit(grant, record(index, 1, 2), 1, 1);
+            ASSERT_TRUE(eventually([&] { return session.receiver->counters().reorderedRecords == 2; }));
+            EXPECT_EQ(session.receiver->counters().commits, 0U) << "a record was applied before the one made before it";
+            EXPECT_NE(peek(*session.sink, index).first, MXL_STATUS_OK);
+
+            source.commit(grant, record(index, 0, 1), 0, 0);
+            ASSERT_TRUE(eventually([&] { return session.receiver->counters().commits == 3; }));
+            EXPECT_EQ(peek(*session.sink, index), std::make_pair(MXL_STATUS_OK, std::uint16_t{2})) << "the first batch was applied last";
+            EXPECT_EQ(peek(*session.sink, index + 1), std::make_pair(MXL_STATUS_OK, std::uint16_t{1}));
+            EXPECT_EQ(refusals(session.receiver->counters()), 0U);
+            EXPECT_TRUE(session.receiver->connected());
+
+            // The same sequence again is no reordering: the source is broken or hostile.
+            source.commit(grant, record(index, 1, 2), 1, 1);
+            EXPECT_TRUE(eventually([&] { return session.receiver->counters().refusedSequence == 1; }));
+            auto const notice = source.waitForMessage();
+            ASSERT_TRUE(notice);
+            EXPECT_EQ(notice->magic, closeMagic);
+            EXPECT_TRUE(eventually([&] { return !session.receiver->connected(); }));
+        }
+        {
+            // Further ahead than any source keeps records in flight: refused, nothing applied.
+            DatagramCaller source{grant};
+            ASSERT_TRUE(source.attach(grant));
+            ASSERT_TRUE(eventually([&] { return session.receiver->connected(); }));
+            source.commit(grant, record(index + 2, commitReorderWindow, 1), commitReorderWindow % commitRingEntries, commitReorderWindow);
+            EXPECT_TRUE(eventually([&] { return session.receiver->counters().refusedSequence == 2; }));
+            auto const notice = source.waitForMessage();
+            ASSERT_TRUE(notice);
+            EXPECT_EQ(notice->magic, closeMagic);
+            EXPECT_EQ(session.receiver->counters().commits, 3U);
+        }
+        expectACorrectSourceReplicatesAfterwards(session);
+    }
+
     INSTANTIATE_TEST_SUITE_P(Providers, RdmDataEndpoint, ::testing::Values("tcp;ofi_rxm", "shm"), testName);
 }
