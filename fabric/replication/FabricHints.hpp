@@ -34,9 +34,13 @@ namespace mxl::fabric
 
     /// Slots the receiver claims ahead of each grain it publishes (and from a Claim record's grain on):
     /// the send window and one more for a grain whose commit is in flight, never the whole ring.
-    [[nodiscard]] constexpr std::uint32_t claimWindowGrains(std::uint32_t grainCount) noexcept
+    /// Where writes are not ordered (recordsTrail), a commit record is posted only once its payload
+    /// has landed, and then waits at the sink behind the writes posted after that payload: records
+    /// trail their payloads by up to another send window, which the claim covers too (otherwise the
+    /// source runs out of credit while the sink still has bytes to place, and both wait in turn).
+    [[nodiscard]] constexpr std::uint32_t claimWindowGrains(std::uint32_t grainCount, bool recordsTrail = false) noexcept
     {
-        auto const window = sendWindowGrains(grainCount) + 1;
+        auto const window = sendWindowGrains(grainCount) * (recordsTrail ? 2 : 1) + 1;
         auto const most = grainCount > 1 ? grainCount - 1 : 1;
         return window < most ? window : most;
     }
@@ -45,7 +49,8 @@ namespace mxl::fabric
     /// posted (so that a commit record never overtakes the payload it publishes). Reliable-datagram
     /// (FI_EP_RDM) endpoints are taken with whatever order they report (writesOrdered): where writes
     /// are not ordered, the sender asks for delivery completion (rdmHints) and holds every commit
-    /// record until the writes before it, and the record before it, are placed.
+    /// record until the writes before it are placed; the sink applies records in the order they were
+    /// made, whatever order they land in (CommitOrder).
     inline ofi::Hints replicationHints(std::string const& provider, fi_ep_type type = FI_EP_MSG)
     {
         ofi::Hints hints;

@@ -254,6 +254,9 @@ namespace mxl::fabric
         std::size_t _connection{0};    ///< Counts accepted connections; tags receives with their own.
         bool _rdm{false};              ///< Reliable-datagram endpoint: one for the receiver's life, no connections.
         std::optional<fi_addr_t> _source; ///< FI_EP_RDM: the attached source.
+        /// FI_EP_RDM whose writes are not ordered: commit records trail their payloads, and the
+        /// claim window covers that (claimWindowGrains).
+        bool _recordsTrail{false};
 
         ConnectProofChecker _proofs;
         static constexpr std::chrono::seconds refusalLogInterval{10};

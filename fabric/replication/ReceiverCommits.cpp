@@ -58,7 +58,7 @@ namespace mxl::fabric
         // commits before it (one more: a grain whose commit is in flight): readers must stop taking
         // those slots for the grains they held before the bytes land.
         auto const grains = _discrete->flow().grainCount();
-        auto const window = claimWindowGrains(grains);
+        auto const window = claimWindowGrains(grains, _recordsTrail);
         for (std::uint32_t ahead = 1; ahead <= window; ++ahead)
         {
             _discrete->claim(index + ahead);
@@ -75,7 +75,7 @@ namespace mxl::fabric
         }
         // The source starts, or resumes after skipping ahead (or after its writer rewound): it asks
         // for the window from record.index on. Slots already holding those grains stay as they are.
-        auto const window = claimWindowGrains(_discrete->flow().grainCount());
+        auto const window = claimWindowGrains(_discrete->flow().grainCount(), _recordsTrail);
         for (std::uint32_t ahead = 0; ahead < window; ++ahead)
         {
             _discrete->claim(record.index + ahead);

@@ -35,6 +35,7 @@ namespace mxl::fabric
         {
             return r;
         }
+        _recordsTrail = !writesOrdered(*_info);
         return openDatagramObjects(*_info, completionQueueSize, 16, _fabric, _fabricDomain, _cq, _addresses, _endpoint);
     }
 

@@ -6,6 +6,7 @@
 // provider's mr_mode (ofi::MemoryRegion): local descriptors, virtual addresses or offsets, the
 // provider's keys, regions bound to the endpoint.
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <optional>
@@ -14,9 +15,12 @@
 #include <vector>
 
 #include <poll.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <fmt/format.h>
 
 #include "mxl-bench/Clock.hpp"
+#include "base/Fd.hpp"
 #include "mxl-bench/FabricProcesses.hpp"
 #include "ofi/AddressVector.hpp"
 #include "ofi/CompletionQueue.hpp"
@@ -53,6 +57,62 @@ namespace mxl::bench
             }
             return hints;
         }
+
+
+        /// The baseline's grain buffers. By default shared memory mapped the way a flow's grains are
+        /// (shmem pages, as files on tmpfs have): what the replication itself copies between, and
+        /// dearer to pin and copy for the kernel than heap pages (shm's process_vm_readv measured
+        /// about 15% slower per grain here). --baseline-memory heap gives ordinary heap memory.
+        class GrainBuffers
+        {
+        public:
+            GrainBuffers(BaselineMemory memory, std::size_t size, std::byte fill)
+                : _size{size}
+            {
+                if (memory == BaselineMemory::Heap)
+                {
+                    _heap.assign(size, fill);
+                    _bytes = _heap.data();
+                    return;
+                }
+                Fd const fd{::memfd_create("mxl-bench-baseline", MFD_CLOEXEC)};
+                if (!fd.valid() || ::ftruncate(fd.get(), static_cast<off_t>(size)) != 0)
+                {
+                    throw std::runtime_error{fmt::format("baseline: shared memory of {} bytes: {}", size, std::strerror(errno))};
+                }
+                auto* const mapped = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+                if (mapped == MAP_FAILED)
+                {
+                    throw std::runtime_error{fmt::format("baseline: mapping {} bytes: {}", size, std::strerror(errno))};
+                }
+                _mapped = static_cast<std::byte*>(mapped);
+                _bytes = _mapped;
+                // Touched once before timing, as a flow's grains are after their first lap.
+                std::memset(_bytes, static_cast<int>(fill), size);
+            }
+
+            ~GrainBuffers()
+            {
+                if (_mapped != nullptr)
+                {
+                    ::munmap(_mapped, _size);
+                }
+            }
+
+            GrainBuffers(GrainBuffers const&) = delete;
+            GrainBuffers& operator=(GrainBuffers const&) = delete;
+
+            [[nodiscard]] std::span<std::byte> bytes() const noexcept
+            {
+                return {_bytes, _size};
+            }
+
+        private:
+            std::size_t _size;
+            std::vector<std::byte> _heap;
+            std::byte* _mapped{nullptr};
+            std::byte* _bytes{nullptr};
+        };
 
         json mrModeNames(std::uint64_t mode)
         {
@@ -175,14 +235,15 @@ namespace mxl::bench
             }
         }
 
-        json rdmSink(ofi::Info info, std::size_t grainSize, std::uint32_t slots, std::uint32_t grains, Channels& ch)
+        json rdmSink(ofi::Info info, BaselineMemory memory, std::size_t grainSize, std::uint32_t slots, std::uint32_t grains, Channels& ch)
         {
             auto fabricObject = require(ofi::Fabric::open(info), "raw sink: fabric");
             auto domain = require(ofi::Domain::open(fabricObject, info), "raw sink: domain");
             auto cq = require(ofi::CompletionQueue::open(domain, fabric::completionQueueSize), "raw sink: completion queue");
             auto av = require(ofi::AddressVector::open(domain, 4), "raw sink: address vector");
             auto endpoint = require(ofi::Endpoint::open(domain, info, ofi::EndpointQueues{cq, cq, nullptr, &av}), "raw sink: endpoint");
-            std::vector<std::byte> buffer(grainSize * slots);
+            GrainBuffers const grains_{memory, grainSize * slots, std::byte{0}};
+            auto const buffer = grains_.bytes();
             auto mr = require(ofi::MemoryRegion::create(domain, buffer, FI_REMOTE_WRITE, &endpoint), "raw sink: register");
             std::vector<std::byte> receives(rdmReceives * 64);
             auto receivesMr = require(ofi::MemoryRegion::create(domain, receives, FI_RECV, &endpoint), "raw sink: register receives");
@@ -217,7 +278,8 @@ namespace mxl::bench
             auto av = require(ofi::AddressVector::open(domain, 4), "raw source: address vector");
             auto endpoint = require(ofi::Endpoint::open(domain, info, ofi::EndpointQueues{cq, cq, nullptr, &av}), "raw source: endpoint");
             auto const peer = require(av.insert(fromHex(grant.at("name").get<std::string>())), "raw source: insert the sink's address");
-            std::vector<std::byte> buffer(grainSize * slots, std::byte{0x5A});
+            GrainBuffers const grains_{o.baselineMemory, grainSize * slots, std::byte{0x5A}};
+            auto const buffer = grains_.bytes();
             auto mr = require(ofi::MemoryRegion::create(domain, buffer, FI_WRITE, &endpoint), "raw source: register");
             ofi::RemoteRegion const remote{grant.at("address").get<std::uint64_t>(), grainSize * slots, grant.at("key").get<std::uint64_t>()};
             writeGrains(endpoint, cq, mr, buffer, remote, grainSize, slots, grains, depth, peer);
@@ -238,7 +300,7 @@ namespace mxl::bench
         auto connected = ofi::Info::query(fabric::sinkHints(o.provider, o.sinkAddress, "0"));
         if (!connected)
         {
-            return rdmSink(require(ofi::Info::query(rdmHints(o, true)), "raw sink: fi_getinfo"), grainSize, slots, grains, ch);
+            return rdmSink(require(ofi::Info::query(rdmHints(o, true)), "raw sink: fi_getinfo"), o.baselineMemory, grainSize, slots, grains, ch);
         }
         auto& info = *connected;
         auto fabricObject = require(ofi::Fabric::open(info), "raw sink: fabric");
@@ -246,7 +308,8 @@ namespace mxl::bench
         auto listener = require(ofi::PassiveEndpoint::listen(fabricObject, info, events), "raw sink: listen");
         auto domain = require(ofi::Domain::open(fabricObject, info), "raw sink: domain");
         auto cq = require(ofi::CompletionQueue::open(domain, fabric::completionQueueSize), "raw sink: completion queue");
-        std::vector<std::byte> buffer(grainSize * slots);
+        GrainBuffers const grains_{o.baselineMemory, grainSize * slots, std::byte{0}};
+        auto const buffer = grains_.bytes();
         auto mr = require(ofi::MemoryRegion::create(domain, buffer, FI_REMOTE_WRITE), "raw sink: register");
         auto const region = mr.remoteRegion();
         auto const port = require(listener.port(), "raw sink: port");
@@ -298,7 +361,8 @@ namespace mxl::bench
                 throw std::runtime_error{"raw source: connection refused: " + event.message};
             }
         }
-        std::vector<std::byte> buffer(grainSize * slots, std::byte{0x5A});
+        GrainBuffers const grains_{o.baselineMemory, grainSize * slots, std::byte{0x5A}};
+        auto const buffer = grains_.bytes();
         auto mr = require(ofi::MemoryRegion::create(domain, buffer, FI_WRITE, &endpoint), "raw source: register");
         ofi::RemoteRegion const remote{grant.at("address").get<std::uint64_t>(), grainSize * slots, grant.at("key").get<std::uint64_t>()};
         writeGrains(endpoint, cq, mr, buffer, remote, grainSize, slots, grains, depth, FI_ADDR_UNSPEC);
@@ -306,10 +370,12 @@ namespace mxl::bench
         (void)ch.toSource.receive(60'000);
     }
 
-    json memcpyReference(std::size_t grainSize, std::uint32_t slots, std::uint32_t grains)
+    json memcpyReference(BaselineMemory memory, std::size_t grainSize, std::uint32_t slots, std::uint32_t grains)
     {
-        std::vector<std::byte> from(grainSize * slots, std::byte{0x5A});
-        std::vector<std::byte> to(grainSize * slots, std::byte{0});
+        GrainBuffers const fromBuffers{memory, grainSize * slots, std::byte{0x5A}};
+        GrainBuffers const toBuffers{memory, grainSize * slots, std::byte{0}};
+        auto const from = fromBuffers.bytes();
+        auto const to = toBuffers.bytes();
         // Touched once before timing, as the baseline's registered buffers are.
         std::memcpy(to.data(), from.data(), to.size());
         auto const start = monotonicNs();

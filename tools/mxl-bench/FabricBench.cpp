@@ -18,6 +18,19 @@ namespace mxl::bench
     namespace
     {
         using nlohmann::json;
+
+        /// Replication over baseline in each round of the unpaced phase, in order: how much of the
+        /// spread is the machine's (the headline ratio is over all rounds together).
+        json ratiosByRound(json const& rounds)
+        {
+            auto ratios = json::array();
+            for (auto const& round : rounds)
+            {
+                auto const baseline = round.at("baseline_bytes_per_s").get<double>();
+                ratios.push_back(baseline > 0 ? round.at("replication_bytes_per_s").get<double>() / baseline : 0.0);
+            }
+            return ratios;
+        }
     }
 
     nlohmann::json runFabric(FabricOptions const& o)
@@ -80,6 +93,8 @@ namespace mxl::bench
             {"baseline_grains_per_s", baseline / grainBytes},
             {"baseline_endpoint", r.at("raw").at("endpoint")},
             {"baseline_mr_mode", r.at("raw").at("mr_mode")},
+            {"baseline_memory", o.baselineMemory == BaselineMemory::Heap ? "heap" : "shared"},
+            {"rounds", o.rounds},
         };
         if (r.at("memcpy").is_object())
         {
@@ -103,6 +118,7 @@ namespace mxl::bench
             {"throughput_bytes_per_s", throughput},
             {"throughput_grains_per_s", throughput / grainBytes},
             {"ratio", baseline > 0 ? throughput / baseline : 0.0},
+            {"ratio_by_round", ratiosByRound(replication.at("throughput").at("rounds"))},
             {"latency_us", replication.at("latency").at("latency_us")},
             {"grains", o.throughputGrains + replication.at("latency_grains").get<std::uint64_t>()},
             {"skipped", replication.at("sender_skipped").get<std::uint64_t>() + replication.at("throughput").at("missed").get<std::uint64_t>() +
@@ -117,6 +133,9 @@ namespace mxl::bench
                     {"sink_paced_batches", replication.at("latency").at("missed_batches")}}},
             {"sender_errors", replication.at("sender_errors")},
             {"receiver_refused", r.at("sink").at("refused")},
+            // Commit records that landed before one made earlier (unordered providers); null where
+            // the sink is the C API's target, which does not count them.
+            {"receiver_reordered_records", r.at("sink").value("reordered_records", json(nullptr))},
         });
         if (stages)
         {

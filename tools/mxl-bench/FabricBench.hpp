@@ -8,6 +8,13 @@
 
 namespace mxl::bench
 {
+    /// What the baseline's grain buffers are (FabricBaseline.cpp).
+    enum class BaselineMemory
+    {
+        Shared, ///< Shared memory mapped as a flow's grains are (shmem pages, like files on tmpfs).
+        Heap,   ///< Ordinary heap memory.
+    };
+
     struct FabricOptions
     {
         std::string provider{"tcp"};
@@ -20,6 +27,10 @@ namespace mxl::bench
         std::int64_t rateDenominator{1};
         std::uint32_t batches{8};              ///< Commits per grain in the latency phase.
         std::uint32_t throughputGrains{600};
+        /// The unpaced phase and the baseline take turns in this many rounds (throughputGrains split
+        /// among them), so that a machine whose speed drifts slows both alike.
+        std::uint32_t rounds{4};
+        BaselineMemory baselineMemory{BaselineMemory::Shared};
         double latencyDurationS{5.0};
         /// Also when each slice batch of the paced phase reached each stage of the replication,
         /// next to the machine's own sleep overshoot measured beside it.

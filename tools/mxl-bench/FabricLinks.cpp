@@ -180,7 +180,7 @@ namespace mxl::bench
                 auto const c = _receiver->counters();
                 return {{"receiver_grains", c.grains},
                     {"refused", c.refusedEpoch + c.refusedRange + c.refusedSequence + c.refusedOperation + c.refusedConnections},
-                    {"errors", c.errors}};
+                    {"reordered_records", c.reorderedRecords}, {"errors", c.errors}};
             }
 
         private:

@@ -40,7 +40,8 @@ namespace mxl::bench
     {
     public:
         virtual ~SinkLink() = default;
-        /// Stops receiving; then what it counted: "receiver_grains", "refused" and "errors".
+        /// Stops receiving; then what it counted: "receiver_grains", "refused", "reordered_records"
+        /// (commit records that landed before one made earlier) and "errors".
         virtual nlohmann::json stop() = 0;
     };
 

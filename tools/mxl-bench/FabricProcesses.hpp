@@ -96,5 +96,5 @@ namespace mxl::bench
 
     /// One thread copying `grains` grains round a ring of `slots` into another (the shm provider's
     /// reference: what a plain memcpy of the same grains achieves on this host).
-    nlohmann::json memcpyReference(std::size_t grainSize, std::uint32_t slots, std::uint32_t grains);
+    nlohmann::json memcpyReference(BaselineMemory memory, std::size_t grainSize, std::uint32_t slots, std::uint32_t grains);
 }

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <span>
 #include <stdexcept>
 #include <thread>
@@ -47,9 +48,62 @@ namespace mxl::bench
             return b + 1 == batches ? total : (b + 1) * (total / batches);
         }
 
-        /// The source's replication phases (throughput, then paced latency); what they measured.
+        /// What a raw baseline round measured (FabricBaseline.cpp): count grains, the same size,
+        /// between the same two processes.
+        using RawRound = std::function<json(std::uint32_t count)>;
+
+        /// Grains of round r of `rounds` taking turns over `total` grains (the last takes the rest).
+        std::uint32_t roundGrains(std::uint32_t total, std::uint32_t rounds, std::uint32_t r) noexcept
+        {
+            auto const each = total / rounds;
+            return r + 1 == rounds ? total - each * (rounds - 1) : each;
+        }
+
+        /// Sums of the rounds of one kind (replication or baseline): bytes and time between the
+        /// first and the last grain of each round, so that the rate is over the time spent in them.
+        struct RoundSums
+        {
+            double bytes{0};
+            double seconds{0};
+            std::uint64_t grains{0};
+            std::uint64_t missed{0};
+            std::uint64_t sinkCpuNs{0};
+
+            void add(json const& round)
+            {
+                bytes += round.at("bytes").get<double>();
+                seconds += static_cast<double>(round.at("span_ns").get<std::uint64_t>()) / 1e9;
+                grains += round.at("grains").get<std::uint64_t>();
+                missed += round.value("missed", std::uint64_t{0});
+                sinkCpuNs += round.value("sink_cpu_ns", std::uint64_t{0});
+            }
+
+            [[nodiscard]] double rate() const noexcept
+            {
+                return seconds > 0 ? bytes / seconds : 0.0;
+            }
+        };
+
+        /// Runs the baseline alone, in the same rounds (a provider the replication refuses).
+        json rawRounds(FabricOptions const& o, RawRound const& raw)
+        {
+            RoundSums sums;
+            auto last = json::object();
+            for (std::uint32_t r = 0; r < o.rounds; ++r)
+            {
+                last = raw(roundGrains(o.throughputGrains, o.rounds, r));
+                sums.add(last);
+            }
+            last["bytes_per_s"] = sums.rate();
+            last["grains"] = sums.grains;
+            return last;
+        }
+
+        /// The source's replication phases: unpaced throughput taking turns with the raw baseline
+        /// round by round (so that both see the same machine: this one's speed drifts by tens of
+        /// percent within a minute), then paced latency; what they measured.
         json replicate(FabricOptions const& o, Channels& ch, Domain& domain, mxlInstance instance, mxlFlowWriter writer, mxlFlowConfigInfo& config,
-            std::string const& id, StageTable* stages)
+            std::string const& id, StageTable* stages, RawRound const& raw)
         {
             auto link = connectSource(o, ch, domain, instance, *parseUuid(id), stages != nullptr ? stages->observer() : nullptr);
             auto const grainCount = config.discrete.grainCount;
@@ -57,29 +111,46 @@ namespace mxl::bench
             // Throughput: grains as fast as the sender drains them, never more than it can keep
             // within its window (so none is skipped).
             auto base = mxlGetCurrentIndex(&config.common.grainRate);
-            ch.toSink.send(json{{"phase", "throughput"}, {"first", base}, {"count", o.throughputGrains}}.dump());
-            (void)expect(ch.toSource, "sink ready");
-            auto cpu0 = processCpuNs();
-            for (std::uint64_t i = 0; i < o.throughputGrains; ++i)
+            RoundSums replicated, baseline;
+            auto rounds = json::array();
+            std::uint64_t sourceCpuThroughput = 0;
+            auto rawSummary = json::object();
+            for (std::uint32_t r = 0; r < o.rounds; ++r)
             {
-                // Never so far ahead of what was sent that a grain is lost.
-                link->paceBefore(base + i, base, grainCount);
-                mxlGrainInfo info;
-                std::uint8_t* payload = nullptr;
-                mxlFlowWriterOpenGrain(writer, base + i, &info, &payload);
-                info.validSlices = info.totalSlices;
-                mxlFlowWriterCommitGrain(writer, &info);
-                link->committed(base + i, 0, info.totalSlices);
+                auto const count = roundGrains(o.throughputGrains, o.rounds, r);
+                ch.toSink.send(json{{"phase", "throughput"}, {"first", base}, {"count", count}}.dump());
+                (void)expect(ch.toSource, "sink ready");
+                auto const cpu0 = processCpuNs();
+                for (std::uint64_t i = 0; i < count; ++i)
+                {
+                    // Never so far ahead of what was sent that a grain is lost.
+                    link->paceBefore(base + i, base, grainCount);
+                    mxlGrainInfo info;
+                    std::uint8_t* payload = nullptr;
+                    mxlFlowWriterOpenGrain(writer, base + i, &info, &payload);
+                    info.validSlices = info.totalSlices;
+                    mxlFlowWriterCommitGrain(writer, &info);
+                    link->committed(base + i, 0, info.totalSlices);
+                }
+                auto const round = json::parse(expect(ch.toSource, "throughput result"));
+                sourceCpuThroughput += processCpuNs() - cpu0;
+                base += count;
+                rawSummary = raw(count);
+                replicated.add(round);
+                baseline.add(rawSummary);
+                rounds.push_back({{"replication_bytes_per_s", round.at("bytes_per_s")}, {"baseline_bytes_per_s", rawSummary.at("bytes_per_s")}});
             }
-            auto const throughputSummary = json::parse(expect(ch.toSource, "throughput result"));
-            auto const sourceCpuThroughput = processCpuNs() - cpu0;
+            rawSummary["bytes_per_s"] = baseline.rate();
+            rawSummary["grains"] = baseline.grains;
+            json const throughputSummary{{"grains", replicated.grains}, {"missed", replicated.missed}, {"bytes_per_s", replicated.rate()},
+                {"sink_cpu_per_grain_us", static_cast<double>(replicated.sinkCpuNs) / 1000.0 / static_cast<double>(std::max<std::uint64_t>(replicated.grains, 1))},
+                {"rounds", rounds}};
 
             // Latency: paced like a camera, slices committed in batches, commit time stamped
             // into each batch's first line.
             auto const periodNs = static_cast<std::uint64_t>(1e9 * static_cast<double>(o.rateDenominator) / static_cast<double>(o.rateNumerator));
             auto const grains = latencyGrains(o);
             // Indices go on where the unpaced phase stopped, as a writer's would.
-            base = base + o.throughputGrains;
             if (stages != nullptr)
             {
                 mxlGrainInfo probe;
@@ -88,7 +159,7 @@ namespace mxl::bench
             }
             ch.toSink.send(json{{"phase", "latency"}, {"first", base}, {"count", grains}, {"batches", o.batches}}.dump());
             (void)expect(ch.toSource, "sink ready");
-            cpu0 = processCpuNs();
+            auto const cpu0 = processCpuNs();
             auto const start = monotonicNs() + 10'000'000ULL;
             for (std::uint64_t g = 0; g < grains; ++g)
             {
@@ -114,7 +185,7 @@ namespace mxl::bench
             auto const sourceCpuLatency = processCpuNs() - cpu0;
             auto const counters = link->stop();
             link.reset();
-            return {{"status", "ok"}, {"throughput", throughputSummary}, {"latency", latencySummary},
+            return {{"status", "ok"}, {"throughput", throughputSummary}, {"latency", latencySummary}, {"raw", rawSummary},
                 {"source_cpu_per_grain_us",
                     {{"throughput", static_cast<double>(sourceCpuThroughput) / 1000.0 / o.throughputGrains},
                         {"latency", static_cast<double>(sourceCpuLatency) / 1000.0 / static_cast<double>(grains)}}},
@@ -141,22 +212,25 @@ namespace mxl::bench
             mxlFlowWriterGetGrainInfo(writer, 0, &probe);
             auto const grainCount = config.discrete.grainCount;
             auto const window = std::max<std::uint32_t>(1, grainCount / 2);
+            // Baseline: plain RMA writes between the same two processes, in rounds.
+            RawRound const raw = [&](std::uint32_t count) {
+                ch.toSink.send(json{{"phase", "raw"}, {"count", count}, {"grain_bytes", probe.grainSize}, {"slots", grainCount}, {"depth", window}}.dump());
+                rawSource(o, probe.grainSize, grainCount, count, window, ch);
+                return json::parse(expect(ch.toSource, "raw result"));
+            };
             json replication{{"status", refusal ? "unsupported" : "ok"}};
+            json rawSummary;
             if (refusal)
             {
                 replication["reason"] = *refusal;
+                rawSummary = rawRounds(o, raw);
             }
             else
             {
-                replication = replicate(o, ch, *domain, instance, writer, config, id, stages);
+                replication = replicate(o, ch, *domain, instance, writer, config, id, stages, raw);
+                rawSummary = replication.at("raw");
             }
-
-            // Baseline: plain RMA writes between the same two processes.
-            ch.toSink.send(json{{"phase", "raw"}, {"count", o.throughputGrains}, {"grain_bytes", probe.grainSize}, {"slots", grainCount},
-                {"depth", window}}.dump());
-            rawSource(o, probe.grainSize, grainCount, o.throughputGrains, window, ch);
-            auto const rawSummary = json::parse(expect(ch.toSource, "raw result"));
-            auto const memcpy = o.provider.starts_with("shm") ? memcpyReference(probe.grainSize, grainCount, o.throughputGrains) : json(nullptr);
+            auto const memcpy = o.provider.starts_with("shm") ? memcpyReference(o.baselineMemory, probe.grainSize, grainCount, o.throughputGrains) : json(nullptr);
 
             mxlReleaseFlowWriter(instance, writer);
             mxlDestroyInstance(instance);
@@ -230,10 +304,10 @@ namespace mxl::bench
                         ++got;
                     }
                     cpuThroughput = processCpuNs() - cpu0;
+                    // From the first grain's arrival to the last's: the first grain's bytes are before it.
                     auto const bytes = static_cast<double>(offer.grainSize) * static_cast<double>(got > 0 ? got - 1 : 0);
-                    ch.toSource.send(json{{"grains", got}, {"missed", missed},
-                        {"bytes_per_s", t1 > t0 ? bytes / (static_cast<double>(t1 - t0) / 1e9) : 0.0},
-                        {"sink_cpu_per_grain_us", static_cast<double>(cpuThroughput) / 1000.0 / static_cast<double>(std::max<std::uint64_t>(got, 1))}}
+                    ch.toSource.send(json{{"grains", got}, {"missed", missed}, {"bytes", bytes}, {"span_ns", t1 - t0},
+                        {"bytes_per_s", t1 > t0 ? bytes / (static_cast<double>(t1 - t0) / 1e9) : 0.0}, {"sink_cpu_ns", cpuThroughput}}
                                          .dump());
                 }
                 else if (name == "latency")
@@ -296,6 +370,8 @@ namespace mxl::bench
                     auto const span = raw.at("last_ns").get<std::uint64_t>() - raw.at("first_ns").get<std::uint64_t>();
                     auto const bytes = static_cast<double>(phase.at("grain_bytes").get<std::size_t>()) * static_cast<double>(got > 0 ? got - 1 : 0);
                     auto summary = raw;
+                    summary["bytes"] = bytes;
+                    summary["span_ns"] = span;
                     summary["bytes_per_s"] = span > 0 ? bytes / (static_cast<double>(span) / 1e9) : 0.0;
                     ch.toSource.send(summary.dump());
                 }

@@ -89,13 +89,14 @@ namespace
         mxl::bench::FabricOptions options;
         std::string transfer = "rma";
         std::string api = "internal";
+        std::string baselineMemory = "shared";
         std::string video = "1920x1080";
         std::string rate = "60";
         bool json = false;
         auto desc = mxl::tools::optionsWithHelp("mxl-bench fabric: replication throughput and latency between a source and a sink process");
         desc.add_options()
             ("provider", po::value(&options.provider)->default_value(options.provider),
-                "libfabric provider: tcp, verbs; shm, \"tcp;ofi_rxm\", \"udp;ofi_rxd\" (reliable datagrams: the raw baseline only, until the replication takes them)")
+                "libfabric provider: tcp, verbs; shm, \"tcp;ofi_rxm\", \"udp;ofi_rxd\" (the last three over reliable-datagram endpoints)")
             ("address", po::value(&options.sinkAddress)->default_value(options.sinkAddress), "address the sink listens on")
             ("transfer", po::value(&transfer)->default_value(transfer), "rma or send-receive (the fallback: one copy on arrival)")
             ("api", po::value(&api)->default_value(api),
@@ -104,6 +105,10 @@ namespace
             ("rate", po::value(&rate)->default_value(rate), "grain rate of the paced phase, N or N/D")
             ("slices", po::value(&options.batches)->default_value(options.batches), "commits per grain in the paced phase")
             ("grains", po::value(&options.throughputGrains)->default_value(options.throughputGrains), "grains in the unpaced phase and the baseline")
+            ("rounds", po::value(&options.rounds)->default_value(options.rounds),
+                "the unpaced phase and the baseline take turns in this many rounds, the grains split among them")
+            ("baseline-memory", po::value(&baselineMemory)->default_value(baselineMemory),
+                "shared (mapped like a flow's grains, the default) or heap: the baseline's grain buffers")
             ("duration", po::value(&options.latencyDurationS)->default_value(options.latencyDurationS), "seconds of the paced phase")
             ("stages", po::bool_switch(&options.stages),
                 "also when each slice batch of the paced phase reached each stage, next to the machine's sleep overshoot beside it")
@@ -124,6 +129,15 @@ namespace
             throw po::error{fmt::format("--api must be internal or c, got '{}'", api)};
         }
         options.capi = api == "c";
+        if (baselineMemory != "shared" && baselineMemory != "heap")
+        {
+            throw po::error{fmt::format("--baseline-memory must be shared or heap, got '{}'", baselineMemory)};
+        }
+        options.baselineMemory = baselineMemory == "heap" ? mxl::bench::BaselineMemory::Heap : mxl::bench::BaselineMemory::Shared;
+        if (options.rounds == 0 || options.rounds * 2 > options.throughputGrains)
+        {
+            throw po::error{fmt::format("--rounds must be from 1 to half of --grains ({}), got {}", options.throughputGrains / 2, options.rounds)};
+        }
         if (options.capi && options.stages)
         {
             throw po::error{"--stages needs --api internal (the stages are told by our Sender and Receiver)"};
