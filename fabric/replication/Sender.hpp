@@ -45,7 +45,8 @@ namespace mxl::fabric
     /// A grant that names a reliable-datagram address (FI_EP_RDM) is reached through an address vector:
     /// the sender announces itself with a DataHello and waits for the sink's welcome (SenderDatagram.cpp).
     /// Where that provider does not order writes, every write completes on delivery and a commit
-    /// record waits until the writes and the record before it are placed.
+    /// record waits until the writes before it are placed; records may overtake each other (up to
+    /// unorderedRecordsInFlight apart), and the sink applies them in the order they were made.
     class Sender
     {
     public:
