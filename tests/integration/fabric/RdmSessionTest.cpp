@@ -287,6 +287,11 @@ namespace mxl::fabric::test
             {"a record whose sequence is not its immediate data", CommitRecord{grant.epoch, index, 7, 0, 1, CommitKind::Grain, 0}, 0,
                 &CounterSnapshot::refusedSequence},
             {"more slices than a grain has", CommitRecord{grant.epoch, index, 0, 0, 60000, CommitKind::Grain, 0}, 0, &CounterSnapshot::refusedRange},
+            {"the index that means none", CommitRecord{grant.epoch, UINT64_MAX, 0, 0, 1, CommitKind::Grain, 0}, 0, &CounterSnapshot::refusedRange},
+            {"a claim beyond any real index", CommitRecord{grant.epoch, (std::uint64_t{1} << 62) + 1, 0, 0, 0, CommitKind::Claim, 0}, 0,
+                &CounterSnapshot::refusedRange},
+            {"samples in a grain flow", CommitRecord{grant.epoch, index + 480, 0, 0, 0, CommitKind::Samples, 480}, 0, &CounterSnapshot::refusedRange},
+            {"a record of no known kind", CommitRecord{grant.epoch, index, 0, 0, 1, static_cast<CommitKind>(7), 0}, 0, &CounterSnapshot::refusedRange},
         };
         for (auto const& forgery : forgeries)
         {
