@@ -55,6 +55,7 @@ namespace mxl::bench
             {
                 hints.source(o.sinkAddress, "0");
             }
+            hints.deliveryComplete(!sink && o.baselineDelivery);
             return hints;
         }
 
@@ -341,8 +342,9 @@ namespace mxl::bench
             rdmSource(o, grant, grainSize, slots, grains, depth, ch);
             return;
         }
-        auto info = require(ofi::Info::query(fabric::sourceHints(o.provider, o.sinkAddress, grant.at("service").get<std::string>())),
-            "raw source: fi_getinfo");
+        auto hints = fabric::sourceHints(o.provider, o.sinkAddress, grant.at("service").get<std::string>());
+        hints.deliveryComplete(o.baselineDelivery);
+        auto info = require(ofi::Info::query(hints), "raw source: fi_getinfo");
         auto fabricObject = require(ofi::Fabric::open(info), "raw source: fabric");
         auto events = require(ofi::EventQueue::open(fabricObject), "raw source: event queue");
         auto domain = require(ofi::Domain::open(fabricObject, info), "raw source: domain");

@@ -94,6 +94,7 @@ namespace mxl::bench
             {"baseline_endpoint", r.at("raw").at("endpoint")},
             {"baseline_mr_mode", r.at("raw").at("mr_mode")},
             {"baseline_memory", o.baselineMemory == BaselineMemory::Heap ? "heap" : "shared"},
+            {"baseline_completion", o.baselineDelivery ? "delivery" : "transmit"},
             {"rounds", o.rounds},
         };
         if (r.at("memcpy").is_object())

@@ -31,6 +31,9 @@ namespace mxl::bench
         /// among them), so that a machine whose speed drifts slows both alike.
         std::uint32_t rounds{4};
         BaselineMemory baselineMemory{BaselineMemory::Shared};
+        /// The baseline's writes complete only once placed at the sink (FI_DELIVERY_COMPLETE), as the
+        /// replication's do over providers whose writes are not ordered; otherwise the provider's default.
+        bool baselineDelivery{false};
         double latencyDurationS{5.0};
         /// Also when each slice batch of the paced phase reached each stage of the replication,
         /// next to the machine's own sleep overshoot measured beside it.

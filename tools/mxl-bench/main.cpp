@@ -90,6 +90,7 @@ namespace
         std::string transfer = "rma";
         std::string api = "internal";
         std::string baselineMemory = "shared";
+        std::string baselineCompletion = "transmit";
         std::string video = "1920x1080";
         std::string rate = "60";
         bool json = false;
@@ -109,6 +110,8 @@ namespace
                 "the unpaced phase and the baseline take turns in this many rounds, the grains split among them")
             ("baseline-memory", po::value(&baselineMemory)->default_value(baselineMemory),
                 "shared (mapped like a flow's grains, the default) or heap: the baseline's grain buffers")
+            ("baseline-completion", po::value(&baselineCompletion)->default_value(baselineCompletion),
+                "transmit (the provider's default) or delivery (FI_DELIVERY_COMPLETE, as the replication over unordered providers): when the baseline's writes complete")
             ("duration", po::value(&options.latencyDurationS)->default_value(options.latencyDurationS), "seconds of the paced phase")
             ("stages", po::bool_switch(&options.stages),
                 "also when each slice batch of the paced phase reached each stage, next to the machine's sleep overshoot beside it")
@@ -134,6 +137,11 @@ namespace
             throw po::error{fmt::format("--baseline-memory must be shared or heap, got '{}'", baselineMemory)};
         }
         options.baselineMemory = baselineMemory == "heap" ? mxl::bench::BaselineMemory::Heap : mxl::bench::BaselineMemory::Shared;
+        if (baselineCompletion != "transmit" && baselineCompletion != "delivery")
+        {
+            throw po::error{fmt::format("--baseline-completion must be transmit or delivery, got '{}'", baselineCompletion)};
+        }
+        options.baselineDelivery = baselineCompletion == "delivery";
         if (options.rounds == 0 || options.rounds * 2 > options.throughputGrains)
         {
             throw po::error{fmt::format("--rounds must be from 1 to half of --grains ({}), got {}", options.throughputGrains / 2, options.rounds)};

@@ -150,8 +150,8 @@ namespace mxl::fabric::test
 
     TEST(RdmProviders, OrderIsTakenFromWhatTheProviderReportsNotItsName)
     {
-        // shm reports FI_ORDER_SAS only for RMA: the unordered path (delivery completion, one record
-        // at a time) is what runs there; tcp;ofi_rxm reports FI_ORDER_WAW.
+        // shm reports FI_ORDER_SAS only for RMA: the unordered path (delivery completion, records
+        // applied in the order they were made) is what runs there; tcp;ofi_rxm reports FI_ORDER_WAW.
         for (std::string const provider : {"shm", "tcp;ofi_rxm"})
         {
             auto info = ofi::Info::query(replicationHints(provider, FI_EP_RDM));

@@ -63,12 +63,13 @@ TEST(MxlBench, FabricPrintsOneJsonObjectWithReplicationAndRawBaseline)
         EXPECT_GT(ratio.get<double>(), 0.0);
     }
     EXPECT_EQ(r.at("baseline_memory"), "shared");
+    EXPECT_EQ(r.at("baseline_completion"), "transmit");
 }
 
 TEST(MxlBench, FabricRoundsAndBaselineMemoryAreChosenOnTheCommandLine)
 {
     auto const result = runTool(MXL_BENCH_PATH, {"fabric", "--video", "640x360", "--rate", "100", "--duration", "0.3", "--grains", "40",
-                                                    "--rounds", "2", "--baseline-memory", "heap", "--json"},
+                                                    "--rounds", "2", "--baseline-memory", "heap", "--baseline-completion", "delivery", "--json"},
         60s);
     ASSERT_EQ(result.exitCode, 0) << result.err;
     auto const r = lastJsonLine(result.out);
@@ -76,6 +77,7 @@ TEST(MxlBench, FabricRoundsAndBaselineMemoryAreChosenOnTheCommandLine)
     EXPECT_EQ(r.at("rounds").get<int>(), 2);
     EXPECT_EQ(r.at("ratio_by_round").size(), 2U) << r.dump();
     EXPECT_EQ(r.at("baseline_memory"), "heap");
+    EXPECT_EQ(r.at("baseline_completion"), "delivery");
 }
 
 TEST(MxlBench, FabricThroughTheCApiPrintsTheSameMeasurementNextToRawRma)
@@ -216,6 +218,9 @@ TEST(MxlBench, BadArgumentsExitTwoWithAMessage)
         EXPECT_EQ(badRounds.exitCode, 2) << rounds;
         EXPECT_NE(badRounds.err.find("--rounds"), std::string::npos) << badRounds.err;
     }
+    auto const badCompletion = runTool(MXL_BENCH_PATH, {"fabric", "--baseline-completion", "soon"});
+    EXPECT_EQ(badCompletion.exitCode, 2);
+    EXPECT_NE(badCompletion.err.find("--baseline-completion"), std::string::npos) << badCompletion.err;
     auto const badMemory = runTool(MXL_BENCH_PATH, {"fabric", "--baseline-memory", "disk"});
     EXPECT_EQ(badMemory.exitCode, 2);
     EXPECT_NE(badMemory.err.find("--baseline-memory"), std::string::npos) << badMemory.err;
