@@ -10,9 +10,9 @@ mxl_install_packages clang libclang-rt-14-dev
 seconds=${1:-60}
 build=build/fuzz
 CC=clang CXX=clang++ cmake -S . -B "$build" -DMXL_FUZZ=ON -DMXL_BUILD_TOOLS=OFF -DMXL_BUILD_TESTS=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j "$(nproc)" --target fuzz_flowdefinition fuzz_flowfiles fuzz_fabricmessages fuzz_controlmessages fuzz_connectproof fuzz_commandrequest fuzz_targetinfo fuzz_remoteuri
+cmake --build "$build" -j "$(nproc)" --target fuzz_flowdefinition fuzz_flowfiles fuzz_fabricmessages fuzz_controlmessages fuzz_connectproof fuzz_commandrequest fuzz_targetinfo fuzz_remoteuri fuzz_commitorder
 mkdir -p "$build/artifacts"
-for target in flowdefinition:flow_definition:4096 flowfiles:flow_files:20000 fabricmessages:fabric_messages:65536 controlmessages:control_messages:65536 connectproof:connect_proof:256 commandrequest:command_request:512 targetinfo:target_info:8192 remoteuri:remote_uri:1024; do
+for target in flowdefinition:flow_definition:4096 flowfiles:flow_files:20000 fabricmessages:fabric_messages:65536 controlmessages:control_messages:65536 connectproof:connect_proof:256 commandrequest:command_request:512 targetinfo:target_info:8192 remoteuri:remote_uri:1024 commitorder:commit_order:3072; do
     IFS=: read -r name corpus maxlen <<<"$target"
     work="$build/corpus-$corpus"
     mkdir -p "$work"
