@@ -61,9 +61,9 @@ namespace mxl::bench
 
 
         /// The baseline's grain buffers. By default shared memory mapped the way a flow's grains are
-        /// (shmem pages, as files on tmpfs have): what the replication itself copies between, and
-        /// dearer to pin and copy for the kernel than heap pages (shm's process_vm_readv measured
-        /// about 15% slower per grain here). --baseline-memory heap gives ordinary heap memory.
+        /// (shmem pages, as files on tmpfs have): what the replication itself copies between. In
+        /// perf, shm's process_vm_readv spent about twice as long pinning a flow's pages as the
+        /// heap baseline's. --baseline-memory heap gives ordinary heap memory.
         class GrainBuffers
         {
         public:
