@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // mxl-bench run as a user runs it: short runs whose JSON is parsed and checked for the fields and
 // the sanity scripts rely on. Nothing here judges speed: that is what the benchmark is for.
+#include <string>
+#include <utility>
+#include <vector>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -200,34 +204,23 @@ TEST(MxlBench, NoisePrintsWakeUpLatenessAndCpuShares)
 
 TEST(MxlBench, BadArgumentsExitTwoWithAMessage)
 {
-    auto const unknown = runTool(MXL_BENCH_PATH, {"bogus"});
-    EXPECT_EQ(unknown.exitCode, 2);
-    EXPECT_NE(unknown.err.find("unknown command"), std::string::npos) << unknown.err;
-    auto const badVideo = runTool(MXL_BENCH_PATH, {"local", "--video", "wide"});
-    EXPECT_EQ(badVideo.exitCode, 2);
-    EXPECT_NE(badVideo.err.find("--video"), std::string::npos) << badVideo.err;
-    for (auto const* command : {"local", "fabric"})
+    // Each: the arguments, and what the message must name.
+    std::vector<std::pair<std::vector<std::string>, std::string>> const cases{
+        {{"bogus"}, "unknown command"},
+        {{"local", "--video", "wide"}, "--video"},
+        {{"local", "--slices", "0"}, "--slices"},
+        {{"fabric", "--slices", "0"}, "--slices"},
+        {{"fabric", "--grains", "50", "--rounds", "0"}, "--rounds"},
+        {{"fabric", "--grains", "50", "--rounds", "26"}, "--rounds"},
+        {{"fabric", "--baseline-completion", "soon"}, "--baseline-completion"},
+        {{"fabric", "--baseline-memory", "disk"}, "--baseline-memory"},
+        {{"fabric", "--api", "python"}, "--api"},
+        {{"noise", "--period-us", "5"}, "--period-us"},
+    };
+    for (auto const& [args, naming] : cases)
     {
-        auto const badSlices = runTool(MXL_BENCH_PATH, {command, "--slices", "0"});
-        EXPECT_EQ(badSlices.exitCode, 2) << command;
-        EXPECT_NE(badSlices.err.find("--slices"), std::string::npos) << badSlices.err;
+        auto const result = runTool(MXL_BENCH_PATH, args);
+        EXPECT_EQ(result.exitCode, 2) << args.front() << " ... " << args.back();
+        EXPECT_NE(result.err.find(naming), std::string::npos) << result.err;
     }
-    for (auto const* rounds : {"0", "26"})
-    {
-        auto const badRounds = runTool(MXL_BENCH_PATH, {"fabric", "--grains", "50", "--rounds", rounds});
-        EXPECT_EQ(badRounds.exitCode, 2) << rounds;
-        EXPECT_NE(badRounds.err.find("--rounds"), std::string::npos) << badRounds.err;
-    }
-    auto const badCompletion = runTool(MXL_BENCH_PATH, {"fabric", "--baseline-completion", "soon"});
-    EXPECT_EQ(badCompletion.exitCode, 2);
-    EXPECT_NE(badCompletion.err.find("--baseline-completion"), std::string::npos) << badCompletion.err;
-    auto const badMemory = runTool(MXL_BENCH_PATH, {"fabric", "--baseline-memory", "disk"});
-    EXPECT_EQ(badMemory.exitCode, 2);
-    EXPECT_NE(badMemory.err.find("--baseline-memory"), std::string::npos) << badMemory.err;
-    auto const badApi = runTool(MXL_BENCH_PATH, {"fabric", "--api", "python"});
-    EXPECT_EQ(badApi.exitCode, 2);
-    EXPECT_NE(badApi.err.find("--api"), std::string::npos) << badApi.err;
-    auto const badPeriod = runTool(MXL_BENCH_PATH, {"noise", "--period-us", "5"});
-    EXPECT_EQ(badPeriod.exitCode, 2);
-    EXPECT_NE(badPeriod.err.find("--period-us"), std::string::npos) << badPeriod.err;
 }
